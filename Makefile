@@ -1,0 +1,52 @@
+# Two commands on a fresh machine: `make dev` and `make test`. Everything they need, they install.
+PYTHON ?= python3.11
+VENV := .venv
+SAM_VENV := .venv-sam
+PY := $(VENV)/bin/python
+export PYTHONPATH := $(CURDIR)/layers/shared:$(CURDIR)/functions/api:$(CURDIR)
+
+.PHONY: dev test install lint typecheck sam-validate unit integration bench invoke admin clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt layers/dependencies/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+$(SAM_VENV)/.installed: requirements-sam.txt
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-sam.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+dev: install
+	exec $(PY) -m infra.dev
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: install
+	$(VENV)/bin/mypy layers/shared/watchlist_core functions/api/watchlist_api infra
+
+sam-validate: $(SAM_VENV)/.installed
+	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam validate --lint --region us-east-1 --template template.yaml
+
+test: install lint typecheck sam-validate
+	$(PY) -m pytest --cov --cov-report=term --cov-fail-under=90
+
+bench: install
+	$(PY) bench/cold_start.py
+	$(PY) bench/warm.py
+	$(PY) bench/list_cost.py
+
+# Run the API handler on one sample event in-process, as `sam local invoke` would: make invoke EVENT=events/....json
+invoke: install
+	$(PY) -m infra.invoke $(EVENT)
+
+# The first admin, against whatever DYNAMODB_ENDPOINT_URL / AWS credentials point at.
+admin: install
+	$(PY) -m infra.bootstrap admin
+
+clean:
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache .coverage

@@ -1,0 +1,1 @@
+"""The Watchlist HTTP API: FastAPI routes over the domain core, served by Lambda through Mangum."""

@@ -1,0 +1,23 @@
+"""Builds the FastAPI application; reads no configuration until the first request."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from watchlist_api.middleware import RequestContextMiddleware
+from watchlist_api.problems import install_problem_handlers
+from watchlist_api.routers import admin, auth, health, watchlists
+from watchlist_core import __version__
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(
+        title="Watchlist API",
+        version=__version__,
+        description="Save movies and shows to watch later. Errors are RFC 9457 problem details.",
+    )
+    for router in (health.router, auth.router, watchlists.router, admin.router):
+        app.include_router(router)
+    install_problem_handlers(app)
+    app.add_middleware(RequestContextMiddleware)
+    return app

@@ -1,0 +1,140 @@
+"""RFC 9457 problem responses, and the one place where every exception becomes one."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pynamodb.exceptions import PynamoDBException
+from starlette.exceptions import HTTPException
+
+from watchlist_core.errors import (
+    AuthenticationError,
+    ConflictError,
+    DependencyUnavailableError,
+    DomainError,
+    InvalidInputError,
+    NotFoundError,
+    PermissionDeniedError,
+    PreconditionFailedError,
+)
+from watchlist_core.observability import logger
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_TYPE_BASE = "urn:watchlist:problem:"
+# DynamoDB answers that mean "not now": the client may retry after a pause.
+_RETRYABLE_AWS_CODES = {
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "TransactionConflict",
+    "TransactionCanceledException",
+}
+_DOMAIN_STATUS: dict[type[DomainError], tuple[int, str]] = {
+    AuthenticationError: (401, "unauthenticated"),
+    PermissionDeniedError: (403, "forbidden"),
+    NotFoundError: (404, "not-found"),
+    ConflictError: (409, "conflict"),
+    PreconditionFailedError: (412, "precondition-failed"),
+    InvalidInputError: (422, "validation-error"),
+    DependencyUnavailableError: (503, "dependency-unavailable"),
+}
+
+
+class ProblemResponse(JSONResponse):
+    media_type = PROBLEM_JSON
+
+
+def problem(
+    status: int,
+    *,
+    instance: str,
+    request_id: str,
+    detail: str | None = None,
+    slug: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> ProblemResponse:
+    title = HTTPStatus(status).phrase
+    body = {
+        "type": PROBLEM_TYPE_BASE + slug if slug else "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail or title,
+        "instance": instance,
+        "request_id": request_id,
+        **extra,
+    }
+    return ProblemResponse(body, status_code=status, headers=headers)
+
+
+def _problem_for(request: Request, status: int, **kwargs: Any) -> ProblemResponse:
+    return problem(status, instance=request.url.path, request_id=request.state.request_id, **kwargs)
+
+
+def _http_error(request: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, HTTPException)
+    headers = dict(exc.headers or {})
+    detail = exc.detail if isinstance(exc.detail, str) else None
+    if exc.status_code == 401:
+        headers.setdefault("WWW-Authenticate", "Bearer")
+    return _problem_for(request, exc.status_code, detail=detail, headers=headers)
+
+
+def _validation_error(request: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    if any(error.get("type") == "json_invalid" for error in errors):
+        return _problem_for(request, 400, slug="malformed-json", detail="The request body is not valid JSON.")
+    # Only loc, msg and type: pydantic's `input` and `ctx` could echo a password back.
+    listed = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in errors]
+    return _problem_for(
+        request, 422, slug="validation-error", detail="The request is not valid; see `errors`.", errors=listed
+    )
+
+
+def _domain_error(request: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, DomainError)
+    status, slug = next(v for kind, v in _DOMAIN_STATUS.items() if isinstance(exc, kind))
+    headers: dict[str, str] = {}
+    extra: dict[str, Any] = {}
+    if isinstance(exc, AuthenticationError):
+        headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+    if isinstance(exc, DependencyUnavailableError):
+        headers["Retry-After"] = str(exc.retry_after_seconds)
+    if isinstance(exc, InvalidInputError):
+        extra["errors"] = [{"loc": list(exc.field), "msg": exc.detail, "type": "value_error"}]
+    return _problem_for(request, status, slug=slug, detail=exc.detail, headers=headers, **extra)
+
+
+def _aws_error(request: Request, exc: Exception) -> ProblemResponse:
+    cause = exc.cause if isinstance(exc, PynamoDBException) else exc
+    code = exc.cause_response_code if isinstance(exc, PynamoDBException) else None
+    if isinstance(cause, ClientError):
+        code = cause.response.get("Error", {}).get("Code", code)
+    unreachable = isinstance(cause, BotoCoreError)
+    if unreachable or code in _RETRYABLE_AWS_CODES:
+        logger.warning("storage unavailable", extra={"aws_error_code": code, "error_class": type(cause).__name__})
+        return _problem_for(
+            request,
+            503,
+            slug="dependency-unavailable",
+            detail="The service is busy or a dependency is unavailable; retry shortly.",
+            headers={"Retry-After": "1"},
+        )
+    logger.exception("storage error", extra={"aws_error_code": code})
+    return _problem_for(request, 500)
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(DomainError, _domain_error)
+    for aws_error in (PynamoDBException, BotoCoreError, ClientError):
+        app.add_exception_handler(aws_error, _aws_error)

@@ -1,0 +1,106 @@
+"""/v1/auth: register, log in, refresh, log out, who am I."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
+
+from watchlist_api.conditional import cacheable
+from watchlist_api.dependencies import Caller, ServicesDep
+from watchlist_core.domain import Credentials, Registration, StrictInput, TokenPair, User
+
+router = APIRouter(prefix="/v1/auth", tags=["auth"])
+_NO_STORE = {"Cache-Control": "no-store"}
+
+
+class Tokens(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int
+    refresh_token: str
+
+    @classmethod
+    def of(cls, pair: TokenPair) -> Tokens:
+        return cls(access_token=pair.access_token, expires_in=pair.expires_in, refresh_token=pair.refresh_token)
+
+
+class RefreshRequest(StrictInput):
+    refresh_token: str
+
+
+class LogoutRequest(StrictInput):
+    refresh_token: str | None = None
+
+
+_LOGIN_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": Credentials.model_json_schema()},
+            "application/x-www-form-urlencoded": {
+                "schema": {
+                    "type": "object",
+                    "required": ["username", "password"],
+                    "properties": {"username": {"type": "string"}, "password": {"type": "string"}},
+                }
+            },
+        },
+    }
+}
+
+
+async def _credentials(request: Request) -> Credentials:
+    """JSON `{email, password}`, or the OAuth2 password form (`username`, `password`) Swagger sends."""
+    content_type = request.headers.get("content-type", "")
+    raw: Any
+    if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        form = await request.form()
+        raw = {"email": form.get("username"), "password": form.get("password")}
+        location = "body"
+    else:
+        try:
+            raw = json.loads(await request.body() or b"null")
+        except ValueError as error:
+            raise RequestValidationError([{"type": "json_invalid", "loc": ("body",), "msg": "Invalid JSON"}]) from error
+        location = "body"
+    try:
+        return Credentials.model_validate(raw)
+    except ValidationError as error:
+        raise RequestValidationError(
+            [{"type": e["type"], "loc": (location, *e["loc"]), "msg": e["msg"]} for e in error.errors()]
+        ) from error
+
+
+@router.post("/register", status_code=201, response_model=User)
+def register(registration: Registration, services: ServicesDep) -> User:
+    return services.auth.register(registration)
+
+
+@router.post("/login", response_model=Tokens, openapi_extra=_LOGIN_BODY)
+async def login(request: Request, response: Response, services: ServicesDep) -> Tokens:
+    credentials = await _credentials(request)
+    pair = await run_in_threadpool(services.auth.login, credentials)
+    response.headers.update(_NO_STORE)
+    return Tokens.of(pair)
+
+
+@router.post("/refresh", response_model=Tokens)
+def refresh(body: RefreshRequest, response: Response, services: ServicesDep) -> Tokens:
+    response.headers.update(_NO_STORE)
+    return Tokens.of(services.auth.refresh(body.refresh_token))
+
+
+@router.post("/logout", status_code=204, response_class=Response)
+def logout(caller: Caller, services: ServicesDep, body: Annotated[LogoutRequest | None, Body()] = None) -> Response:
+    services.auth.logout(caller, body.refresh_token if body else None)
+    return Response(status_code=204)
+
+
+@router.get("/me", response_model=User)
+def me(request: Request, caller: Caller, services: ServicesDep) -> Response:
+    return cacheable(request, services.auth.current_user(caller))

@@ -1,0 +1,46 @@
+"""Liveness at /health (no dependency touched) and readiness at /v1/health/detailed."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from watchlist_api.dependencies import ServicesDep
+from watchlist_core.services.health import Status
+
+router = APIRouter(tags=["health"])
+
+
+class Liveness(BaseModel):
+    status: Literal["pass"] = "pass"
+
+
+class CheckOut(BaseModel):
+    status: Status
+    latency_ms: float
+
+
+class Readiness(BaseModel):
+    status: Status
+    version: str
+    checks: dict[str, CheckOut]
+
+
+@router.get("/health", response_model=Liveness)
+def liveness() -> Liveness:
+    return Liveness()
+
+
+@router.get("/v1/health/detailed", response_model=Readiness, responses={503: {"model": Readiness}})
+def readiness(services: ServicesDep) -> Response:
+    report = services.health.report()
+    body = Readiness(
+        status=report.status,
+        version=services.settings.app_version,
+        checks={name: CheckOut(status=r.status, latency_ms=r.latency_ms) for name, r in report.checks.items()},
+    )
+    status_code = 503 if report.status == "fail" else 200
+    return JSONResponse(body.model_dump(), status_code=status_code, headers={"Cache-Control": "no-store"})

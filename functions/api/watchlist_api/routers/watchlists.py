@@ -1,0 +1,97 @@
+"""/v1/watchlists: the caller's own items."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+
+from watchlist_api.conditional import cacheable, expected_versions, version_etag
+from watchlist_api.dependencies import Caller, ServicesDep
+from watchlist_core.domain import (
+    ItemChanges,
+    ItemDraft,
+    ItemQuery,
+    ItemSort,
+    ItemStatus,
+    ItemType,
+    Page,
+    WatchlistItem,
+)
+from watchlist_core.errors import InvalidInputError
+
+router = APIRouter(prefix="/v1/watchlists", tags=["watchlist"])
+
+ULID_PATTERN = r"^[0-9A-HJKMNP-TV-Z]{26}$"
+ItemId = Annotated[str, Path(pattern=ULID_PATTERN, description="The item's id (a ULID).")]
+MAX_SKIP = 10_000
+
+
+def item_query(
+    type: ItemType | None = None,  # noqa: A002 (the contract's parameter name)
+    status: ItemStatus | None = None,
+    sort: ItemSort = ItemSort.CREATED_AT_DESC,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=2048, description="`next_cursor` of the previous page")] = None,
+    skip: Annotated[int, Query(ge=0, le=MAX_SKIP, description="Offset, for old clients; costs reads")] = 0,
+) -> ItemQuery:
+    if cursor and skip:
+        raise InvalidInputError("Use either `cursor` or `skip`, not both.", field=("query", "skip"))
+    return ItemQuery(type=type, status=status, sort=sort, limit=limit, cursor=cursor, skip=skip)
+
+
+ItemQueryDep = Annotated[ItemQuery, Depends(item_query)]
+
+
+def page_response(request: Request, page: Page[WatchlistItem]) -> Response:
+    """A page with its ETag, and a `Link: rel="next"` when there is a next page."""
+    response = cacheable(request, page)
+    if page.next_cursor:
+        params = [(k, v) for k, v in request.query_params.multi_items() if k not in {"cursor", "skip"}]
+        params.append(("cursor", page.next_cursor))
+        response.headers["Link"] = f'<{request.url.path}?{urlencode(params)}>; rel="next"'
+    return response
+
+
+def item_response(request: Request, item: WatchlistItem, status_code: int = 200) -> Response:
+    return cacheable(request, item, etag=version_etag(item.version), status_code=status_code)
+
+
+@router.get("", response_model=Page[WatchlistItem])
+def list_items(request: Request, caller: Caller, query: ItemQueryDep, services: ServicesDep) -> Response:
+    return page_response(request, services.watchlists.list(caller.user_id, query))
+
+
+@router.post("/items", status_code=201, response_model=WatchlistItem)
+def add_item(request: Request, draft: ItemDraft, caller: Caller, services: ServicesDep) -> Response:
+    item = services.watchlists.add(caller.user_id, draft)
+    response = item_response(request, item, status_code=201)
+    response.headers["Location"] = f"{request.url.path}/{item.id}"
+    return response
+
+
+@router.get("/items/{item_id}", response_model=WatchlistItem)
+def get_item(request: Request, item_id: ItemId, caller: Caller, services: ServicesDep) -> Response:
+    return item_response(request, services.watchlists.get(caller.user_id, item_id))
+
+
+@router.patch("/items/{item_id}", response_model=WatchlistItem)
+def change_item(
+    request: Request,
+    item_id: ItemId,
+    changes: ItemChanges,
+    caller: Caller,
+    services: ServicesDep,
+    if_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    item = services.watchlists.change(caller.user_id, item_id, changes, expected_versions(if_match))
+    return item_response(request, item)
+
+
+@router.delete("/items/{item_id}", status_code=204, response_class=Response)
+def delete_item(
+    item_id: ItemId, caller: Caller, services: ServicesDep, if_match: Annotated[str | None, Header()] = None
+) -> Response:
+    services.watchlists.remove(caller.user_id, item_id, expected_versions(if_match))
+    return Response(status_code=204)

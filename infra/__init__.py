@@ -1,0 +1,1 @@
+"""Local development without Docker: template reading, moto server, table bootstrap, local gateway."""

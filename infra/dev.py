@@ -1,0 +1,73 @@
+"""`make dev`: moto server, tables from template.yaml, the first admin, and the API through its Lambda handler.
+
+Stops cleanly on SIGINT or SIGTERM, taking the moto server with it.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import sys
+from types import FrameType
+
+from infra.bootstrap import create_tables, ensure_admin
+from infra.gateway import make_server
+from infra.moto_server import MotoServer
+from watchlist_core.settings import get_settings
+
+DEFAULT_ADMIN_EMAIL = "admin@example.com"
+LOCAL_AWS_ENVIRONMENT = {
+    # moto accepts any credentials; fixed fake ones keep boto3 from looking for real ones.
+    "AWS_ACCESS_KEY_ID": "local",
+    "AWS_SECRET_ACCESS_KEY": "local",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+    "STAGE": "local",
+}
+
+
+def _stop(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(0)
+
+
+def main() -> int:
+    host = os.environ.get("HOST", "127.0.0.1")
+    port = int(os.environ.get("PORT", "8000"))
+    for name, value in LOCAL_AWS_ENVIRONMENT.items():
+        os.environ.setdefault(name, value)
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    moto = MotoServer(int(os.environ["MOTO_PORT"]) if os.environ.get("MOTO_PORT") else None)
+    with moto:
+        os.environ["DYNAMODB_ENDPOINT_URL"] = moto.endpoint_url
+        print(f"moto server (DynamoDB) on {moto.endpoint_url}", flush=True)
+        print("tables created:", ", ".join(create_tables(get_settings())), flush=True)
+
+        email = os.environ.get("ADMIN_EMAIL")
+        password = os.environ.get("ADMIN_PASSWORD")
+        generated = not (email and password)
+        if generated:
+            email, password = DEFAULT_ADMIN_EMAIL, secrets.token_urlsafe(12)
+        assert email and password
+        user, created = ensure_admin(email, password)
+        if generated:
+            print(f"admin (generated): {email} / {password}", flush=True)
+        else:
+            print(f"admin {user.email}: {'created' if created else 'promoted, password unchanged'}", flush=True)
+
+        from watchlist_api.handler import handler  # after the environment above is in place
+
+        server = make_server(handler, host, port)
+        base = f"http://{host}:{server.server_port}"
+        print(f"API (through the Lambda handler): {base}   docs: {base}/docs   health: {base}/health", flush=True)
+        try:
+            server.serve_forever()
+        finally:
+            server.server_close()
+            print("stopped", file=sys.stderr, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,51 @@
+"""A local API Gateway: each HTTP request becomes a proxy event handed to the Lambda handler in-process.
+
+One request at a time, like one Lambda instance; enough for development and the end-to-end tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+from infra.events import LambdaContext, api_gateway_event, response_body, response_headers
+
+LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+def make_server(handler: LambdaHandler, host: str, port: int) -> HTTPServer:
+    class GatewayRequestHandler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "watchlist-local-gateway"
+
+        def _proxy(self) -> None:
+            url = urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else None
+            event = api_gateway_event(
+                self.command,
+                url.path,
+                headers=list(self.headers.items()),
+                query=url.query,
+                body=body,
+                source_ip=self.client_address[0],
+            )
+            result = handler(event, LambdaContext())
+            payload = response_body(result)
+            self.send_response(int(result.get("statusCode", 502)))
+            for name, value in response_headers(result):
+                if name.lower() not in {"content-length", "connection"}:
+                    self.send_header(name, value)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(payload)
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _proxy
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the stdlib's signature)
+            """Silent: the function's own JSON access log already records each request."""
+
+    return HTTPServer((host, port), GatewayRequestHandler)

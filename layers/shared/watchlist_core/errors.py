@@ -1,0 +1,47 @@
+"""Domain exceptions: raised where a problem is found, mapped to HTTP once, at the edge."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base of every error the domain reports to its callers."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class NotFoundError(DomainError):
+    """The resource does not exist, or is not the caller's to see."""
+
+
+class ConflictError(DomainError):
+    """The request contradicts the current state (a duplicate, the last admin)."""
+
+
+class PreconditionFailedError(DomainError):
+    """The caller's If-Match version is not the current one."""
+
+
+class AuthenticationError(DomainError):
+    """Credentials or a token are missing, wrong, expired or revoked."""
+
+
+class PermissionDeniedError(DomainError):
+    """Authenticated, but not allowed to do this."""
+
+
+class InvalidInputError(DomainError):
+    """Input that passed the schema but is wrong for this request (a tampered cursor, say)."""
+
+    def __init__(self, detail: str, *, field: tuple[str, ...]) -> None:
+        super().__init__(detail)
+        self.field = field
+
+
+class DependencyUnavailableError(DomainError):
+    """A backing service is throttling or down; the caller may retry later."""
+
+    def __init__(self, detail: str, *, retry_after_seconds: int = 1) -> None:
+        super().__init__(detail)
+        self.retry_after_seconds = retry_after_seconds

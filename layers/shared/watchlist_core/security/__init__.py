@@ -1,0 +1,1 @@
+"""Password hashing, token signing and token revocation."""

@@ -1,0 +1,125 @@
+"""HS256 JSON Web Tokens: short-lived access tokens and rotating refresh tokens."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import jwt
+
+from watchlist_core.domain import Role, utc_now
+from watchlist_core.errors import AuthenticationError
+from watchlist_core.settings import LOCAL_JWT_SECRET, Settings
+
+ALGORITHM = "HS256"
+ACCESS = "access"
+REFRESH = "refresh"
+_REQUIRED_CLAIMS = ["exp", "iat", "sub", "jti", "iss", "aud", "typ"]
+
+
+@dataclass(frozen=True)
+class AccessClaims:
+    user_id: str
+    role: Role
+    jti: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class RefreshClaims:
+    user_id: str
+    session_id: str
+    jti: str
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: str
+    jti: str
+    expires_at: datetime
+
+
+def new_token_id() -> str:
+    return uuid.uuid4().hex
+
+
+class TokenSigner:
+    def __init__(self, settings: Settings, signing_key: Callable[[], str]) -> None:
+        self._settings = settings
+        self._signing_key = signing_key
+
+    def issue_access(self, user_id: str, role: Role) -> IssuedToken:
+        return self._issue(ACCESS, user_id, self._settings.access_token_ttl_seconds, {"role": role.value})
+
+    def issue_refresh(self, user_id: str, session_id: str) -> IssuedToken:
+        return self._issue(REFRESH, user_id, self._settings.refresh_token_ttl_seconds, {"sid": session_id})
+
+    def verify_access(self, token: str) -> AccessClaims:
+        claims = self._verify(token, ACCESS)
+        try:
+            role = Role(claims.get("role"))
+        except ValueError as error:
+            raise AuthenticationError("The access token is invalid.") from error
+        return AccessClaims(claims["sub"], role, claims["jti"], datetime.fromtimestamp(claims["exp"], tz=UTC))
+
+    def verify_refresh(self, token: str) -> RefreshClaims:
+        claims = self._verify(token, REFRESH)
+        if not isinstance(claims.get("sid"), str):
+            raise AuthenticationError("The refresh token is invalid.")
+        return RefreshClaims(claims["sub"], claims["sid"], claims["jti"])
+
+    def _issue(self, kind: str, user_id: str, ttl_seconds: int, extra: dict[str, str]) -> IssuedToken:
+        issued_at = utc_now()
+        expires_at = issued_at + timedelta(seconds=ttl_seconds)
+        jti = new_token_id()
+        claims: dict[str, Any] = {
+            "iss": self._settings.jwt_issuer,
+            "aud": self._settings.jwt_audience,
+            "sub": user_id,
+            "iat": issued_at,
+            "exp": expires_at,
+            "jti": jti,
+            "typ": kind,
+            **extra,
+        }
+        return IssuedToken(jwt.encode(claims, self._signing_key(), algorithm=ALGORITHM), jti, expires_at)
+
+    def _verify(self, token: str, kind: str) -> dict[str, Any]:
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                self._signing_key(),
+                algorithms=[ALGORITHM],  # pinned: `alg: none` and algorithm confusion are refused
+                audience=self._settings.jwt_audience,
+                issuer=self._settings.jwt_issuer,
+                options={"require": _REQUIRED_CLAIMS},
+            )
+        except jwt.ExpiredSignatureError as error:
+            raise AuthenticationError(f"The {kind} token has expired.") from error
+        except jwt.PyJWTError as error:
+            raise AuthenticationError(f"The {kind} token is invalid.") from error
+        if claims["typ"] != kind or not isinstance(claims["sub"], str) or not isinstance(claims["jti"], str):
+            raise AuthenticationError(f"The {kind} token is invalid.")
+        return claims
+
+
+def signing_key_loader(settings: Settings) -> Callable[[], str]:
+    """The signing secret: from the environment, or fetched once from Secrets Manager by ARN."""
+    cache: list[str] = []
+
+    def load() -> str:
+        if not cache:
+            if settings.jwt_secret_arn:
+                # Imported here: only deployments that keep the secret in Secrets Manager pay for boto3.
+                import boto3
+
+                client = boto3.client("secretsmanager", region_name=settings.aws_region)
+                cache.append(client.get_secret_value(SecretId=settings.jwt_secret_arn)["SecretString"])
+            else:
+                cache.append(settings.jwt_secret.get_secret_value() if settings.jwt_secret else LOCAL_JWT_SECRET)
+        return cache[0]
+
+    return load

@@ -1,0 +1,120 @@
+"""Accounts, sign-in sessions and the checks every authenticated request goes through."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from ulid import ULID
+
+from watchlist_core.domain import Credentials, Registration, Role, TokenPair, User, utc_now
+from watchlist_core.errors import AuthenticationError, PermissionDeniedError
+from watchlist_core.security.passwords import PasswordHasher
+from watchlist_core.security.revocation import RevokedTokens
+from watchlist_core.security.tokens import AccessClaims, TokenSigner, new_token_id
+from watchlist_core.storage.sessions import SessionStore
+from watchlist_core.storage.users import UserStore
+
+INVALID_CREDENTIALS = "The e-mail address or password is wrong."
+
+
+class AuthService:
+    def __init__(
+        self,
+        users: UserStore,
+        sessions: SessionStore,
+        passwords: PasswordHasher,
+        tokens: TokenSigner,
+        revoked: RevokedTokens,
+    ) -> None:
+        self._users = users
+        self._sessions = sessions
+        self._passwords = passwords
+        self._tokens = tokens
+        self._revoked = revoked
+
+    def register(self, registration: Registration, role: Role = Role.USER) -> User:
+        email = registration.email.strip().lower()
+        user = User(
+            id=str(ULID()),
+            email=email,
+            display_name=registration.display_name or email.split("@", 1)[0],
+            role=role,
+            created_at=utc_now(),
+        )
+        return self._users.create(user, self._passwords.hash(registration.password))
+
+    def login(self, credentials: Credentials) -> TokenPair:
+        stored = self._users.find_credentials(credentials.email)
+        valid, new_hash = self._passwords.verify(credentials.password, stored.password_hash if stored else None)
+        if stored is None or not valid:
+            raise AuthenticationError(INVALID_CREDENTIALS)
+        if new_hash:
+            self._users.replace_password_hash(stored.user.id, new_hash)
+        return self._start_session(stored.user)
+
+    def refresh(self, refresh_token: str) -> TokenPair:
+        claims = self._tokens.verify_refresh(refresh_token)
+        session = self._sessions.get(claims.session_id)
+        if session is None or session.user_id != claims.user_id or session.revoked:
+            raise AuthenticationError("The refresh token is no longer valid.")
+        user = self._users.get(claims.user_id)
+        if user is None:
+            raise AuthenticationError("The refresh token is no longer valid.")
+        refresh = self._tokens.issue_refresh(user.id, session.id)
+        if session.current_jti != claims.jti or not self._sessions.rotate(
+            session.id, claims.jti, refresh.jti, refresh.expires_at
+        ):
+            # A rotated token came back: whoever holds the family, one of them stole it. End it for both.
+            self._sessions.revoke(session.id)
+            raise AuthenticationError("The refresh token was already used; the session is revoked.")
+        return self._pair(user, refresh.token)
+
+    def logout(self, access: AccessClaims, refresh_token: str | None) -> None:
+        self._revoked.revoke(access.jti, access.expires_at)
+        if not refresh_token:
+            return
+        try:
+            claims = self._tokens.verify_refresh(refresh_token)
+        except AuthenticationError:
+            return  # nothing valid to revoke; logging out stays idempotent
+        if claims.user_id == access.user_id:
+            self._sessions.revoke(claims.session_id)
+
+    def authenticate(self, access_token: str) -> AccessClaims:
+        claims = self._tokens.verify_access(access_token)
+        if self._revoked.is_revoked(claims.jti):
+            raise AuthenticationError("The access token has been revoked.")
+        return claims
+
+    def current_user(self, claims: AccessClaims) -> User:
+        user = self._users.get(claims.user_id)
+        if user is None:
+            raise AuthenticationError("The account no longer exists.")
+        return user
+
+    def require_admin(self, claims: AccessClaims) -> User:
+        """The stored role decides, not the token's claim: a demotion takes effect at once."""
+        user = self.current_user(claims)
+        if user.role is not Role.ADMIN:
+            raise PermissionDeniedError("This needs the admin role.")
+        return user
+
+    def ensure_admin(self, email: str, password: str) -> tuple[User, bool]:
+        """Create the first admin, or promote an existing account (its password left alone)."""
+        stored = self._users.find_credentials(email)
+        if stored is None:
+            registration = Registration(email=email, password=password, display_name="Administrator")
+            return self.register(registration, role=Role.ADMIN), True
+        return self._users.change_role(stored.user.id, Role.ADMIN), False
+
+    def _start_session(self, user: User) -> TokenPair:
+        session_id = new_token_id()
+        refresh = self._tokens.issue_refresh(user.id, session_id)
+        self._sessions.start(session_id, user.id, refresh.jti, refresh.expires_at + timedelta(minutes=1))
+        return self._pair(user, refresh.token)
+
+    def _pair(self, user: User, refresh_token: str) -> TokenPair:
+        access = self._tokens.issue_access(user.id, user.role)
+        expires_in = int((access.expires_at - utc_now()).total_seconds())
+        return TokenPair(access_token=access.token, refresh_token=refresh_token, expires_in=expires_in)
+

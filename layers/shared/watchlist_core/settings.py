@@ -1,0 +1,67 @@
+"""One validated settings model, read lazily from the environment and cached."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LOCAL_STAGE = "local"
+LOCAL_JWT_SECRET = "local-development-secret-never-use-it-outside-local"  # noqa: S105 (refused outside local)
+MIN_SECRET_BYTES = 32
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(frozen=True, extra="ignore")
+
+    stage: str = LOCAL_STAGE
+    app_version: str = "0.1.0"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    aws_region: str = "us-east-1"
+    dynamodb_endpoint_url: str | None = None
+    users_table: str = "watchlist-users"
+    items_table: str = "watchlist-items"
+    sessions_table: str = "watchlist-sessions"
+    # Client-side limits keep a dead DynamoDB from holding a request past the function timeout.
+    dynamodb_connect_timeout_seconds: float = 1.0
+    dynamodb_read_timeout_seconds: float = 2.0
+    dynamodb_max_retry_attempts: int = 2
+    health_check_timeout_seconds: float = 1.5
+
+    jwt_secret: SecretStr | None = None
+    jwt_secret_arn: str | None = None
+    jwt_issuer: str = "watchlist-api"
+    jwt_audience: str = "watchlist-api"
+    access_token_ttl_seconds: int = Field(default=900, ge=60, le=3600)
+    refresh_token_ttl_seconds: int = Field(default=14 * 24 * 3600, ge=3600)
+
+    # OWASP Password Storage Cheat Sheet: argon2id, 19 MiB, 2 iterations, parallelism 1.
+    argon2_memory_kib: int = Field(default=19456, ge=19456)
+    argon2_time_cost: int = Field(default=2, ge=2)
+    argon2_parallelism: int = Field(default=1, ge=1)
+
+    max_body_bytes: int = 64 * 1024
+
+    @property
+    def is_local(self) -> bool:
+        return self.stage == LOCAL_STAGE
+
+    @model_validator(mode="after")
+    def _require_real_secret_outside_local(self) -> Settings:
+        if self.is_local or self.jwt_secret_arn:
+            return self
+        secret = self.jwt_secret.get_secret_value() if self.jwt_secret else ""
+        if not secret or secret == LOCAL_JWT_SECRET or len(secret.encode()) < MIN_SECRET_BYTES:
+            raise ValueError(
+                f"stage {self.stage!r} needs JWT_SECRET_ARN or a JWT_SECRET of at least "
+                f"{MIN_SECRET_BYTES} bytes that is not the local default"
+            )
+        return self
+
+
+@cache
+def get_settings() -> Settings:
+    return Settings()

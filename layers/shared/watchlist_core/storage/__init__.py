@@ -1,0 +1,1 @@
+"""Data access: one small module per entity, returning domain objects, never PynamoDB records."""

@@ -1,0 +1,233 @@
+"""Data access for watchlist items and the per-user item counts that answer `total`.
+
+Every list read is a strongly consistent Query on the user's partition (base table or one of
+its local secondary indexes), so a page costs about one page of reads and is never stale.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from itertools import islice
+from typing import Any
+
+from pynamodb.connection import Connection
+from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
+from pynamodb.transactions import TransactWrite
+
+from watchlist_core.domain import (
+    ItemQuery,
+    ItemStatus,
+    ItemType,
+    Page,
+    WatchlistItem,
+)
+from watchlist_core.errors import ConflictError, NotFoundError
+from watchlist_core.storage.pagination import decode_cursor, dynamodb_key, encode_cursor
+from watchlist_core.storage.tables import ItemRecord, UserRecord
+from watchlist_core.storage.transactions import cancellation_codes, run_transaction
+from watchlist_core.storage.users import user_pk
+
+# Sorts by something other than creation use a key `<value>\x00<item id>`: NUL sorts below every
+# other character, so "Alien" comes before "Aliens", and equal values keep creation order.
+_SEPARATOR = "\x00"
+_MISSING_NUMBER = "0000"  # no rating or year sorts as the lowest value
+
+
+@dataclass(frozen=True)
+class _Access:
+    """Where a list query reads: the base table or an LSI, and the attribute it is ordered by."""
+
+    index: Any
+    range_key: str | None
+
+
+_BY_CREATION = _Access(index=ItemRecord, range_key=None)
+_BY_TYPE = _Access(index=ItemRecord.by_type, range_key="type_key")
+_BY_SORT_FIELD = {
+    "title": _Access(index=ItemRecord.by_title, range_key="title_key"),
+    "rating": _Access(index=ItemRecord.by_rating, range_key="rating_key"),
+    "year": _Access(index=ItemRecord.by_year, range_key="year_key"),
+}
+
+
+def _sortable_number(value: int | None) -> str:
+    return _MISSING_NUMBER if value is None else f"{value:04d}"
+
+
+def derived_keys(item_id: str, fields: dict[str, Any]) -> dict[str, str]:
+    """The index sort keys of an item with these field values."""
+    return {
+        "type_key": f"{fields['type']}#{item_id}",
+        "title_key": fields["title"].casefold() + _SEPARATOR + item_id,
+        "rating_key": _sortable_number(fields.get("rating")) + _SEPARATOR + item_id,
+        "year_key": _sortable_number(fields.get("year")) + _SEPARATOR + item_id,
+    }
+
+
+def count_field(item_type: str, status: str) -> str:
+    return f"{item_type}_{status}"
+
+
+def _to_item(record: ItemRecord) -> WatchlistItem:
+    return WatchlistItem.model_validate(
+        {
+            "id": record.item_id,
+            "title": record.title,
+            "type": record.type,
+            "year": int(record.year) if record.year is not None else None,
+            "status": record.status,
+            "rating": int(record.rating) if record.rating is not None else None,
+            "notes": record.notes,
+            "created_at": record.created_at,
+            "updated_at": record.updated_at,
+            "version": record.version,
+        }
+    )
+
+
+def _count_action(item_type: str, status: str, delta: int) -> Action:
+    counter = UserRecord.item_counts[count_field(item_type, status)]
+    return counter.set((counter | 0) + delta)
+
+
+class ItemStore:
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    def get(self, user_id: str, item_id: str) -> WatchlistItem | None:
+        try:
+            return _to_item(ItemRecord.get(user_id, item_id, consistent_read=True))
+        except DoesNotExist:
+            return None
+
+    def create(self, user_id: str, item: WatchlistItem) -> WatchlistItem:
+        fields = item.model_dump(mode="json", exclude={"id", "version"})
+        record = ItemRecord(user_id=user_id, item_id=item.id, **fields, **derived_keys(item.id, fields))
+
+        def build(transaction: TransactWrite) -> None:
+            transaction.save(record, condition=ItemRecord.item_id.does_not_exist())
+            transaction.update(
+                UserRecord(pk=user_pk(user_id)),
+                actions=[_count_action(item.type, item.status, 1)],
+                condition=UserRecord.pk.exists(),
+            )
+
+        self._commit(build)
+        return _to_item(record)
+
+    def update(self, user_id: str, current: WatchlistItem, updated: WatchlistItem) -> WatchlistItem:
+        """Write `updated` if the stored item is still at `current.version`, else ConflictError."""
+        old = current.model_dump(mode="json")
+        new = updated.model_dump(mode="json", exclude={"id", "created_at", "version"})
+        changed: dict[str, Any] = {name: value for name, value in new.items() if old.get(name) != value}
+        changed |= derived_keys(current.id, new)
+        record = ItemRecord(user_id=user_id, item_id=current.id, version=current.version)
+        actions = [
+            getattr(ItemRecord, name).remove() if value is None else getattr(ItemRecord, name).set(value)
+            for name, value in changed.items()
+        ]
+
+        def build(transaction: TransactWrite) -> None:
+            transaction.update(record, actions=actions)
+            if (current.type, current.status) != (updated.type, updated.status):
+                transaction.update(
+                    UserRecord(pk=user_pk(user_id)),
+                    actions=[
+                        _count_action(current.type, current.status, -1),
+                        _count_action(updated.type, updated.status, 1),
+                    ],
+                )
+
+        self._commit(build)
+        return updated.model_copy(update={"version": current.version + 1})
+
+    def delete(self, user_id: str, current: WatchlistItem) -> None:
+        """Delete the item if it is still at `current.version`, else ConflictError."""
+        record = ItemRecord(user_id=user_id, item_id=current.id, version=current.version)
+
+        def build(transaction: TransactWrite) -> None:
+            transaction.delete(record)
+            transaction.update(
+                UserRecord(pk=user_pk(user_id)), actions=[_count_action(current.type, current.status, -1)]
+            )
+
+        self._commit(build)
+
+    def _commit(self, build: Callable[[TransactWrite], None]) -> None:
+        """Run an item write paired with its owner's count update, naming whichever condition failed."""
+        try:
+            run_transaction(self._connection, build)
+        except TransactWriteError as error:
+            codes = cancellation_codes(error)
+            if codes[0] == "ConditionalCheckFailed":
+                raise ConflictError("The item changed concurrently.") from error
+            if codes[1:2] == ["ConditionalCheckFailed"]:
+                raise NotFoundError("No such user.") from error
+            raise
+
+    def list(self, user_id: str, query: ItemQuery) -> Page[WatchlistItem]:
+        access = _BY_SORT_FIELD.get(query.sort.field)
+        if access is None:
+            access = _BY_TYPE if query.type else _BY_CREATION
+        range_condition = None
+        filters: list[Condition] = []
+        if access is _BY_TYPE:
+            range_condition = ItemRecord.type_key.startswith(f"{query.type}#")
+        elif query.type:
+            filters.append(ItemRecord.type == query.type.value)
+        if query.status:
+            filters.append(ItemRecord.status == query.status.value)
+
+        key_fields = ("item_id",) + ((access.range_key,) if access.range_key else ())
+        query_id = _query_id(query)
+        start = None
+        if query.cursor:
+            start = dynamodb_key({"user_id": user_id, **decode_cursor(query.cursor, query_id, key_fields)})
+        wanted = query.skip + query.limit + 1
+        results: Iterable[ItemRecord] = access.index.query(
+            user_id,
+            range_key_condition=range_condition,
+            filter_condition=_all_of(filters),
+            scan_index_forward=not query.sort.descending,
+            consistent_read=True,
+            last_evaluated_key=start,
+            limit=wanted,
+            page_size=min(wanted, 1000),
+        )
+        records = list(islice(results, query.skip, wanted))
+        next_cursor = None
+        if len(records) > query.limit:
+            records = records[: query.limit]
+            last = records[-1]
+            next_cursor = encode_cursor(query_id, {field: getattr(last, field) for field in key_fields})
+        return Page[WatchlistItem](
+            items=[_to_item(r) for r in records],
+            next_cursor=next_cursor,
+            total=self.count(user_id, query.type, query.status),
+        )
+
+    def count(self, user_id: str, item_type: ItemType | None, status: ItemStatus | None) -> int:
+        try:
+            record = UserRecord.get(user_pk(user_id), consistent_read=True, attributes_to_get=["item_counts"])
+        except DoesNotExist:
+            return 0
+        counts = record.item_counts.as_dict() if record.item_counts else {}
+        return sum(
+            int(counts.get(count_field(t, s), 0))
+            for t in ([item_type] if item_type else list(ItemType))
+            for s in ([status] if status else list(ItemStatus))
+        )
+
+
+def _query_id(query: ItemQuery) -> str:
+    return f"{query.sort.value}|{query.type or ''}|{query.status or ''}"
+
+
+def _all_of(conditions: list[Condition]) -> Condition | None:
+    combined: Condition | None = None
+    for condition in conditions:
+        combined = condition if combined is None else combined & condition
+    return combined

@@ -1,0 +1,186 @@
+"""PynamoDB records. Table names and keys mirror template.yaml, where the tables are declared."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    MapAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    VersionAttribute,
+)
+from pynamodb.connection import Connection
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, LocalSecondaryIndex
+from pynamodb.models import Model
+
+from watchlist_core.settings import Settings
+
+
+class _Record(Model):
+    class Meta:
+        abstract = True
+
+
+# Users table: one partition key `pk` holds three kinds of record, told apart by its prefix.
+class UserDirectoryIndex(GlobalSecondaryIndex["UserRecord"]):
+    """Sparse index over user records only: the admin's user list, oldest first."""
+
+    class Meta:
+        index_name = "directory"
+        projection = AllProjection()
+
+    directory = UnicodeAttribute(hash_key=True)
+    directory_key = UnicodeAttribute(range_key=True)
+
+
+class UserRecord(_Record):
+    """`USER#<id>`: the account, plus its per-(type, status) watchlist item counts."""
+
+    class Meta:
+        table_name = "watchlist-users"
+
+    pk = UnicodeAttribute(hash_key=True)
+    user_id = UnicodeAttribute()
+    email = UnicodeAttribute()
+    display_name = UnicodeAttribute()
+    role = UnicodeAttribute()
+    password_hash = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+    item_counts = MapAttribute[str, Any](default=dict)
+    directory = UnicodeAttribute()
+    directory_key = UnicodeAttribute()
+    directory_index = UserDirectoryIndex()
+
+
+class EmailClaimRecord(_Record):
+    """`EMAIL#<lowercased address>`: written with its user in one transaction, so an address is taken once."""
+
+    class Meta:
+        table_name = "watchlist-users"
+
+    pk = UnicodeAttribute(hash_key=True)
+    user_id = UnicodeAttribute()
+
+
+class TallyRecord(_Record):
+    """`TALLY#<name>`: a counter (all users, admins) kept beside the records it counts."""
+
+    class Meta:
+        table_name = "watchlist-users"
+
+    pk = UnicodeAttribute(hash_key=True)
+    count = NumberAttribute(default=0)
+
+
+# Items table: one partition per user, item ids (ULIDs) as sort key, so creation order is key order.
+# Local secondary indexes only: unlike a global one, an LSI can be read with strong consistency,
+# so a list is never stale right after its owner's write.
+class ItemsByTypeIndex(LocalSecondaryIndex["ItemRecord"]):
+    """`<type>#<item id>`: one type's items in creation order."""
+
+    class Meta:
+        index_name = "by_type"
+        projection = AllProjection()
+
+    user_id = UnicodeAttribute(hash_key=True)
+    type_key = UnicodeAttribute(range_key=True)
+
+
+class ItemsByTitleIndex(LocalSecondaryIndex["ItemRecord"]):
+    class Meta:
+        index_name = "by_title"
+        projection = AllProjection()
+
+    user_id = UnicodeAttribute(hash_key=True)
+    title_key = UnicodeAttribute(range_key=True)
+
+
+class ItemsByRatingIndex(LocalSecondaryIndex["ItemRecord"]):
+    class Meta:
+        index_name = "by_rating"
+        projection = AllProjection()
+
+    user_id = UnicodeAttribute(hash_key=True)
+    rating_key = UnicodeAttribute(range_key=True)
+
+
+class ItemsByYearIndex(LocalSecondaryIndex["ItemRecord"]):
+    class Meta:
+        index_name = "by_year"
+        projection = AllProjection()
+
+    user_id = UnicodeAttribute(hash_key=True)
+    year_key = UnicodeAttribute(range_key=True)
+
+
+class ItemRecord(_Record):
+    class Meta:
+        table_name = "watchlist-items"
+
+    user_id = UnicodeAttribute(hash_key=True)
+    item_id = UnicodeAttribute(range_key=True)
+    title = UnicodeAttribute()
+    type = UnicodeAttribute()
+    status = UnicodeAttribute()
+    year = NumberAttribute(null=True)
+    rating = NumberAttribute(null=True)
+    notes = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+    version = VersionAttribute()
+    type_key = UnicodeAttribute()
+    title_key = UnicodeAttribute()
+    rating_key = UnicodeAttribute()
+    year_key = UnicodeAttribute()
+
+    by_type = ItemsByTypeIndex()
+    by_title = ItemsByTitleIndex()
+    by_rating = ItemsByRatingIndex()
+    by_year = ItemsByYearIndex()
+
+
+class SessionRecord(_Record):
+    """One refresh-token family: the jti of its only valid refresh token, rotated on each use."""
+
+    class Meta:
+        table_name = "watchlist-sessions"
+
+    session_id = UnicodeAttribute(hash_key=True)
+    user_id = UnicodeAttribute()
+    current_jti = UnicodeAttribute()
+    revoked = BooleanAttribute(default=False)
+    expires_at = TTLAttribute()
+
+
+def bind_tables(settings: Settings) -> None:
+    """Point every record class at the configured tables and endpoint (no I/O)."""
+    names: dict[type[Model], str] = {
+        UserRecord: settings.users_table,
+        EmailClaimRecord: settings.users_table,
+        TallyRecord: settings.users_table,
+        ItemRecord: settings.items_table,
+        SessionRecord: settings.sessions_table,
+    }
+    for record, table_name in names.items():
+        meta: Any = record.Meta
+        meta.table_name = table_name
+        meta.region = settings.aws_region
+        meta.host = settings.dynamodb_endpoint_url
+        meta.connect_timeout_seconds = settings.dynamodb_connect_timeout_seconds
+        meta.read_timeout_seconds = settings.dynamodb_read_timeout_seconds
+        meta.max_retry_attempts = settings.dynamodb_max_retry_attempts
+        record._connection = None
+
+
+def connection_for(settings: Settings) -> Connection:
+    """A connection for transactions, with the same endpoint and limits as the records."""
+    return Connection(
+        region=settings.aws_region,
+        host=settings.dynamodb_endpoint_url,
+        connect_timeout_seconds=settings.dynamodb_connect_timeout_seconds,
+        read_timeout_seconds=settings.dynamodb_read_timeout_seconds,
+        max_retry_attempts=settings.dynamodb_max_retry_attempts,
+    )

@@ -1,0 +1,160 @@
+"""Data access for user accounts, their e-mail claims and the user and admin tallies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pynamodb.connection import Connection
+from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from watchlist_core.domain import Page, Role, User
+from watchlist_core.errors import ConflictError, NotFoundError
+from watchlist_core.storage.pagination import decode_cursor, dynamodb_key, encode_cursor
+from watchlist_core.storage.tables import EmailClaimRecord, TallyRecord, UserRecord
+from watchlist_core.storage.transactions import cancellation_codes, run_transaction
+
+USER_PREFIX = "USER#"
+EMAIL_PREFIX = "EMAIL#"
+ALL_USERS_TALLY = "TALLY#users"
+ADMINS_TALLY = "TALLY#admins"
+DIRECTORY = "USER"
+_DIRECTORY_QUERY = "users"
+_DIRECTORY_KEY_FIELDS = ("pk", "directory_key")
+
+
+def user_pk(user_id: str) -> str:
+    return USER_PREFIX + user_id
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+@dataclass(frozen=True)
+class StoredCredentials:
+    user: User
+    password_hash: str
+
+
+def _to_user(record: UserRecord) -> User:
+    return User(
+        id=record.user_id,
+        email=record.email,
+        display_name=record.display_name,
+        role=Role(record.role),
+        created_at=record.created_at,  # type: ignore[arg-type]  # pydantic parses RFC 3339
+    )
+
+
+class UserStore:
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    def create(self, user: User, password_hash: str) -> User:
+        """Store a new account; ConflictError when its e-mail address is taken, also concurrently."""
+        record = UserRecord(
+            pk=user_pk(user.id),
+            user_id=user.id,
+            email=normalize_email(user.email),
+            display_name=user.display_name,
+            role=user.role.value,
+            password_hash=password_hash,
+            created_at=user.model_dump(mode="json")["created_at"],
+            item_counts={},
+            directory=DIRECTORY,
+        )
+        record.directory_key = f"{record.created_at}#{user.id}"
+        claim = EmailClaimRecord(pk=EMAIL_PREFIX + record.email, user_id=user.id)
+
+        def build(transaction: TransactWrite) -> None:
+            transaction.save(claim, condition=EmailClaimRecord.pk.does_not_exist())
+            transaction.save(record, condition=UserRecord.pk.does_not_exist())
+            if user.role is Role.ADMIN:
+                transaction.update(TallyRecord(pk=ADMINS_TALLY), actions=[TallyRecord.count.add(1)])
+
+        try:
+            run_transaction(self._connection, build)
+        except TransactWriteError as error:
+            if cancellation_codes(error)[0] == "ConditionalCheckFailed":
+                raise ConflictError("An account with this e-mail address already exists.") from error
+            raise
+        # Outside the transaction on purpose: every registration would otherwise contend on this one item.
+        # The display total can drift only if the function dies between the two writes.
+        TallyRecord(pk=ALL_USERS_TALLY).update(actions=[TallyRecord.count.add(1)])
+        return _to_user(record)
+
+    def get(self, user_id: str) -> User | None:
+        try:
+            return _to_user(UserRecord.get(user_pk(user_id), consistent_read=True))
+        except DoesNotExist:
+            return None
+
+    def find_credentials(self, email: str) -> StoredCredentials | None:
+        try:
+            claim = EmailClaimRecord.get(EMAIL_PREFIX + normalize_email(email), consistent_read=True)
+            record = UserRecord.get(user_pk(claim.user_id), consistent_read=True)
+        except DoesNotExist:
+            return None
+        return StoredCredentials(user=_to_user(record), password_hash=record.password_hash)
+
+    def replace_password_hash(self, user_id: str, password_hash: str) -> None:
+        UserRecord(pk=user_pk(user_id)).update(
+            actions=[UserRecord.password_hash.set(password_hash)], condition=UserRecord.pk.exists()
+        )
+
+    def change_role(self, user_id: str, role: Role) -> User:
+        """Set a user's role; the admin tally moves with it, and never below one admin."""
+        current = self.get(user_id)
+        if current is None:
+            raise NotFoundError("No such user.")
+        if current.role is role:
+            return current
+        target = UserRecord(pk=user_pk(user_id))
+        demoting = current.role is Role.ADMIN
+
+        def build(transaction: TransactWrite) -> None:
+            transaction.update(
+                target,
+                actions=[UserRecord.role.set(role.value)],
+                condition=UserRecord.role == current.role.value,
+            )
+            tally = TallyRecord(pk=ADMINS_TALLY)
+            if demoting:
+                transaction.update(tally, actions=[TallyRecord.count.add(-1)], condition=TallyRecord.count > 1)
+            else:
+                transaction.update(tally, actions=[TallyRecord.count.add(1)])
+
+        try:
+            run_transaction(self._connection, build)
+        except TransactWriteError as error:
+            codes = cancellation_codes(error)
+            if demoting and codes[1] == "ConditionalCheckFailed":
+                raise ConflictError("The last admin cannot be demoted.") from error
+            if codes[0] == "ConditionalCheckFailed":
+                raise ConflictError("The user's role changed concurrently; retry.") from error
+            raise
+        return current.model_copy(update={"role": role})
+
+    def list(self, limit: int, cursor: str | None) -> Page[User]:
+        start: dict[str, Any] | None = None
+        if cursor:
+            key = decode_cursor(cursor, _DIRECTORY_QUERY, _DIRECTORY_KEY_FIELDS)
+            start = dynamodb_key({**key, "directory": DIRECTORY})
+        results = UserRecord.directory_index.query(
+            DIRECTORY, limit=limit + 1, page_size=limit + 1, last_evaluated_key=start
+        )
+        records = list(results)
+        next_cursor = None
+        if len(records) > limit:
+            records = records[:limit]
+            last = records[-1]
+            next_cursor = encode_cursor(_DIRECTORY_QUERY, {"pk": last.pk, "directory_key": last.directory_key})
+        return Page[User](items=[_to_user(r) for r in records], next_cursor=next_cursor, total=self.count())
+
+    def count(self) -> int:
+        try:
+            return int(TallyRecord.get(ALL_USERS_TALLY).count)
+        except DoesNotExist:
+            return 0
