@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -13,9 +14,20 @@ from watchlist_core.wiring import get_services
 
 # Lifespan off: Mangum would otherwise run startup and shutdown around every single invocation.
 asgi_handler = Mangum(create_app(), lifespan="off")
+_loop: asyncio.AbstractEventLoop | None = None
+
+
+def _current_loop() -> asyncio.AbstractEventLoop:
+    """One event loop reused by every warm invocation, replaced only if something closed it."""
+    global _loop  # noqa: PLW0603 (the loop lives as long as the Lambda instance)
+    if _loop is None or _loop.is_closed():
+        _loop = asyncio.new_event_loop()
+    return _loop
 
 
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     get_services()  # fails the invocation, not a request, when the configuration is invalid
+    # Mangum runs the app on the thread's current loop; code such as asyncio.run() may have unset it.
+    asyncio.set_event_loop(_current_loop())
     return asgi_handler(event, context)

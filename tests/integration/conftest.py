@@ -1,0 +1,47 @@
+"""Integration fixtures: one moto server per test session over real HTTP, tables from template.yaml."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from infra.bootstrap import create_tables
+from infra.moto_server import MotoServer
+from tests.support import Api
+from watchlist_core import wiring
+from watchlist_core.settings import get_settings
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[MotoServer]:
+    with MotoServer() as server:
+        yield server
+
+
+@pytest.fixture
+def dynamodb(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Point the app at the session's moto server, with the template's tables in place."""
+    monkeypatch.setenv("DYNAMODB_ENDPOINT_URL", moto_server.endpoint_url)
+    wiring.reset()
+    create_tables(get_settings())
+    return moto_server.endpoint_url
+
+
+@pytest.fixture
+def handler(dynamodb: str):  # type: ignore[no-untyped-def]
+    from watchlist_api.handler import handler
+
+    return handler
+
+
+@pytest.fixture(params=[("1.0", None), ("2.0", None), ("1.0", "Prod"), ("2.0", "Prod")], ids=lambda p: f"v{p[0]}-{p[1] or 'nostage'}")
+def any_api(request: pytest.FixtureRequest, handler) -> Api:  # type: ignore[no-untyped-def]
+    """The API behind REST (v1) and HTTP API (v2) events, with and without a stage prefix."""
+    version, stage = request.param
+    return Api(handler, version=version, stage=stage)
+
+
+@pytest.fixture
+def api(handler) -> Api:  # type: ignore[no-untyped-def]
+    return Api(handler)

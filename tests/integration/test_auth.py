@@ -1,0 +1,220 @@
+"""Auth endpoints through the Lambda handler against the moto server."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import jwt
+import pytest
+
+from tests.support import PASSWORD, Api, unique_email
+from watchlist_core.settings import LOCAL_JWT_SECRET
+
+
+def _assert_unauthenticated(response) -> None:  # type: ignore[no-untyped-def]
+    assert response.status == 401, response.body
+    assert response.header("www-authenticate", ).startswith("Bearer")
+    assert response.header("content-type") == "application/problem+json"
+    assert response.json()["request_id"] == response.header("x-request-id")
+
+
+def test_register_returns_the_user_with_a_lowercased_email(any_api: Api) -> None:
+    email = unique_email().upper()
+    response = any_api.post("/v1/auth/register", json={"email": email, "password": PASSWORD, "display_name": "Ann"})
+    assert response.status == 201
+    user = response.json()
+    assert user["email"] == email.lower()
+    assert user["role"] == "user"
+    assert user["display_name"] == "Ann"
+    assert set(user) == {"id", "email", "display_name", "role", "created_at"}
+    assert user["created_at"].endswith("Z")
+
+
+def test_register_refuses_a_duplicate_email_in_any_case(api: Api) -> None:
+    email = unique_email()
+    api.register(email)
+    response = api.post("/v1/auth/register", json={"email": email.upper(), "password": PASSWORD})
+    assert response.status == 409
+    assert response.json()["status"] == 409
+
+
+def test_concurrent_registrations_of_one_email_give_one_201_and_the_rest_409(handler) -> None:  # type: ignore[no-untyped-def]
+    from watchlist_api.handler import asgi_handler
+
+    email = unique_email()
+
+    async def register_many() -> list[int]:
+        transport = httpx.ASGITransport(app=asgi_handler.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            responses = await asyncio.gather(
+                *[client.post("/v1/auth/register", json={"email": email, "password": PASSWORD}) for _ in range(4)]
+            )
+        return sorted(r.status_code for r in responses)
+
+    assert asyncio.run(register_many()) == [201, 409, 409, 409]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"email": "x@example.com", "password": PASSWORD, "role": "admin"},
+        {"email": "x@example.com", "password": "short"},
+        {"email": "x@example.com", "password": "p" * 129},
+        {"email": "not-an-email", "password": PASSWORD},
+        {"password": PASSWORD},
+    ],
+    ids=["role-in-body", "password-too-short", "password-too-long", "bad-email", "missing-email"],
+)
+def test_register_rejects_invalid_bodies_with_422(api: Api, body: dict[str, str]) -> None:
+    response = api.post("/v1/auth/register", json=body)
+    assert response.status == 422
+    problem = response.json()
+    assert problem["errors"]
+    assert all(set(error) == {"loc", "msg", "type"} for error in problem["errors"])
+    assert PASSWORD not in response.body.decode()
+
+
+def test_login_with_json_and_with_the_oauth2_form(api: Api) -> None:
+    user = api.register()
+    tokens = api.login(user["email"].upper())
+    assert tokens["token_type"] == "bearer"
+    assert tokens["expires_in"] > 800
+    form = api.post(
+        "/v1/auth/login",
+        body=f"username={user['email']}&password={PASSWORD.replace(' ', '+')}".encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert form.status == 200, form.body
+    assert form.header("cache-control") == "no-store"
+    me = api.get("/v1/auth/me", token=form.json()["access_token"])
+    assert me.json()["id"] == user["id"]
+
+
+def test_unknown_email_and_wrong_password_give_the_same_401_in_about_the_same_time(api: Api) -> None:
+    user = api.register()
+
+    def attempt(email: str) -> tuple[float, dict[str, object]]:
+        started = time.perf_counter()
+        response = api.post("/v1/auth/login", json={"email": email, "password": "wrong password"})
+        _assert_unauthenticated(response)
+        body = response.json()
+        return time.perf_counter() - started, {k: body[k] for k in ("type", "title", "detail")}
+
+    attempt(unique_email())  # first use builds the decoy hash
+    unknown_time, unknown_body = attempt(unique_email())
+    wrong_time, wrong_body = attempt(user["email"])
+    assert unknown_body == wrong_body
+    # Both verify an argon2id hash; without the decoy, the unknown e-mail would be many times faster.
+    assert unknown_time > wrong_time / 3
+
+
+def test_login_form_without_password_is_422(api: Api) -> None:
+    response = api.post(
+        "/v1/auth/login", body=b"username=a@example.com", headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
+    assert response.status == 422
+    assert response.json()["errors"][0]["loc"] == ["body", "password"]
+
+
+def test_refresh_rotates_and_reuse_revokes_the_whole_family(any_api: Api) -> None:
+    user = any_api.register()
+    first = any_api.login(user["email"])
+    second = any_api.post("/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})
+    assert second.status == 200
+    rotated = second.json()
+    assert rotated["refresh_token"] != first["refresh_token"]
+    assert any_api.get("/v1/auth/me", token=rotated["access_token"]).status == 200
+
+    reused = any_api.post("/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})
+    _assert_unauthenticated(reused)
+    # The reuse revoked the family: the legitimately rotated token is dead too.
+    _assert_unauthenticated(any_api.post("/v1/auth/refresh", json={"refresh_token": rotated["refresh_token"]}))
+
+
+def test_an_access_token_is_not_a_refresh_token(api: Api) -> None:
+    user = api.register()
+    tokens = api.login(user["email"])
+    _assert_unauthenticated(api.post("/v1/auth/refresh", json={"refresh_token": tokens["access_token"]}))
+    _assert_unauthenticated(api.get("/v1/auth/me", token=tokens["refresh_token"]))
+
+
+def test_logout_revokes_the_access_token_at_once_and_the_refresh_token(api: Api) -> None:
+    user = api.register()
+    tokens = api.login(user["email"])
+    response = api.post("/v1/auth/logout", token=tokens["access_token"], json={"refresh_token": tokens["refresh_token"]})
+    assert response.status == 204
+    _assert_unauthenticated(api.get("/v1/auth/me", token=tokens["access_token"]))
+    _assert_unauthenticated(api.post("/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]}))
+
+
+def test_logout_cannot_revoke_another_users_session(api: Api) -> None:
+    victim = api.register()
+    victim_tokens = api.login(victim["email"])
+    _, attacker_token = api.new_user()
+    response = api.post("/v1/auth/logout", token=attacker_token, json={"refresh_token": victim_tokens["refresh_token"]})
+    assert response.status == 204
+    assert api.post("/v1/auth/refresh", json={"refresh_token": victim_tokens["refresh_token"]}).status == 200
+
+
+def test_me_has_an_etag_and_answers_304_to_if_none_match(api: Api) -> None:
+    _, token = api.new_user()
+    first = api.get("/v1/auth/me", token=token)
+    assert first.status == 200
+    assert first.header("cache-control") == "private, no-cache"
+    etag = first.header("etag")
+    assert etag
+    again = api.get("/v1/auth/me", token=token, headers={"If-None-Match": etag})
+    assert again.status == 304
+    assert again.body == b""
+    assert again.header("etag") == etag
+
+
+def _forged(claims: dict[str, object], key: str = LOCAL_JWT_SECRET, algorithm: str = "HS256") -> str:
+    now = datetime.now(UTC)
+    base: dict[str, object] = {
+        "iss": "watchlist-api",
+        "aud": "watchlist-api",
+        "sub": "01ARZ3NDEKTSV4RRFFQ69G5FAV",
+        "iat": now,
+        "exp": now + timedelta(minutes=5),
+        "jti": "abc",
+        "typ": "access",
+        "role": "admin",
+    }
+    return jwt.encode(base | claims, key, algorithm=algorithm)
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        _forged({"exp": datetime.now(UTC) - timedelta(seconds=5)}),
+        _forged({}, key="another secret that is long enough for hs256"),
+        _forged({"aud": "someone-else"}),
+        _forged({"iss": "someone-else"}),
+        _forged({"typ": "refresh"}),
+        jwt.encode({"sub": "x", "typ": "access"}, LOCAL_JWT_SECRET, algorithm="HS256"),
+        "not-a-jwt",
+    ],
+    ids=["expired", "wrong-key", "wrong-audience", "wrong-issuer", "wrong-type", "missing-claims", "garbage"],
+)
+def test_bad_tokens_get_401_with_www_authenticate(api: Api, token: str) -> None:
+    _assert_unauthenticated(api.get("/v1/watchlists", token=token))
+
+
+def test_alg_none_and_tampered_tokens_are_refused(api: Api) -> None:
+    user = api.register()
+    real = api.login(user["email"])["access_token"]
+    header, payload, signature = real.split(".")
+    unsigned = jwt.encode({"sub": user["id"], "typ": "access"}, key="", algorithm="none")
+    _assert_unauthenticated(api.get("/v1/watchlists", token=unsigned))
+    tampered_payload = payload[:-2] + ("AA" if payload[-2:] != "AA" else "BB")
+    _assert_unauthenticated(api.get("/v1/watchlists", token=f"{header}.{tampered_payload}.{signature}"))
+
+
+def test_missing_or_malformed_authorization_header_is_401(api: Api) -> None:
+    _assert_unauthenticated(api.get("/v1/watchlists"))
+    _assert_unauthenticated(api.get("/v1/watchlists", headers={"Authorization": "Basic dXNlcjpwYXNz"}))
+    _assert_unauthenticated(api.get("/v1/auth/me", headers={"Authorization": "Bearer"}))
