@@ -1,0 +1,117 @@
+"""Admin endpoints: role checks, role changes, the last-admin guard, moderation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.support import Api, unique_email
+from watchlist_core.wiring import get_services
+
+MISSING_ID = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
+
+
+@pytest.fixture
+def admin_token(api: Api) -> str:
+    email = unique_email()
+    get_services().auth.ensure_admin(email, "admin password 1")
+    return str(api.login(email, "admin password 1")["access_token"])
+
+
+def test_users_get_403_on_every_admin_endpoint(api: Api) -> None:
+    user, token = api.new_user()
+    for method, path, body in [
+        ("GET", "/v1/admin/users", None),
+        ("PATCH", f"/v1/admin/users/{user['id']}", {"role": "admin"}),
+        ("GET", f"/v1/admin/users/{user['id']}/watchlist", None),
+        ("DELETE", f"/v1/admin/users/{user['id']}/items/{MISSING_ID}", None),
+    ]:
+        response = api.request(method, path, token=token, json=body)
+        assert response.status == 403, (method, path, response.body)
+    assert api.get("/v1/auth/me", token=token).json()["role"] == "user"
+
+
+def test_anonymous_callers_get_401_on_admin_endpoints(api: Api) -> None:
+    assert api.get("/v1/admin/users").status == 401
+
+
+def test_admin_pages_through_all_users(api: Api, admin_token: str) -> None:
+    for _ in range(3):
+        api.register()
+    seen: list[str] = []
+    query: dict[str, Any] = {"limit": 2}
+    total = None
+    while True:
+        page = api.get("/v1/admin/users", token=admin_token, query=query).json()
+        total = page["total"]
+        seen += [user["id"] for user in page["items"]]
+        if not page["next_cursor"]:
+            break
+        query["cursor"] = page["next_cursor"]
+    assert len(seen) == len(set(seen)) == total
+    assert total >= 4
+
+
+def test_role_changes_take_effect_at_once_and_the_last_admin_stays(api: Api, admin_token: str) -> None:
+    user, user_token = api.new_user()
+    promoted = api.patch(f"/v1/admin/users/{user['id']}", token=admin_token, json={"role": "admin"})
+    assert promoted.status == 200
+    assert promoted.json()["role"] == "admin"
+    assert api.get("/v1/admin/users", token=user_token, query={"limit": 1}).status == 200
+
+    demoted = api.patch(f"/v1/admin/users/{user['id']}", token=admin_token, json={"role": "user"})
+    assert demoted.json()["role"] == "user"
+    # The old token still says admin; the stored role decides.
+    assert api.get("/v1/admin/users", token=user_token).status == 403
+
+
+def test_the_last_admin_cannot_be_demoted(api: Api, admin_token: str) -> None:
+    me = api.get("/v1/auth/me", token=admin_token).json()
+    # Demote every other admin first (earlier tests may have made some), then try the last one.
+    cursor = None
+    while True:
+        page = get_services().admin.list_users(100, cursor)
+        for user in page.items:
+            if user.role == "admin" and user.id != me["id"]:
+                assert api.patch(f"/v1/admin/users/{user.id}", token=admin_token, json={"role": "user"}).status == 200
+        if not page.next_cursor:
+            break
+        cursor = page.next_cursor
+    response = api.patch(f"/v1/admin/users/{me['id']}", token=admin_token, json={"role": "user"})
+    assert response.status == 409
+    assert api.get("/v1/auth/me", token=admin_token).json()["role"] == "admin"
+
+
+@pytest.mark.parametrize("body", [{"role": "root"}, {"role": "admin", "email": "x@example.com"}, {}])
+def test_role_change_bodies_are_validated(api: Api, admin_token: str, body: dict[str, str]) -> None:
+    user = api.register()
+    assert api.patch(f"/v1/admin/users/{user['id']}", token=admin_token, json=body).status == 422
+
+
+def test_unknown_users_are_404(api: Api, admin_token: str) -> None:
+    assert api.patch(f"/v1/admin/users/{MISSING_ID}", token=admin_token, json={"role": "admin"}).status == 404
+    assert api.get(f"/v1/admin/users/{MISSING_ID}/watchlist", token=admin_token).status == 404
+    assert api.delete(f"/v1/admin/users/{MISSING_ID}/items/{MISSING_ID}", token=admin_token).status == 404
+
+
+def test_admin_reads_and_moderates_a_users_watchlist(api: Api, admin_token: str) -> None:
+    user, token = api.new_user()
+    item = api.post("/v1/watchlists/items", token=token, json={"title": "Spam", "type": "show"}).json()
+    api.post("/v1/watchlists/items", token=token, json={"title": "Keep", "type": "movie"})
+    listing = api.get(f"/v1/admin/users/{user['id']}/watchlist", token=admin_token, query={"type": "show"})
+    assert [i["title"] for i in listing.json()["items"]] == ["Spam"]
+    deleted = api.delete(f"/v1/admin/users/{user['id']}/items/{item['id']}", token=admin_token)
+    assert deleted.status == 204
+    assert [i["title"] for i in api.get("/v1/watchlists", token=token).json()["items"]] == ["Keep"]
+    assert api.delete(f"/v1/admin/users/{user['id']}/items/{item['id']}", token=admin_token).status == 404
+
+
+def test_ensure_admin_promotes_an_existing_account_and_keeps_its_password(api: Api) -> None:
+    user = api.register()
+    promoted, created = get_services().auth.ensure_admin(user["email"], "a different password")
+    assert (promoted.role, created) == ("admin", False)
+    assert api.post("/v1/auth/login", json={"email": user["email"], "password": "a different password"}).status == 401
+    assert api.login(user["email"])["access_token"]
+    _, created_again = get_services().auth.ensure_admin(user["email"], "whatever")
+    assert created_again is False

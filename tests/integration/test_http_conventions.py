@@ -1,0 +1,157 @@
+"""Contract conventions every endpoint keeps: problem+json, request ids, limits, stages, dependencies."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from typing import Any
+
+import pytest
+from pynamodb.exceptions import QueryError
+from botocore.exceptions import ClientError
+
+from infra.moto_server import free_port
+from tests.support import Api
+from watchlist_core import wiring
+from watchlist_core.observability import logger
+from watchlist_core.storage.items import ItemStore
+
+PROBLEM_FIELDS = {"type", "title", "status", "detail", "instance", "request_id"}
+
+
+def _assert_problem(response: Any, status: int) -> dict[str, Any]:
+    assert response.status == status, response.body
+    assert response.header("content-type") == "application/problem+json"
+    problem = response.json()
+    assert PROBLEM_FIELDS <= set(problem)
+    assert problem["status"] == status
+    assert problem["request_id"] == response.header("x-request-id")
+    return dict(problem)
+
+
+def test_malformed_json_is_a_400_problem(api: Api) -> None:
+    _, token = api.new_user()
+    response = api.post(
+        "/v1/watchlists/items", token=token, body=b'{"title": "x",', headers={"Content-Type": "application/json"}
+    )
+    _assert_problem(response, 400)
+
+
+def test_bodies_over_64_kib_get_413(api: Api) -> None:
+    _, token = api.new_user()
+    body = json.dumps({"title": "x", "type": "movie", "notes": "n" * 70_000}).encode()
+    response = api.post("/v1/watchlists/items", token=token, body=body, headers={"Content-Type": "application/json"})
+    _assert_problem(response, 413)
+    assert api.get("/v1/watchlists", token=token).json()["total"] == 0
+
+
+def test_unknown_paths_and_methods_are_problems(any_api: Api) -> None:
+    problem = _assert_problem(any_api.get("/v1/nothing-here"), 404)
+    prefix = f"/{any_api.stage}" if any_api.stage else ""
+    assert problem["instance"] == f"{prefix}/v1/nothing-here"
+    response = any_api.request("PUT", "/v1/auth/me")
+    _assert_problem(response, 405)
+    assert response.header("allow") == "GET"
+
+
+@pytest.mark.parametrize(
+    ("offered", "kept"), [("client-id_1.2:3", True), ("has space", False), ("x" * 129, False), ("", False)]
+)
+def test_request_id_is_the_clients_when_valid_else_the_gateways(api: Api, offered: str, kept: bool) -> None:
+    response = api.get("/health", headers={"X-Request-ID": offered} if offered else {})
+    request_id = response.header("x-request-id")
+    gateway_id = api.calls[-1]["requestContext"]["requestId"]
+    assert request_id == (offered if kept else gateway_id)
+
+
+def test_the_request_id_is_the_loggers_correlation_id(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    buffer = io.StringIO()
+    monkeypatch.setattr(logger.registered_handler, "stream", buffer)
+    api.get("/health", headers={"X-Request-ID": "trace-me-123"})
+    lines = [json.loads(line) for line in buffer.getvalue().splitlines()]
+    access = [line for line in lines if line.get("message") == "request"]
+    assert access
+    assert access[-1]["correlation_id"] == "trace-me-123"
+    assert access[-1]["source_ip"] == api.source_ip
+
+
+def test_health_is_liveness_only(any_api: Api) -> None:
+    response = any_api.get("/health")
+    assert response.status == 200
+    assert response.json() == {"status": "pass"}
+
+
+def test_detailed_health_checks_dynamodb(api: Api) -> None:
+    response = api.get("/v1/health/detailed")
+    assert response.status == 200
+    body = response.json()
+    assert body["status"] == "pass"
+    assert body["checks"]["dynamodb"]["status"] == "pass"
+    assert body["checks"]["dynamodb"]["latency_ms"] >= 0
+    assert body["version"]
+
+
+def test_docs_and_openapi_work_under_a_stage(handler) -> None:  # type: ignore[no-untyped-def]
+    for version in ("1.0", "2.0"):
+        api = Api(handler, version=version, stage="Prod")
+        docs = api.get("/docs")
+        assert docs.status == 200
+        assert "/Prod/openapi.json" in docs.body.decode()
+        spec = api.get("/openapi.json").json()
+        assert spec["servers"] == [{"url": "/Prod"}]
+        assert "/v1/watchlists/items/{item_id}" in spec["paths"]
+
+
+def test_a_dead_dynamodb_gives_503_with_retry_after_and_failing_health(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, token = api.new_user()
+    monkeypatch.setenv("DYNAMODB_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
+    monkeypatch.setenv("DYNAMODB_MAX_RETRY_ATTEMPTS", "0")
+    wiring.reset()
+    response = api.get("/v1/watchlists", token=token)
+    _assert_problem(response, 503)
+    assert response.header("retry-after") == "1"
+
+    started = time.perf_counter()
+    health = api.get("/v1/health/detailed")
+    assert time.perf_counter() - started < 2
+    assert health.status == 503
+    assert health.json()["status"] == "fail"
+    assert health.json()["checks"]["dynamodb"]["status"] == "fail"
+
+
+def test_a_dynamodb_throttle_gives_503_not_500(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, token = api.new_user()
+    throttled = ClientError(
+        {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}}, "Query"
+    )
+
+    def throttle(*args: Any, **kwargs: Any) -> None:
+        raise QueryError("Failed to query items", cause=throttled)
+
+    monkeypatch.setattr(ItemStore, "list", throttle)
+    response = api.get("/v1/watchlists", token=token)
+    _assert_problem(response, 503)
+    assert response.header("retry-after") == "1"
+
+
+def test_an_unexpected_error_is_a_500_problem_without_internals(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, token = api.new_user()
+
+    def explode(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("secret internal detail in ItemStore")
+
+    monkeypatch.setattr(ItemStore, "list", explode)
+    response = api.get("/v1/watchlists", token=token)
+    problem = _assert_problem(response, 500)
+    assert "ItemStore" not in response.body.decode()
+    assert "secret" not in problem["detail"]
+
+
+def test_invalid_configuration_outside_local_refuses_to_serve(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STAGE", "Prod")
+    wiring.reset()
+    with pytest.raises(ValueError, match="JWT_SECRET"):
+        api.get("/health")
