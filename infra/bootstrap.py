@@ -1,7 +1,7 @@
 """Creates the template's tables (idempotently) and the first admin.
 
-    python -m infra.bootstrap tables        # against DYNAMODB_ENDPOINT_URL, or AWS
-    python -m infra.bootstrap admin         # from ADMIN_EMAIL and ADMIN_PASSWORD
+python -m infra.bootstrap tables        # against DYNAMODB_ENDPOINT_URL, or AWS
+python -m infra.bootstrap admin         # from ADMIN_EMAIL and ADMIN_PASSWORD
 """
 
 from __future__ import annotations
@@ -29,9 +29,7 @@ def table_names(settings: Settings) -> dict[str, str]:
 
 def create_tables(settings: Settings) -> list[str]:
     """Create every table that does not exist yet; return the names created."""
-    client: Any = boto3.client(
-        "dynamodb", region_name=settings.aws_region, endpoint_url=settings.dynamodb_endpoint_url
-    )
+    client: Any = boto3.client("dynamodb", region_name=settings.aws_region, endpoint_url=settings.dynamodb_endpoint_url)
     existing = set(client.list_tables()["TableNames"])
     created = []
     for request in create_table_requests(load_template(), table_names(settings)):

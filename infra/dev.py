@@ -49,7 +49,8 @@ def main() -> int:
         generated = not (email and password)
         if generated:
             email, password = DEFAULT_ADMIN_EMAIL, secrets.token_urlsafe(12)
-        assert email and password
+        assert email
+        assert password
         user, created = ensure_admin(email, password)
         if generated:
             print(f"admin (generated): {email} / {password}", flush=True)

@@ -51,7 +51,8 @@ def table_env_vars(template: dict[str, Any]) -> dict[str, str]:
     return {
         value["Ref"]: name
         for name, value in function_environment(template).items()
-        if isinstance(value, dict) and template["Resources"].get(value.get("Ref"), {}).get("Type") == "AWS::DynamoDB::Table"
+        if isinstance(value, dict)
+        and template["Resources"].get(value.get("Ref"), {}).get("Type") == "AWS::DynamoDB::Table"
     }
 
 

@@ -35,7 +35,10 @@ def handler(dynamodb: str):  # type: ignore[no-untyped-def]
     return handler
 
 
-@pytest.fixture(params=[("1.0", None), ("2.0", None), ("1.0", "Prod"), ("2.0", "Prod")], ids=lambda p: f"v{p[0]}-{p[1] or 'nostage'}")
+@pytest.fixture(
+    params=[("1.0", None), ("2.0", None), ("1.0", "Prod"), ("2.0", "Prod")],
+    ids=lambda p: f"v{p[0]}-{p[1] or 'nostage'}",
+)
 def any_api(request: pytest.FixtureRequest, handler) -> Api:  # type: ignore[no-untyped-def]
     """The API behind REST (v1) and HTTP API (v2) events, with and without a stage prefix."""
     version, stage = request.param

@@ -16,7 +16,9 @@ from watchlist_core.settings import LOCAL_JWT_SECRET
 
 def _assert_unauthenticated(response) -> None:  # type: ignore[no-untyped-def]
     assert response.status == 401, response.body
-    assert response.header("www-authenticate", ).startswith("Bearer")
+    assert response.header(
+        "www-authenticate",
+    ).startswith("Bearer")
     assert response.header("content-type") == "application/problem+json"
     assert response.json()["request_id"] == response.header("x-request-id")
 
@@ -144,7 +146,9 @@ def test_an_access_token_is_not_a_refresh_token(api: Api) -> None:
 def test_logout_revokes_the_access_token_at_once_and_the_refresh_token(api: Api) -> None:
     user = api.register()
     tokens = api.login(user["email"])
-    response = api.post("/v1/auth/logout", token=tokens["access_token"], json={"refresh_token": tokens["refresh_token"]})
+    response = api.post(
+        "/v1/auth/logout", token=tokens["access_token"], json={"refresh_token": tokens["refresh_token"]}
+    )
     assert response.status == 204
     _assert_unauthenticated(api.get("/v1/auth/me", token=tokens["access_token"]))
     _assert_unauthenticated(api.post("/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]}))

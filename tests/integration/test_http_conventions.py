@@ -8,8 +8,8 @@ import time
 from typing import Any
 
 import pytest
-from pynamodb.exceptions import QueryError
 from botocore.exceptions import ClientError
+from pynamodb.exceptions import QueryError
 
 from infra.moto_server import free_port
 from tests.support import Api
@@ -24,7 +24,7 @@ def _assert_problem(response: Any, status: int) -> dict[str, Any]:
     assert response.status == status, response.body
     assert response.header("content-type") == "application/problem+json"
     problem = response.json()
-    assert PROBLEM_FIELDS <= set(problem)
+    assert set(problem) >= PROBLEM_FIELDS
     assert problem["status"] == status
     assert problem["request_id"] == response.header("x-request-id")
     return dict(problem)

@@ -198,15 +198,33 @@ def test_filters_narrow_the_list_and_the_total(api: Api, library: tuple[str, lis
 
 def test_sorts(api: Api, library: tuple[str, list[Any]]) -> None:
     token, _ = library
-    assert _titles(api, token, sort="title") == ["alien", "Alien", "Breaking Bad", "Cats", "Dark", "Eraserhead", "Fargo"]
+    assert _titles(api, token, sort="title") == [
+        "alien",
+        "Alien",
+        "Breaking Bad",
+        "Cats",
+        "Dark",
+        "Eraserhead",
+        "Fargo",
+    ]
     assert _titles(api, token, sort="-title")[0] == "Fargo"
-    assert _titles(api, token, sort="-rating") == ["Breaking Bad", "Fargo", "alien", "Alien", "Eraserhead", "Cats", "Dark"]
+    assert _titles(api, token, sort="-rating") == [
+        "Breaking Bad",
+        "Fargo",
+        "alien",
+        "Alien",
+        "Eraserhead",
+        "Cats",
+        "Dark",
+    ]
     assert _titles(api, token, sort="rating")[:2] == ["Dark", "Cats"]
     assert _titles(api, token, sort="year") == ["Alien", "Eraserhead", "alien", "Breaking Bad", "Fargo", "Dark", "Cats"]
     assert _titles(api, token, sort="-year", type="show") == ["Dark", "Fargo", "Breaking Bad"]
 
 
-@pytest.mark.parametrize("query", [{}, {"sort": "title"}, {"type": "movie"}, {"sort": "-rating", "status": "completed"}])
+@pytest.mark.parametrize(
+    "query", [{}, {"sort": "title"}, {"type": "movie"}, {"sort": "-rating", "status": "completed"}]
+)
 def test_cursor_pages_visit_every_item_once_with_link_headers(
     api: Api, library: tuple[str, list[Any]], query: dict[str, str]
 ) -> None:
@@ -223,7 +241,8 @@ def test_cursor_pages_visit_every_item_once_with_link_headers(
             assert response.header("link") is None
             break
         link = response.header("link")
-        assert link and link.endswith('>; rel="next"')
+        assert link
+        assert link.endswith('>; rel="next"')
         next_query = parse_qs(urlsplit(link[1 : link.index(">")]).query)
         assert next_query["cursor"] == [page["next_cursor"]]
         params = {key: values[0] for key, values in next_query.items()}
@@ -249,7 +268,16 @@ def test_skip_is_an_offset(api: Api, library: tuple[str, list[Any]]) -> None:
         {"type": "book"},
         {"skip": 1, "cursor": "abc"},
     ],
-    ids=["garbage-cursor", "foreign-cursor", "limit-0", "limit-101", "negative-skip", "bad-sort", "bad-type", "cursor-and-skip"],
+    ids=[
+        "garbage-cursor",
+        "foreign-cursor",
+        "limit-0",
+        "limit-101",
+        "negative-skip",
+        "bad-sort",
+        "bad-type",
+        "cursor-and-skip",
+    ],
 )
 def test_bad_list_queries_are_422(api: Api, query: dict[str, Any]) -> None:
     _, token = api.new_user()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, cast
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from mangum import Mangum
@@ -19,7 +19,7 @@ _loop: asyncio.AbstractEventLoop | None = None
 
 def _current_loop() -> asyncio.AbstractEventLoop:
     """One event loop reused by every warm invocation, replaced only if something closed it."""
-    global _loop  # noqa: PLW0603 (the loop lives as long as the Lambda instance)
+    global _loop
     if _loop is None or _loop.is_closed():
         _loop = asyncio.new_event_loop()
     return _loop
@@ -30,4 +30,4 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     get_services()  # fails the invocation, not a request, when the configuration is invalid
     # Mangum runs the app on the thread's current loop; code such as asyncio.run() may have unset it.
     asyncio.set_event_loop(_current_loop())
-    return asgi_handler(event, context)
+    return asgi_handler(event, cast(Any, context))  # Mangum declares its own, narrower context protocol

@@ -111,7 +111,7 @@ class RequestContextMiddleware:
             await self.app(scope, replay, send_with_request_id)
         except _BodyTooLargeError:
             await fail(413, f"The request body exceeds {limit} bytes.")(scope, receive, send_with_request_id)
-        except Exception:
+        except Exception:  # noqa: BLE001 (the last resort: log it, answer a bare 500, never leak it)
             logger.exception("unhandled error")
             if response["status"] is None:
                 await fail(500)(scope, receive, send_with_request_id)

@@ -6,7 +6,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
-from watchlist_api.conditional import cacheable
 from watchlist_api.dependencies import Admin, ServicesDep
 from watchlist_api.routers.watchlists import ULID_PATTERN, ItemId, ItemQueryDep, page_response
 from watchlist_core.domain import Page, Role, StrictInput, User, WatchlistItem
@@ -36,9 +35,7 @@ def change_role(user_id: UserId, body: RoleChange, _: Admin, services: ServicesD
 
 
 @router.get("/users/{user_id}/watchlist", response_model=Page[WatchlistItem])
-def user_watchlist(
-    request: Request, user_id: UserId, query: ItemQueryDep, _: Admin, services: ServicesDep
-) -> Response:
+def user_watchlist(request: Request, user_id: UserId, query: ItemQueryDep, _: Admin, services: ServicesDep) -> Response:
     return page_response(request, services.admin.user_watchlist(user_id, query))
 
 

@@ -20,7 +20,7 @@ _NO_STORE = {"Cache-Control": "no-store"}
 
 class Tokens(BaseModel):
     access_token: str
-    token_type: Literal["bearer"] = "bearer"
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 (the OAuth2 token type, not a secret)
     expires_in: int
     refresh_token: str
 

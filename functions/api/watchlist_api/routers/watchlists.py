@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
@@ -44,7 +44,7 @@ def item_query(
 ItemQueryDep = Annotated[ItemQuery, Depends(item_query)]
 
 
-def page_response(request: Request, page: Page[WatchlistItem]) -> Response:
+def page_response(request: Request, page: Page[Any]) -> Response:
     """A page with its ETag, and a `Link: rel="next"` when there is a next page."""
     response = cacheable(request, page)
     if page.next_cursor:

@@ -30,7 +30,7 @@ class PasswordHasher:
 
     @cached_property
     def _decoy_hash(self) -> str:
-        return self._context.hash("decoy password for unknown accounts")
+        return str(self._context.hash("decoy password for unknown accounts"))
 
     def hash(self, password: str) -> str:
         return str(self._context.hash(password))

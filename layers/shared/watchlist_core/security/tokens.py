@@ -60,7 +60,7 @@ class TokenSigner:
     def verify_access(self, token: str) -> AccessClaims:
         claims = self._verify(token, ACCESS)
         try:
-            role = Role(claims.get("role"))
+            role = Role(str(claims.get("role")))
         except ValueError as error:
             raise AuthenticationError("The access token is invalid.") from error
         return AccessClaims(claims["sub"], role, claims["jti"], datetime.fromtimestamp(claims["exp"], tz=UTC))

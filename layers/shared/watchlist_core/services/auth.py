@@ -117,4 +117,3 @@ class AuthService:
         access = self._tokens.issue_access(user.id, user.role)
         expires_in = int((access.expires_at - utc_now()).total_seconds())
         return TokenPair(access_token=access.token, refresh_token=refresh_token, expires_in=expires_in)
-

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, TimeoutError
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as DeadlineExceeded
 from dataclasses import dataclass
 from typing import Literal
 
@@ -48,7 +49,7 @@ class HealthService:
             try:
                 latency_ms = future.result(timeout=remaining)
                 results[name] = CheckResult("pass", latency_ms, check.required)
-            except TimeoutError:
+            except DeadlineExceeded:
                 results[name] = CheckResult("fail", round(self._timeout * 1000, 1), check.required)
             except Exception:  # noqa: BLE001 (any failure of a probe means the dependency is unhealthy)
                 results[name] = CheckResult("fail", round((time.perf_counter() - started) * 1000, 1), check.required)

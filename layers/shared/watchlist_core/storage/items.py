@@ -90,7 +90,8 @@ def _to_item(record: ItemRecord) -> WatchlistItem:
 
 def _count_action(item_type: str, status: str, delta: int) -> Action:
     counter = UserRecord.item_counts[count_field(item_type, status)]
-    return counter.set((counter | 0) + delta)
+    action: Action = counter.set((counter | 0) + delta)
+    return action
 
 
 class ItemStore:
@@ -104,8 +105,8 @@ class ItemStore:
             return None
 
     def create(self, user_id: str, item: WatchlistItem) -> WatchlistItem:
-        fields = item.model_dump(mode="json", exclude={"id", "version"})
-        record = ItemRecord(user_id=user_id, item_id=item.id, **fields, **derived_keys(item.id, fields))
+        fields: dict[str, Any] = item.model_dump(mode="json", exclude={"id", "version"})
+        record = ItemRecord(user_id=user_id, item_id=item.id, **(fields | derived_keys(item.id, fields)))
 
         def build(transaction: TransactWrite) -> None:
             transaction.save(record, condition=ItemRecord.item_id.does_not_exist())

@@ -72,7 +72,7 @@ class TallyRecord(_Record):
         table_name = "watchlist-users"
 
     pk = UnicodeAttribute(hash_key=True)
-    count = NumberAttribute(default=0)
+    value = NumberAttribute(default=0)
 
 
 # Items table: one partition per user, item ids (ULIDs) as sort key, so creation order is key order.

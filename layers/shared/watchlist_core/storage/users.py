@@ -44,7 +44,7 @@ def _to_user(record: UserRecord) -> User:
         email=record.email,
         display_name=record.display_name,
         role=Role(record.role),
-        created_at=record.created_at,  # type: ignore[arg-type]  # pydantic parses RFC 3339
+        created_at=record.created_at,  # pydantic parses the stored RFC 3339 string
     )
 
 
@@ -72,7 +72,7 @@ class UserStore:
             transaction.save(claim, condition=EmailClaimRecord.pk.does_not_exist())
             transaction.save(record, condition=UserRecord.pk.does_not_exist())
             if user.role is Role.ADMIN:
-                transaction.update(TallyRecord(pk=ADMINS_TALLY), actions=[TallyRecord.count.add(1)])
+                transaction.update(TallyRecord(pk=ADMINS_TALLY), actions=[TallyRecord.value.add(1)])
 
         try:
             run_transaction(self._connection, build)
@@ -82,7 +82,7 @@ class UserStore:
             raise
         # Outside the transaction on purpose: every registration would otherwise contend on this one item.
         # The display total can drift only if the function dies between the two writes.
-        TallyRecord(pk=ALL_USERS_TALLY).update(actions=[TallyRecord.count.add(1)])
+        TallyRecord(pk=ALL_USERS_TALLY).update(actions=[TallyRecord.value.add(1)])
         return _to_user(record)
 
     def get(self, user_id: str) -> User | None:
@@ -122,9 +122,9 @@ class UserStore:
             )
             tally = TallyRecord(pk=ADMINS_TALLY)
             if demoting:
-                transaction.update(tally, actions=[TallyRecord.count.add(-1)], condition=TallyRecord.count > 1)
+                transaction.update(tally, actions=[TallyRecord.value.add(-1)], condition=TallyRecord.value > 1)
             else:
-                transaction.update(tally, actions=[TallyRecord.count.add(1)])
+                transaction.update(tally, actions=[TallyRecord.value.add(1)])
 
         try:
             run_transaction(self._connection, build)
@@ -155,6 +155,6 @@ class UserStore:
 
     def count(self) -> int:
         try:
-            return int(TallyRecord.get(ALL_USERS_TALLY).count)
+            return int(TallyRecord.get(ALL_USERS_TALLY).value)
         except DoesNotExist:
             return 0

@@ -1,0 +1,31 @@
+import threading
+import time
+
+from watchlist_core.services.health import Check, HealthService
+
+
+def test_all_passing_checks_pass() -> None:
+    report = HealthService([Check("a", lambda: None)], timeout_seconds=1).report()
+    assert report.status == "pass"
+    assert report.checks["a"].status == "pass"
+
+
+def test_a_hanging_required_dependency_fails_within_the_deadline() -> None:
+    release = threading.Event()
+    service = HealthService([Check("slow", release.wait), Check("fast", lambda: None)], timeout_seconds=0.2)
+    started = time.perf_counter()
+    report = service.report()
+    release.set()
+    assert time.perf_counter() - started < 0.5
+    assert report.status == "fail"
+    assert report.checks["slow"].status == "fail"
+    assert report.checks["fast"].status == "pass"
+
+
+def test_an_optional_dependency_failing_only_warns() -> None:
+    def broken() -> None:
+        raise ConnectionError("down")
+
+    report = HealthService([Check("cache", broken, required=False)], timeout_seconds=1).report()
+    assert report.status == "warn"
+    assert report.checks["cache"].status == "fail"

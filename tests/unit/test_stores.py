@@ -1,0 +1,53 @@
+"""Data access against in-process moto: counts, roles and sessions."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from watchlist_core.domain import ItemChanges, ItemDraft, ItemQuery, ItemStatus, ItemType, Registration, Role
+from watchlist_core.errors import ConflictError
+from watchlist_core.storage.sessions import SessionStore
+from watchlist_core.wiring import Services
+
+
+def test_counts_follow_creates_changes_and_deletes(services: Services) -> None:
+    user = services.auth.register(Registration(email="c@example.com", password="p" * 10))
+    watchlists = services.watchlists
+    movie = watchlists.add(user.id, ItemDraft(title="A", type=ItemType.MOVIE))
+    watchlists.add(user.id, ItemDraft(title="B", type=ItemType.SHOW, status=ItemStatus.WATCHING))
+    watchlists.change(user.id, movie.id, ItemChanges(type=ItemType.SHOW, status=ItemStatus.COMPLETED))
+    assert watchlists.list(user.id, ItemQuery(type=ItemType.SHOW)).total == 2
+    assert watchlists.list(user.id, ItemQuery(type=ItemType.MOVIE)).total == 0
+    assert watchlists.list(user.id, ItemQuery(status=ItemStatus.COMPLETED)).total == 1
+    watchlists.remove(user.id, movie.id)
+    assert watchlists.list(user.id, ItemQuery()).total == 1
+
+
+def test_an_empty_change_writes_nothing(services: Services) -> None:
+    user = services.auth.register(Registration(email="e@example.com", password="p" * 10))
+    item = services.watchlists.add(user.id, ItemDraft(title="A", type=ItemType.MOVIE))
+    assert services.watchlists.change(user.id, item.id, ItemChanges()).version == 1
+
+
+def test_the_admin_tally_guards_the_last_admin(services: Services) -> None:
+    first, _ = services.auth.ensure_admin("root@example.com", "p" * 10)
+    second, _ = services.auth.ensure_admin("second@example.com", "p" * 10)
+    assert services.admin.change_role(second.id, Role.USER).role is Role.USER
+    with pytest.raises(ConflictError, match="last admin"):
+        services.admin.change_role(first.id, Role.USER)
+    assert services.admin.change_role(first.id, Role.ADMIN).role is Role.ADMIN  # no-op keeps the tally
+
+
+def test_a_session_rotates_only_from_its_current_token(services: Services) -> None:
+    sessions = SessionStore()
+    expires = datetime.now(UTC) + timedelta(days=1)
+    sessions.start("s1", "u1", "jti-1", expires)
+    assert sessions.rotate("s1", "jti-1", "jti-2", expires)
+    assert not sessions.rotate("s1", "jti-1", "jti-3", expires)
+    sessions.revoke("s1")
+    assert not sessions.rotate("s1", "jti-2", "jti-3", expires)
+    session = sessions.get("s1")
+    assert session is not None
+    assert session.revoked
+    sessions.revoke("unknown")  # revoking nothing is fine
+    assert sessions.get("unknown") is None
