@@ -18,7 +18,9 @@ def test_if_match_lists_the_acceptable_versions(header: str | None, expected: fr
     ("version", "stage", "expected"),
     [("1.0", "Prod", "/Prod"), ("2.0", "Prod", "/Prod"), ("1.0", None, ""), ("2.0", None, "")],
 )
-def test_the_stage_prefix_is_found_only_when_the_client_url_has_it(version: str, stage: str | None, expected: str) -> None:
+def test_the_stage_prefix_is_found_only_when_the_client_url_has_it(
+    version: str, stage: str | None, expected: str
+) -> None:
     assert stage_prefix(api_gateway_event("GET", "/v1/x", stage=stage, version=version)) == expected
 
 

@@ -25,7 +25,10 @@ def test_record_keys_and_indexes_match_the_template(record: type[Model], logical
     declared = _declared(logical_id)
     schema = record._get_schema()
     assert _keys(schema["key_schema"]) == _keys(declared["KeySchema"])
-    for kind, key in (("global_secondary_indexes", "GlobalSecondaryIndexes"), ("local_secondary_indexes", "LocalSecondaryIndexes")):
+    for kind, key in (
+        ("global_secondary_indexes", "GlobalSecondaryIndexes"),
+        ("local_secondary_indexes", "LocalSecondaryIndexes"),
+    ):
         ours = {index["index_name"]: _keys(index["key_schema"]) for index in schema.get(kind, [])}
         theirs = {index["IndexName"]: _keys(index["KeySchema"]) for index in declared.get(key, [])}
         assert ours == theirs

@@ -4,8 +4,8 @@ from moto import mock_aws
 
 from watchlist_core.domain import Role
 from watchlist_core.errors import AuthenticationError
-from watchlist_core.settings import Settings
 from watchlist_core.security.tokens import TokenSigner, signing_key_loader
+from watchlist_core.settings import Settings
 
 
 def test_access_and_refresh_tokens_round_trip_and_are_not_interchangeable() -> None:
