@@ -97,5 +97,5 @@ def test_make_dev_serves_the_api_creates_the_admin_and_stops_cleanly(
     output, _ = process.communicate(timeout=30)
     assert process.returncode == 0, output
     moto_port = int(re.search(r"moto server \(DynamoDB\) on http://127.0.0.1:(\d+)", output).group(1))  # type: ignore[union-attr]
-    with pytest.raises(OSError), socket.create_connection(("127.0.0.1", moto_port), timeout=1):
+    with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", moto_port), timeout=1):
         pass  # the moto server it started is gone too

@@ -11,8 +11,8 @@ import jwt
 import pytest
 
 from tests.support import PASSWORD, Api, unique_email
-from watchlist_core.wiring import get_services
 from watchlist_core.settings import LOCAL_JWT_SECRET
+from watchlist_core.wiring import get_services
 
 
 def _assert_unauthenticated(response) -> None:  # type: ignore[no-untyped-def]

@@ -24,5 +24,5 @@ def test_a_cursor_round_trips_for_its_own_query() -> None:
 )
 def test_foreign_or_tampered_cursors_are_invalid_input(cursor: str, fields: tuple[str, ...]) -> None:
     with pytest.raises(InvalidInputError) as raised:
-        decode_cursor(cursor, "title||" if "other" not in cursor else "title||", fields)
+        decode_cursor(cursor, "title||", fields)
     assert raised.value.field == ("query", "cursor")
