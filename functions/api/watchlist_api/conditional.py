@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
 
 from fastapi import Request, Response
 from fastapi.encoders import jsonable_encoder
@@ -49,9 +48,3 @@ def cacheable(request: Request, payload: BaseModel, etag: str | None = None, sta
     if status_code == 200 and _none_match(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
     return Response(content, status_code=status_code, media_type="application/json", headers=headers)
-
-
-def with_headers(response: Response, **headers: Any) -> Response:
-    for name, value in headers.items():
-        response.headers[name.replace("_", "-")] = str(value)
-    return response

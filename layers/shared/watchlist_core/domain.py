@@ -12,6 +12,11 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, Pla
 T = TypeVar("T")
 
 
+def normalize_email(email: str) -> str:
+    """E-mail addresses are unique case-insensitively: stored and compared in lower case."""
+    return email.strip().lower()
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 

@@ -61,18 +61,16 @@ async def _credentials(request: Request) -> Credentials:
     if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
         form = await request.form()
         raw = {"email": form.get("username"), "password": form.get("password")}
-        location = "body"
     else:
         try:
             raw = json.loads(await request.body() or b"null")
         except ValueError as error:
             raise RequestValidationError([{"type": "json_invalid", "loc": ("body",), "msg": "Invalid JSON"}]) from error
-        location = "body"
     try:
         return Credentials.model_validate(raw)
     except ValidationError as error:
         raise RequestValidationError(
-            [{"type": e["type"], "loc": (location, *e["loc"]), "msg": e["msg"]} for e in error.errors()]
+            [{"type": e["type"], "loc": ("body", *e["loc"]), "msg": e["msg"]} for e in error.errors()]
         ) from error
 
 

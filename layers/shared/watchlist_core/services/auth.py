@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from ulid import ULID
 
-from watchlist_core.domain import Credentials, Registration, Role, TokenPair, User, utc_now
+from watchlist_core.domain import Credentials, Registration, Role, TokenPair, User, normalize_email, utc_now
 from watchlist_core.errors import AuthenticationError, PermissionDeniedError
 from watchlist_core.security.passwords import PasswordHasher
 from watchlist_core.security.revocation import RevokedTokens
@@ -33,7 +33,7 @@ class AuthService:
         self._revoked = revoked
 
     def register(self, registration: Registration, role: Role = Role.USER) -> User:
-        email = registration.email.strip().lower()
+        email = normalize_email(registration.email)
         user = User(
             id=str(ULID()),
             email=email,

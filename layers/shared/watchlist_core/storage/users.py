@@ -9,7 +9,7 @@ from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from watchlist_core.domain import Page, Role, User
+from watchlist_core.domain import Page, Role, User, normalize_email
 from watchlist_core.errors import ConflictError, NotFoundError
 from watchlist_core.storage.pagination import decode_cursor, dynamodb_key, encode_cursor
 from watchlist_core.storage.tables import EmailClaimRecord, TallyRecord, UserRecord
@@ -26,10 +26,6 @@ _DIRECTORY_KEY_FIELDS = ("pk", "directory_key")
 
 def user_pk(user_id: str) -> str:
     return USER_PREFIX + user_id
-
-
-def normalize_email(email: str) -> str:
-    return email.strip().lower()
 
 
 @dataclass(frozen=True)
