@@ -68,6 +68,9 @@ class Api:
         headers_out: dict[str, str] = {}
         for name, value in response_headers(result):
             headers_out[name.lower()] = value
+        if "json" in headers_out.get("content-type", ""):
+            # API Gateway passes a base64 body to REST API clients as it is: JSON must stay text.
+            assert not result.get("isBase64Encoded"), result
         return ApiResponse(result["statusCode"], headers_out, response_body(result))
 
     def get(self, path: str, **kwargs: Any) -> ApiResponse:

@@ -7,13 +7,15 @@ from typing import Any, cast
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from mangum import Mangum
+from mangum.adapter import DEFAULT_TEXT_MIME_TYPES
 
 from watchlist_api.app import create_app
 from watchlist_core.observability import logger
 from watchlist_core.wiring import get_services
 
 # Lifespan off: Mangum would otherwise run startup and shutdown around every single invocation.
-asgi_handler = Mangum(create_app(), lifespan="off")
+# "+json" keeps application/problem+json a text body: base64 would reach REST API clients undecoded.
+asgi_handler = Mangum(create_app(), lifespan="off", text_mime_types=[*DEFAULT_TEXT_MIME_TYPES, "+json"])
 _loop: asyncio.AbstractEventLoop | None = None
 
 

@@ -1,0 +1,82 @@
+"""`make invoke EVENT=events/....json`: run the API handler on one sample event in-process, as
+`sam local invoke` would, and print the Lambda response.
+
+Sample events may hold placeholders, filled here (and by the tests, through the same loader) with a
+freshly registered user: {{access_token}}, {{refresh_token}}, {{admin_token}}, {{user_id}},
+{{item_id}}, {{email}}, {{password}}, {{unique}}.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import uuid
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+from infra.bootstrap import create_tables
+from infra.dev import LOCAL_AWS_ENVIRONMENT
+from infra.events import LambdaContext
+from infra.moto_server import MotoServer
+from watchlist_core.domain import Credentials, ItemDraft, ItemType, Registration
+from watchlist_core.settings import get_settings
+from watchlist_core.wiring import get_services
+
+DEMO_PASSWORD = "demo-password-1"  # noqa: S105 (a throwaway local demo account)
+
+
+def placeholder_values() -> dict[str, str]:
+    """A new user with one item and a session, and a new admin: the values sample events refer to."""
+    auth = get_services().auth
+    unique = uuid.uuid4().hex[:12]
+    email = f"demo-{unique}@example.com"
+    user = auth.register(Registration(email=email, password=DEMO_PASSWORD, display_name="Demo"))
+    tokens = auth.login(Credentials(email=email, password=DEMO_PASSWORD))
+    item = get_services().watchlists.add(user.id, ItemDraft(title="Arrival", type=ItemType.MOVIE, year=2016))
+    admin_email = f"admin-{unique}@example.com"
+    auth.ensure_admin(admin_email, DEMO_PASSWORD)
+    admin_tokens = auth.login(Credentials(email=admin_email, password=DEMO_PASSWORD))
+    return {
+        "access_token": tokens.access_token,
+        "refresh_token": tokens.refresh_token,
+        "admin_token": admin_tokens.access_token,
+        "user_id": user.id,
+        "item_id": item.id,
+        "email": email,
+        "password": DEMO_PASSWORD,
+        "unique": unique,
+    }
+
+
+def load_event(path: Path, values: dict[str, str]) -> dict[str, Any]:
+    """A sample event with its {{placeholders}} replaced (values are JSON-safe: ids, tokens, e-mails)."""
+    text = path.read_text(encoding="utf-8")
+    for name, value in values.items():
+        text = text.replace("{{" + name + "}}", value)
+    event: dict[str, Any] = json.loads(text)
+    return event
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print("usage: python -m infra.invoke events/<file>.json", file=sys.stderr)
+        return 2
+    with ExitStack() as stack:
+        if not os.environ.get("DYNAMODB_ENDPOINT_URL"):
+            for name, value in LOCAL_AWS_ENVIRONMENT.items():
+                os.environ.setdefault(name, value)
+            os.environ["DYNAMODB_ENDPOINT_URL"] = stack.enter_context(MotoServer()).endpoint_url
+        create_tables(get_settings())
+        event = load_event(Path(argv[0]), placeholder_values())
+
+        from watchlist_api.handler import handler  # after the environment is in place
+
+        response = handler(event, LambdaContext())
+    print(json.dumps(response, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,54 @@
+"""Every sample event in events/ runs through the handler and answers the status in its file name."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from infra.events import LambdaContext, response_headers
+from infra.invoke import load_event, placeholder_values
+
+ROOT = Path(__file__).resolve().parents[2]
+EVENTS = sorted((ROOT / "events").rglob("*.json"))
+
+
+def _expected_status(path: Path) -> int:
+    """`name__201.json` expects 201."""
+    return int(path.stem.rsplit("__", 1)[1])
+
+
+def test_there_are_sample_events_for_every_endpoint_group() -> None:
+    groups = {path.parent.name for path in EVENTS}
+    assert {"health", "docs", "auth", "watchlists", "admin"} <= groups
+
+
+@pytest.mark.parametrize("path", EVENTS, ids=lambda p: str(p.relative_to(ROOT / "events")))
+def test_sample_event_gets_its_expected_answer(handler, path: Path) -> None:  # type: ignore[no-untyped-def]
+    event = load_event(path, placeholder_values())
+    assert "{{" not in json.dumps(event)
+    response = handler(event, LambdaContext())
+    headers = {name.lower(): value for name, value in response_headers(response)}
+    assert response["statusCode"] == _expected_status(path), response.get("body")
+    assert headers["x-request-id"] == event["requestContext"]["requestId"]
+    if response["statusCode"] >= 400:
+        assert headers["content-type"] == "application/problem+json"
+        assert json.loads(response["body"])["request_id"] == headers["x-request-id"]
+
+
+def test_make_invoke_prints_the_lambda_response(moto_server) -> None:  # type: ignore[no-untyped-def]
+    env = os.environ | {
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "layers/shared"), str(ROOT / "functions/api"), str(ROOT)]),
+        "DYNAMODB_ENDPOINT_URL": moto_server.endpoint_url,
+    }
+    event = ROOT / "events/api/watchlists/get-item__200.json"
+    command = [sys.executable, "-m", "infra.invoke", str(event)]
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)  # noqa: S603
+    assert result.returncode == 0, result.stderr
+    response = json.loads(result.stdout[result.stdout.index('{\n  "statusCode"') :])
+    assert response["statusCode"] == 200
+    assert json.loads(response["body"])["title"] == "Arrival"
