@@ -14,7 +14,7 @@ import sys
 import uuid
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from infra.bootstrap import create_tables
 from infra.dev import LOCAL_AWS_ENVIRONMENT
@@ -73,7 +73,7 @@ def main(argv: list[str]) -> int:
 
         from watchlist_api.handler import handler  # after the environment is in place
 
-        response = handler(event, LambdaContext())
+        response = handler(event, cast(Any, LambdaContext()))  # duck-typed like Lambda's own context
     print(json.dumps(response, indent=2))
     return 0
 
