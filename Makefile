@@ -35,7 +35,13 @@ sam-validate: $(SAM_VENV)/.installed
 test: install lint typecheck sam-validate
 	$(PY) -m pytest --cov --cov-report=term --cov-fail-under=90
 
-bench: install
+# The cold-start benchmark imports the handler in a venv holding only the deployed (runtime) dependencies.
+.venv-runtime/.installed: requirements.txt layers/dependencies/requirements.txt
+	$(PYTHON) -m venv .venv-runtime
+	.venv-runtime/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+bench: install .venv-runtime/.installed
 	$(PY) bench/cold_start.py
 	$(PY) bench/warm.py
 	$(PY) bench/list_cost.py
@@ -49,4 +55,4 @@ admin: install
 	$(PY) -m infra.bootstrap admin
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache .coverage
+	rm -rf $(VENV) $(SAM_VENV) .venv-runtime .aws-sam .pytest_cache .mypy_cache .ruff_cache .coverage

@@ -1,0 +1,79 @@
+"""Cold start: importing the API handler module (which builds the app) against a floor, in fresh processes.
+
+Floor: a process that only imports fastapi, mangum and pynamodb. Runs in a runtime-only environment
+(`.venv-runtime`, the deployed dependencies and nothing else) when it exists, else this interpreter.
+Rounds alternate the two so machine noise falls on both alike.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RUNTIME_PYTHON = ROOT / ".venv-runtime" / "bin" / "python"
+PYTHON = str(RUNTIME_PYTHON) if RUNTIME_PYTHON.exists() else sys.executable
+ROUNDS = 15
+TIMED = "import time; s = time.perf_counter(); {imports}; print(time.perf_counter() - s)"
+FLOOR = "floor (fastapi, mangum, pynamodb)"
+HANDLER = "handler (import + build app)"
+# Not the target's floor: shows what any FastAPI app with one validated route pays on top of the imports
+# (FastAPI's route registration imports pydantic.v1 to rule out v1 models, for one).
+ONE_ROUTE_APP = (
+    "import fastapi, mangum, pynamodb.models; app = fastapi.FastAPI(); "
+    "app.get('/items/{item_id}')(lambda item_id: {'id': item_id}); mangum.Mangum(app, lifespan='off')"
+)
+SUBJECTS = {
+    FLOOR: "import fastapi, mangum, pynamodb.models",
+    "bare app, one route (reference)": ONE_ROUTE_APP,
+    HANDLER: "import watchlist_api.handler",
+}
+ENV = os.environ | {
+    "PYTHONPATH": os.pathsep.join(str(ROOT / p) for p in ("layers/shared", "functions/api")),
+    "STAGE": "local",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+def timed_import(imports: str) -> float:
+    command = [PYTHON, "-c", TIMED.format(imports=imports)]
+    return float(subprocess.run(command, env=ENV, capture_output=True, text=True, check=True).stdout)  # noqa: S603
+
+
+def import_times(imports: str) -> dict[str, int]:
+    """Microseconds each module's own import took (excluding its imports), from `python -X importtime`."""
+    result = subprocess.run([PYTHON, "-X", "importtime", "-c", imports], env=ENV, capture_output=True, text=True, check=True)  # noqa: S603
+    times: dict[str, int] = {}
+    for line in result.stderr.splitlines():
+        if not line.startswith("import time:") or "self [us]" in line:
+            continue
+        own, _, name = line.split("|")
+        times[name.strip()] = int(own.split(":")[1])
+    return times
+
+
+def main() -> None:
+    print(f"interpreter: {PYTHON}")
+    samples: dict[str, list[float]] = {name: [] for name in SUBJECTS}
+    for _ in range(ROUNDS):
+        for name, imports in SUBJECTS.items():
+            samples[name].append(timed_import(imports))
+    medians = {name: statistics.median(values) for name, values in samples.items()}
+    for name, values in samples.items():
+        print(f"{name:34} median {medians[name] * 1000:7.1f} ms   min {min(values) * 1000:7.1f} ms   n={len(values)}")
+    print(f"ratio handler/floor (medians): {medians[HANDLER] / medians[FLOOR]:.2f}x   target <= 1.2x")
+
+    floor_modules = import_times(SUBJECTS[FLOOR])
+    ours = import_times(SUBJECTS[HANDLER])
+    added = sorted(((t, m) for m, t in ours.items() if m not in floor_modules), reverse=True)
+    print(f"\nmodules the handler imports beyond the floor: {len(added)}, {sum(t for t, _ in added) / 1000:.1f} ms")
+    print("the 15 slowest, by their own import time (building the routes counts in the router modules):")
+    for own, module in added[:15]:
+        print(f"  {own / 1000:7.1f} ms  {module}")
+
+
+if __name__ == "__main__":
+    main()
