@@ -45,7 +45,8 @@ def timed_import(imports: str) -> float:
 
 def import_times(imports: str) -> dict[str, int]:
     """Microseconds each module's own import took (excluding its imports), from `python -X importtime`."""
-    result = subprocess.run([PYTHON, "-X", "importtime", "-c", imports], env=ENV, capture_output=True, text=True, check=True)  # noqa: S603
+    command = [PYTHON, "-X", "importtime", "-c", imports]
+    result = subprocess.run(command, env=ENV, capture_output=True, text=True, check=True)  # noqa: S603
     times: dict[str, int] = {}
     for line in result.stderr.splitlines():
         if not line.startswith("import time:") or "self [us]" in line:

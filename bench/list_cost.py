@@ -47,7 +47,8 @@ def seed(user_id: str, count: int) -> None:
                 version=1,
             )
             fields = item.model_dump(mode="json", exclude={"id", "version"})
-            batch.save(ItemRecord(user_id=user_id, item_id=item.id, version=1, **(fields | derived_keys(item.id, fields))))
+            attributes = fields | derived_keys(item.id, fields)
+            batch.save(ItemRecord(user_id=user_id, item_id=item.id, version=1, **attributes))
             key = count_field(item.type, item.status)
             counts[key] = counts.get(key, 0) + 1
     UserRecord(pk=user_pk(user_id)).update(actions=[UserRecord.item_counts.set(counts)])
