@@ -152,6 +152,7 @@ def test_an_unexpected_error_is_a_500_problem_without_internals(api: Api, monkey
 
 def test_invalid_configuration_outside_local_refuses_to_serve(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("STAGE", "Prod")
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/0")
     wiring.reset()
     with pytest.raises(ValueError, match="JWT_SECRET"):
         api.get("/health")

@@ -3,6 +3,8 @@ from pydantic import ValidationError
 
 from watchlist_core.settings import LOCAL_JWT_SECRET, Settings
 
+REDIS = "redis://redis.internal:6379/0"
+
 
 def test_local_stage_runs_with_the_default_secret() -> None:
     assert Settings(stage="local").is_local
@@ -11,12 +13,13 @@ def test_local_stage_runs_with_the_default_secret() -> None:
 @pytest.mark.parametrize("secret", [None, "", LOCAL_JWT_SECRET, "too-short-secret"])
 def test_other_stages_refuse_a_missing_default_or_short_secret(secret: str | None) -> None:
     with pytest.raises(ValidationError, match="JWT_SECRET"):
-        Settings(stage="Prod", jwt_secret=secret)
+        Settings(stage="Prod", redis_url=REDIS, jwt_secret=secret)
 
 
 def test_other_stages_accept_a_long_secret_or_a_secret_arn() -> None:
-    assert Settings(stage="Prod", jwt_secret="s" * 32).stage == "Prod"
-    assert Settings(stage="Prod", jwt_secret_arn="arn:aws:secretsmanager:us-east-1:1:secret:x").jwt_secret_arn
+    assert Settings(stage="Prod", redis_url=REDIS, jwt_secret="s" * 32).stage == "Prod"
+    arn = "arn:aws:secretsmanager:us-east-1:1:secret:x"
+    assert Settings(stage="Prod", redis_url=REDIS, jwt_secret_arn=arn).jwt_secret_arn == arn
 
 
 def test_password_hashing_cannot_be_configured_below_owasp_minimums() -> None:
@@ -26,7 +29,13 @@ def test_password_hashing_cannot_be_configured_below_owasp_minimums() -> None:
 
 def test_settings_come_from_upper_case_environment_variables() -> None:
     settings = Settings.from_environment(
-        {"STAGE": "Prod", "JWT_SECRET": "s" * 40, "ACCESS_TOKEN_TTL_SECONDS": "600", "UNRELATED": "x"}
+        {
+            "STAGE": "Prod",
+            "REDIS_URL": REDIS,
+            "JWT_SECRET": "s" * 40,
+            "ACCESS_TOKEN_TTL_SECONDS": "600",
+            "UNRELATED": "x",
+        }
     )
     assert (settings.stage, settings.access_token_ttl_seconds) == ("Prod", 600)
     assert settings.jwt_secret is not None
@@ -36,3 +45,19 @@ def test_settings_come_from_upper_case_environment_variables() -> None:
 def test_a_malformed_environment_value_is_a_clear_error() -> None:
     with pytest.raises(ValidationError, match="access_token_ttl_seconds"):
         Settings.from_environment({"ACCESS_TOKEN_TTL_SECONDS": "soon"})
+
+
+def test_other_stages_need_redis() -> None:
+    with pytest.raises(ValidationError, match="REDIS_URL"):
+        Settings(stage="Prod", jwt_secret="s" * 32)
+
+
+@pytest.mark.parametrize("spec", ["100", "0/60", "100/0", "many/60", "100/60/2"])
+def test_malformed_rate_limits_are_refused_at_start(spec: str) -> None:
+    with pytest.raises(ValidationError, match="rate limit 'user'"):
+        Settings(rate_limit_user=spec)
+
+
+def test_rate_limits_come_from_configuration() -> None:
+    policy = Settings.from_environment({"RATE_LIMIT_LOGIN": " 3 / 30 "}).rate_policy("login")
+    assert (policy.name, policy.quota, policy.window_seconds) == ("login", 3, 30)

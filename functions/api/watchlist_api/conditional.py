@@ -1,13 +1,17 @@
-"""Entity tags: ETag on cacheable reads, If-None-Match (304) and If-Match (412) on writes."""
+"""Entity tags and the response cache: ETag on cacheable reads, If-None-Match (304), If-Match (412),
+and `X-Cache: HIT|MISS` for reads served from (or stored in) the per-user response cache."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 
 from fastapi import Request, Response
 from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel
+
+from watchlist_core.state.cache import CachedRepresentation, ResponseCache
 
 CACHE_CONTROL = "private, no-cache"
 
@@ -40,11 +44,41 @@ def _none_match(if_none_match: str | None, etag: str) -> bool:
     return etag in {tag.removeprefix("W/") for tag in _tags(if_none_match)}
 
 
-def cacheable(request: Request, payload: BaseModel, etag: str | None = None, status_code: int = 200) -> Response:
-    """JSON with an ETag (the version's, or a digest of the body); 304 when the client has it."""
-    content = json.dumps(jsonable_encoder(payload), separators=(",", ":"), ensure_ascii=False).encode()
-    etag = etag or '"' + hashlib.sha256(content).hexdigest()[:32] + '"'
-    headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL}
-    if status_code == 200 and _none_match(request.headers.get("if-none-match"), etag):
+def represent(payload: BaseModel, etag: str | None = None, link: str | None = None) -> CachedRepresentation:
+    """The JSON body and its ETag (the given one, or a digest of the body)."""
+    body = json.dumps(jsonable_encoder(payload), separators=(",", ":"), ensure_ascii=False).encode()
+    return CachedRepresentation(body, etag or '"' + hashlib.sha256(body).hexdigest()[:32] + '"', link)
+
+
+def respond(
+    request: Request, representation: CachedRepresentation, status_code: int = 200, cache: str | None = None
+) -> Response:
+    headers = {"ETag": representation.etag, "Cache-Control": CACHE_CONTROL}
+    if cache:
+        headers["X-Cache"] = cache
+    if representation.link:
+        headers["Link"] = representation.link
+    if status_code == 200 and _none_match(request.headers.get("if-none-match"), representation.etag):
         return Response(status_code=304, headers=headers)
-    return Response(content, status_code=status_code, media_type="application/json", headers=headers)
+    return Response(representation.body, status_code=status_code, media_type="application/json", headers=headers)
+
+
+def cached(
+    request: Request,
+    cache: ResponseCache,
+    owner_id: str,
+    version: int | None,
+    produce: Callable[[], CachedRepresentation],
+) -> Response:
+    """Serve the owner's cached representation of this URL, or produce and store it.
+
+    `version` None (Redis unavailable) bypasses the cache. The cache key is the path and query under
+    the owner's own key tag: an entry can only ever answer requests about the same owner.
+    """
+    resource = request.url.path + "?" + "&".join(sorted(request.url.query.split("&")))
+    if version is not None and (hit := cache.get(owner_id, version, resource)):
+        return respond(request, hit, cache="HIT")
+    representation = produce()
+    if version is not None:
+        cache.put(owner_id, version, resource, representation)
+    return respond(request, representation, cache="MISS")

@@ -1,15 +1,17 @@
-"""FastAPI dependencies: the services, and who is calling."""
+"""FastAPI dependencies: the services, who is calling, and whether they may (rate limits)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 
 from watchlist_core.domain import User
 from watchlist_core.errors import AuthenticationError
 from watchlist_core.security.tokens import AccessClaims
+from watchlist_core.state.gate import Admission
 from watchlist_core.wiring import Services, get_services
 
 # A relative tokenUrl resolves against the OpenAPI document, so Swagger's Authorize works under a stage too.
@@ -18,10 +20,20 @@ bearer = OAuth2PasswordBearer(tokenUrl="v1/auth/login", auto_error=False)
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def access_claims(services: ServicesDep, token: Annotated[str | None, Depends(bearer)]) -> AccessClaims:
+def _remember(request: Request, admission: Admission) -> None:
+    """The middleware turns `rate_limit` into headers; cached reads use `cache_version`."""
+    request.state.rate_limit = admission.limit
+    request.state.cache_version = admission.cache_version
+
+
+def access_claims(
+    request: Request, services: ServicesDep, token: Annotated[str | None, Depends(bearer)]
+) -> AccessClaims:
     if not token:
         raise AuthenticationError("A bearer access token is required.")
-    return services.auth.authenticate(token)
+    claims = services.auth.authenticate(token)
+    _remember(request, services.admission.admit_user(claims))
+    return claims
 
 
 Caller = Annotated[AccessClaims, Depends(access_claims)]
@@ -32,3 +44,17 @@ def admin_user(services: ServicesDep, claims: Caller) -> User:
 
 
 Admin = Annotated[User, Depends(admin_user)]
+
+
+def limited_by_client_ip(policy_name: str) -> Callable[[Request, Services], None]:
+    """A dependency counting requests per client IP (API Gateway's source IP, never a header)."""
+
+    def admit(request: Request, services: ServicesDep) -> None:
+        client_ip = request.client.host if request.client else "unknown"
+        _remember(request, services.admission.admit_anonymous(client_ip, policy_name))
+
+    return admit
+
+
+AnonymousLimit = Depends(limited_by_client_ip("anonymous"))
+LoginLimit = Depends(limited_by_client_ip("login"))

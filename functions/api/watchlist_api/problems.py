@@ -21,6 +21,7 @@ from watchlist_core.errors import (
     NotFoundError,
     PermissionDeniedError,
     PreconditionFailedError,
+    RateLimitedError,
 )
 from watchlist_core.observability import logger
 
@@ -42,6 +43,7 @@ _DOMAIN_STATUS: dict[type[DomainError], tuple[int, str]] = {
     NotFoundError: (404, "not-found"),
     ConflictError: (409, "conflict"),
     PreconditionFailedError: (412, "precondition-failed"),
+    RateLimitedError: (429, "rate-limited"),
     InvalidInputError: (422, "validation-error"),
     DependencyUnavailableError: (503, "dependency-unavailable"),
 }
@@ -108,6 +110,9 @@ def _domain_error(request: Request, exc: Exception) -> ProblemResponse:
         headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
     if isinstance(exc, DependencyUnavailableError):
         headers["Retry-After"] = str(exc.retry_after_seconds)
+    if isinstance(exc, RateLimitedError):
+        headers["Retry-After"] = str(exc.limit.retry_after_seconds)
+        request.state.rate_limit = exc.limit  # the middleware adds the RateLimit headers
     if isinstance(exc, InvalidInputError):
         extra["errors"] = [{"loc": list(exc.field), "msg": exc.detail, "type": "value_error"}]
     return _problem_for(request, status, slug=slug, detail=exc.detail, headers=headers, **extra)

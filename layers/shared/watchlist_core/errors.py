@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from watchlist_core.ratelimit import RateLimitResult
+
 
 class DomainError(Exception):
     """Base of every error the domain reports to its callers."""
@@ -37,6 +39,14 @@ class InvalidInputError(DomainError):
     def __init__(self, detail: str, *, field: tuple[str, ...]) -> None:
         super().__init__(detail)
         self.field = field
+
+
+class RateLimitedError(DomainError):
+    """Over a rate limit; `limit` says which, and when to come back."""
+
+    def __init__(self, detail: str, *, limit: RateLimitResult) -> None:
+        super().__init__(detail)
+        self.limit = limit
 
 
 class DependencyUnavailableError(DomainError):

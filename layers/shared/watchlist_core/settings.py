@@ -14,9 +14,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
+from watchlist_core.ratelimit import RatePolicy
+
 LOCAL_STAGE = "local"
 LOCAL_JWT_SECRET = "local-development-secret-never-use-it-outside-local"  # noqa: S105 (refused outside local)
 MIN_SECRET_BYTES = 32
+RATE_POLICIES = ("user", "anonymous", "login", "login_failures", "external")
 
 
 class Settings(BaseModel):
@@ -53,9 +56,39 @@ class Settings(BaseModel):
 
     max_body_bytes: int = 64 * 1024
 
+    # Redis: unset means an in-process stand-in (local development only).
+    redis_url: str | None = None
+    redis_timeout_seconds: float = Field(default=0.25, gt=0, le=2)
+    redis_pause_after_failure_seconds: float = Field(default=5.0, ge=0)
+    cache_ttl_seconds: int = Field(default=60, ge=1)
+    # With Redis unreachable, "open" accepts access tokens unchecked (they live 15 minutes at most);
+    # "closed" answers 503 to every authenticated request instead.
+    revocation_fail_mode: Literal["open", "closed"] = "open"
+    # Rate limits, "requests/seconds".
+    rate_limit_user: str = "100/60"
+    rate_limit_anonymous: str = "60/60"
+    rate_limit_login: str = "10/60"
+    rate_limit_login_failures: str = "5/900"
+    rate_limit_external: str = "30/60"
+
     @property
     def is_local(self) -> bool:
         return self.stage == LOCAL_STAGE
+
+    def rate_policy(self, name: str) -> RatePolicy:
+        return RatePolicy.parse(name, getattr(self, f"rate_limit_{name}"))
+
+    @model_validator(mode="after")
+    def _rate_limits_parse(self) -> Settings:
+        for name in RATE_POLICIES:
+            self.rate_policy(name)
+        return self
+
+    @model_validator(mode="after")
+    def _require_redis_outside_local(self) -> Settings:
+        if not self.is_local and not self.redis_url:
+            raise ValueError(f"stage {self.stage!r} needs REDIS_URL: the in-process stand-in is for local use only")
+        return self
 
     @model_validator(mode="after")
     def _require_real_secret_outside_local(self) -> Settings:

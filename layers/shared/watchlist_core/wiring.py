@@ -8,13 +8,16 @@ from functools import cache
 from pynamodb.connection import Connection
 
 from watchlist_core.security.passwords import PasswordHasher
-from watchlist_core.security.revocation import InProcessRevokedTokens
 from watchlist_core.security.tokens import TokenSigner, signing_key_loader
 from watchlist_core.services.admin import AdminService
+from watchlist_core.services.admission import AdmissionService
 from watchlist_core.services.auth import AuthService
 from watchlist_core.services.health import Check, HealthService
 from watchlist_core.services.watchlist import WatchlistService
-from watchlist_core.settings import Settings, get_settings
+from watchlist_core.settings import RATE_POLICIES, Settings, get_settings
+from watchlist_core.state.cache import ResponseCache
+from watchlist_core.state.client import RedisState, connect
+from watchlist_core.state.gate import LoginFailures, RedisRevokedTokens, RequestGate
 from watchlist_core.storage.items import ItemStore
 from watchlist_core.storage.sessions import SessionStore
 from watchlist_core.storage.tables import bind_tables, connection_for
@@ -24,9 +27,12 @@ from watchlist_core.storage.users import UserStore
 @dataclass(frozen=True)
 class Services:
     settings: Settings
+    redis: RedisState
     auth: AuthService
+    admission: AdmissionService
     watchlists: WatchlistService
     admin: AdminService
+    cache: ResponseCache
     health: HealthService
 
 
@@ -47,17 +53,40 @@ def get_services() -> Services:
     settings = get_settings()
     bind_tables(settings)
     connection = connection_for(settings)
+    policies = {name: settings.rate_policy(name) for name in RATE_POLICIES}
+    redis = RedisState(
+        connect(settings.redis_url, settings.redis_timeout_seconds),
+        pause_after_failure_seconds=settings.redis_pause_after_failure_seconds,
+        embedded=settings.redis_url is None,
+    )
+    response_cache = ResponseCache(redis, settings.cache_ttl_seconds)
     users = UserStore(connection)
-    watchlists = WatchlistService(ItemStore(connection))
+    watchlists = WatchlistService(ItemStore(connection), response_cache)
     auth = AuthService(
         users,
         SessionStore(),
         PasswordHasher(settings),
         TokenSigner(settings, signing_key_loader(settings)),
-        InProcessRevokedTokens(),
+        RedisRevokedTokens(redis),
+        LoginFailures(redis, policies["login_failures"]),
     )
-    health = HealthService([_dynamodb_probe(settings)], settings.health_check_timeout_seconds)
-    return Services(settings, auth, watchlists, AdminService(users, watchlists), health)
+    admission = AdmissionService(
+        RequestGate(redis), policies, revocation_fails_closed=settings.revocation_fail_mode == "closed"
+    )
+    health = HealthService(
+        [_dynamodb_probe(settings), Check("redis", redis.ping, required=False)],
+        settings.health_check_timeout_seconds,
+    )
+    return Services(
+        settings=settings,
+        redis=redis,
+        auth=auth,
+        admission=admission,
+        watchlists=watchlists,
+        admin=AdminService(users, watchlists, response_cache),
+        cache=response_cache,
+        health=health,
+    )
 
 
 def reset() -> None:

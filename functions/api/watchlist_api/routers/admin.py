@@ -6,8 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
+from watchlist_api.conditional import cached, respond
 from watchlist_api.dependencies import Admin, ServicesDep
-from watchlist_api.routers.watchlists import ULID_PATTERN, ItemId, ItemQueryDep, page_response
+from watchlist_api.routers.watchlists import ULID_PATTERN, ItemId, ItemQueryDep, page_representation
 from watchlist_core.domain import Page, Role, StrictInput, User, WatchlistItem
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
@@ -26,7 +27,7 @@ def list_users(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> Response:
-    return page_response(request, services.admin.list_users(limit, cursor))
+    return respond(request, page_representation(request, services.admin.list_users(limit, cursor)))
 
 
 @router.patch("/users/{user_id}", response_model=User)
@@ -36,7 +37,13 @@ def change_role(user_id: UserId, body: RoleChange, _: Admin, services: ServicesD
 
 @router.get("/users/{user_id}/watchlist", response_model=Page[WatchlistItem])
 def user_watchlist(request: Request, user_id: UserId, query: ItemQueryDep, _: Admin, services: ServicesDep) -> Response:
-    return page_response(request, services.admin.user_watchlist(user_id, query))
+    return cached(
+        request,
+        services.cache,
+        user_id,
+        services.cache.version(user_id),
+        lambda: page_representation(request, services.admin.user_watchlist(user_id, query)),
+    )
 
 
 @router.delete("/users/{user_id}/items/{item_id}", status_code=204, response_class=Response)

@@ -10,8 +10,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
-from watchlist_api.conditional import cacheable
-from watchlist_api.dependencies import Caller, ServicesDep
+from watchlist_api.conditional import cached, represent
+from watchlist_api.dependencies import AnonymousLimit, Caller, LoginLimit, ServicesDep
 from watchlist_core.domain import Credentials, Registration, StrictInput, TokenPair, User
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
@@ -74,12 +74,12 @@ async def _credentials(request: Request) -> Credentials:
         ) from error
 
 
-@router.post("/register", status_code=201, response_model=User)
+@router.post("/register", status_code=201, response_model=User, dependencies=[AnonymousLimit])
 def register(registration: Registration, services: ServicesDep) -> User:
     return services.auth.register(registration)
 
 
-@router.post("/login", response_model=Tokens, openapi_extra=_LOGIN_BODY)
+@router.post("/login", response_model=Tokens, openapi_extra=_LOGIN_BODY, dependencies=[LoginLimit])
 async def login(request: Request, response: Response, services: ServicesDep) -> Tokens:
     credentials = await _credentials(request)
     pair = await run_in_threadpool(services.auth.login, credentials)
@@ -87,7 +87,7 @@ async def login(request: Request, response: Response, services: ServicesDep) -> 
     return Tokens.of(pair)
 
 
-@router.post("/refresh", response_model=Tokens)
+@router.post("/refresh", response_model=Tokens, dependencies=[AnonymousLimit])
 def refresh(body: RefreshRequest, response: Response, services: ServicesDep) -> Tokens:
     response.headers.update(_NO_STORE)
     return Tokens.of(services.auth.refresh(body.refresh_token))
@@ -101,4 +101,10 @@ def logout(caller: Caller, services: ServicesDep, body: Annotated[LogoutRequest 
 
 @router.get("/me", response_model=User)
 def me(request: Request, caller: Caller, services: ServicesDep) -> Response:
-    return cacheable(request, services.auth.current_user(caller))
+    return cached(
+        request,
+        services.cache,
+        caller.user_id,
+        request.state.cache_version,
+        lambda: represent(services.auth.current_user(caller)),
+    )

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from watchlist_api.dependencies import ServicesDep
+from watchlist_api.dependencies import AnonymousLimit, ServicesDep
 from watchlist_core.services.health import Status
 
 router = APIRouter(tags=["health"])
@@ -34,7 +34,12 @@ def liveness() -> Liveness:
     return Liveness()
 
 
-@router.get("/v1/health/detailed", response_model=Readiness, responses={503: {"model": Readiness}})
+@router.get(
+    "/v1/health/detailed",
+    response_model=Readiness,
+    responses={503: {"model": Readiness}},
+    dependencies=[AnonymousLimit],
+)
 def readiness(services: ServicesDep) -> Response:
     report = services.health.report()
     body = Readiness(

@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 
-from watchlist_api.conditional import cacheable, expected_versions, version_etag
+from watchlist_api.conditional import cached, expected_versions, represent, respond, version_etag
 from watchlist_api.dependencies import Caller, ServicesDep
 from watchlist_core.domain import (
     ItemChanges,
@@ -20,6 +20,7 @@ from watchlist_core.domain import (
     WatchlistItem,
 )
 from watchlist_core.errors import InvalidInputError
+from watchlist_core.state.cache import CachedRepresentation
 
 router = APIRouter(prefix="/v1/watchlists", tags=["watchlist"])
 
@@ -44,23 +45,29 @@ def item_query(
 ItemQueryDep = Annotated[ItemQuery, Depends(item_query)]
 
 
-def page_response(request: Request, page: Page[Any]) -> Response:
+def page_representation(request: Request, page: Page[Any]) -> CachedRepresentation:
     """A page with its ETag, and a `Link: rel="next"` when there is a next page."""
-    response = cacheable(request, page)
+    link = None
     if page.next_cursor:
         params = [(k, v) for k, v in request.query_params.multi_items() if k not in {"cursor", "skip"}]
         params.append(("cursor", page.next_cursor))
-        response.headers["Link"] = f'<{request.url.path}?{urlencode(params)}>; rel="next"'
-    return response
+        link = f'<{request.url.path}?{urlencode(params)}>; rel="next"'
+    return represent(page, link=link)
 
 
 def item_response(request: Request, item: WatchlistItem, status_code: int = 200) -> Response:
-    return cacheable(request, item, etag=version_etag(item.version), status_code=status_code)
+    return respond(request, represent(item, etag=version_etag(item.version)), status_code)
 
 
 @router.get("", response_model=Page[WatchlistItem])
 def list_items(request: Request, caller: Caller, query: ItemQueryDep, services: ServicesDep) -> Response:
-    return page_response(request, services.watchlists.list(caller.user_id, query))
+    return cached(
+        request,
+        services.cache,
+        caller.user_id,
+        request.state.cache_version,
+        lambda: page_representation(request, services.watchlists.list(caller.user_id, query)),
+    )
 
 
 @router.post("/items", status_code=201, response_model=WatchlistItem)
@@ -73,7 +80,11 @@ def add_item(request: Request, draft: ItemDraft, caller: Caller, services: Servi
 
 @router.get("/items/{item_id}", response_model=WatchlistItem)
 def get_item(request: Request, item_id: ItemId, caller: Caller, services: ServicesDep) -> Response:
-    return item_response(request, services.watchlists.get(caller.user_id, item_id))
+    def produce() -> CachedRepresentation:
+        item = services.watchlists.get(caller.user_id, item_id)
+        return represent(item, etag=version_etag(item.version))
+
+    return cached(request, services.cache, caller.user_id, request.state.cache_version, produce)
 
 
 @router.patch("/items/{item_id}", response_model=WatchlistItem)

@@ -7,9 +7,15 @@ from datetime import timedelta
 from ulid import ULID
 
 from watchlist_core.domain import Credentials, Registration, Role, TokenPair, User, normalize_email, utc_now
-from watchlist_core.errors import AuthenticationError, PermissionDeniedError
+from watchlist_core.errors import (
+    AuthenticationError,
+    DependencyUnavailableError,
+    PermissionDeniedError,
+    RateLimitedError,
+)
+from watchlist_core.ratelimit import RateLimitResult
 from watchlist_core.security.passwords import PasswordHasher
-from watchlist_core.security.revocation import RevokedTokens
+from watchlist_core.security.revocation import LoginThrottle, RevokedTokens
 from watchlist_core.security.tokens import AccessClaims, TokenSigner, new_token_id
 from watchlist_core.storage.sessions import SessionStore
 from watchlist_core.storage.users import UserStore
@@ -25,12 +31,14 @@ class AuthService:
         passwords: PasswordHasher,
         tokens: TokenSigner,
         revoked: RevokedTokens,
+        login_failures: LoginThrottle,
     ) -> None:
         self._users = users
         self._sessions = sessions
         self._passwords = passwords
         self._tokens = tokens
         self._revoked = revoked
+        self._login_failures = login_failures
 
     def register(self, registration: Registration, role: Role = Role.USER) -> User:
         email = normalize_email(registration.email)
@@ -44,13 +52,32 @@ class AuthService:
         return self._users.create(user, self._passwords.hash(registration.password))
 
     def login(self, credentials: Credentials) -> TokenPair:
-        stored = self._users.find_credentials(credentials.email)
+        email = normalize_email(credentials.email)
+        self._refuse_while_locked(email)
+        stored = self._users.find_credentials(email)
         valid, new_hash = self._passwords.verify(credentials.password, stored.password_hash if stored else None)
         if stored is None or not valid:
+            self._login_failures.record(email)
             raise AuthenticationError(INVALID_CREDENTIALS)
+        self._login_failures.clear(email)
         if new_hash:
             self._users.replace_password_hash(stored.user.id, new_hash)
         return self._start_session(stored.user)
+
+    def _refuse_while_locked(self, email: str) -> None:
+        """Brute-force protection: after too many failures an account takes no guesses for a while.
+
+        Unknown addresses are counted too, so the lock reveals nothing about which accounts exist.
+        """
+        current = self._login_failures.current(email)
+        if current is None:
+            return  # Redis unavailable: fail open, the per-IP login limit still applies
+        failures, seconds_left = current
+        policy = self._login_failures.policy
+        if failures >= policy.quota:
+            wait = max(1, seconds_left)
+            limit = RateLimitResult(policy, allowed=False, remaining=0, reset_seconds=wait, retry_after_seconds=wait)
+            raise RateLimitedError("Too many failed logins for this account; try again later.", limit=limit)
 
     def refresh(self, refresh_token: str) -> TokenPair:
         claims = self._tokens.verify_refresh(refresh_token)
@@ -70,21 +97,19 @@ class AuthService:
         return self._pair(user, refresh.token)
 
     def logout(self, access: AccessClaims, refresh_token: str | None) -> None:
-        self._revoked.revoke(access.jti, access.expires_at)
-        if not refresh_token:
-            return
-        try:
-            claims = self._tokens.verify_refresh(refresh_token)
-        except AuthenticationError:
-            return  # nothing valid to revoke; logging out stays idempotent
-        if claims.user_id == access.user_id:
-            self._sessions.revoke(claims.session_id)
+        if refresh_token:
+            try:
+                claims = self._tokens.verify_refresh(refresh_token)
+            except AuthenticationError:
+                claims = None  # nothing valid to revoke; logging out stays idempotent
+            if claims and claims.user_id == access.user_id:
+                self._sessions.revoke(claims.session_id)
+        if not self._revoked.revoke(access.user_id, access.jti, access.expires_at):
+            raise DependencyUnavailableError("The access token could not be revoked right now; retry the logout.")
 
     def authenticate(self, access_token: str) -> AccessClaims:
-        claims = self._tokens.verify_access(access_token)
-        if self._revoked.is_revoked(claims.jti):
-            raise AuthenticationError("The access token has been revoked.")
-        return claims
+        """Signature and claims only; revocation is checked on admission, in the same Redis round trip."""
+        return self._tokens.verify_access(access_token)
 
     def current_user(self, claims: AccessClaims) -> User:
         user = self._users.get(claims.user_id)

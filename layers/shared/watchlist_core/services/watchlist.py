@@ -6,6 +6,7 @@ from ulid import ULID
 
 from watchlist_core.domain import ItemChanges, ItemDraft, ItemQuery, Page, WatchlistItem, utc_now
 from watchlist_core.errors import ConflictError, NotFoundError, PreconditionFailedError
+from watchlist_core.services.changes import DataChangeListener
 from watchlist_core.storage.items import ItemStore
 
 ITEM_NOT_FOUND = "No such item in this watchlist."
@@ -14,8 +15,9 @@ WRITE_ATTEMPTS = 3
 
 
 class WatchlistService:
-    def __init__(self, items: ItemStore) -> None:
+    def __init__(self, items: ItemStore, changes: DataChangeListener) -> None:
         self._items = items
+        self._changes = changes
 
     def list(self, owner_id: str, query: ItemQuery) -> Page[WatchlistItem]:
         return self._items.list(owner_id, query)
@@ -23,7 +25,9 @@ class WatchlistService:
     def add(self, owner_id: str, draft: ItemDraft) -> WatchlistItem:
         now = utc_now()
         item = WatchlistItem(id=str(ULID()), created_at=now, updated_at=now, version=1, **draft.model_dump())
-        return self._items.create(owner_id, item)
+        created = self._items.create(owner_id, item)
+        self._changes.user_data_changed(owner_id)
+        return created
 
     def get(self, owner_id: str, item_id: str) -> WatchlistItem:
         item = self._items.get(owner_id, item_id)
@@ -42,9 +46,11 @@ class WatchlistService:
                 return current
             updated = WatchlistItem.model_validate(current.model_dump() | fields | {"updated_at": utc_now()})
             try:
-                return self._items.update(owner_id, current, updated)
+                changed = self._items.update(owner_id, current, updated)
             except ConflictError:
                 continue
+            self._changes.user_data_changed(owner_id)
+            return changed
         raise ConflictError("The item kept changing concurrently; retry.")
 
     def remove(self, owner_id: str, item_id: str, expected_versions: frozenset[int] | None = None) -> None:
@@ -52,9 +58,10 @@ class WatchlistService:
             current = self._current(owner_id, item_id, expected_versions)
             try:
                 self._items.delete(owner_id, current)
-                return
             except ConflictError:
                 continue
+            self._changes.user_data_changed(owner_id)
+            return
         raise ConflictError("The item kept changing concurrently; retry.")
 
     def _current(self, owner_id: str, item_id: str, expected_versions: frozenset[int] | None) -> WatchlistItem:

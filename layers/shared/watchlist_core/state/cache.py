@@ -1,0 +1,59 @@
+"""The response cache: entries under a per-user version, so one INCR makes all of a user's entries stale.
+
+An entry key holds the version it was written under; a write bumps the version, and old entries are
+never read again and expire by TTL. A user's entries live under that user's key tag, so no request
+can be answered from another user's entry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from watchlist_core.state.client import RedisState, user_tag
+from watchlist_core.state.gate import cache_version_key
+
+if TYPE_CHECKING:
+    pass
+
+
+@dataclass(frozen=True)
+class CachedRepresentation:
+    body: bytes
+    etag: str
+    link: str | None = None  # a page's `Link: rel="next"`, which depends on its body
+
+
+def _entry_key(owner_id: str, version: int, resource: str) -> str:
+    digest = hashlib.sha256(resource.encode()).hexdigest()[:32]
+    return f"{user_tag(owner_id)}c:{version}:{digest}"
+
+
+class ResponseCache:
+    def __init__(self, state: RedisState, ttl_seconds: int) -> None:
+        self._state = state
+        self._ttl = ttl_seconds
+
+    def version(self, owner_id: str) -> int | None:
+        """The owner's cache version; None when Redis is unavailable (then nothing is cached)."""
+        return self._state.run("cache_version", lambda client: int(client.get(cache_version_key(owner_id)) or 0))
+
+    def get(self, owner_id: str, version: int, resource: str) -> CachedRepresentation | None:
+        raw = self._state.run("cache_get", lambda client: client.get(_entry_key(owner_id, version, resource)))
+        if not raw:
+            return None
+        meta, _, body = (raw if isinstance(raw, bytes) else raw.encode()).partition(b"\n")
+        headers = json.loads(meta)
+        return CachedRepresentation(body, headers["etag"], headers.get("link"))
+
+    def put(self, owner_id: str, version: int, resource: str, representation: CachedRepresentation) -> None:
+        meta = json.dumps({"etag": representation.etag, "link": representation.link}).encode()
+        value = meta + b"\n" + representation.body
+        key = _entry_key(owner_id, version, resource)
+        self._state.run("cache_put", lambda client: client.set(key, value, ex=self._ttl))
+
+    def user_data_changed(self, user_id: str) -> None:
+        """Every cached answer about this user is stale now: one INCR, whatever their number."""
+        self._state.run("cache_invalidate", lambda client: client.incr(cache_version_key(user_id)))

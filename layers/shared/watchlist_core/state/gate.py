@@ -1,0 +1,138 @@
+"""The per-request Redis round trip: rate limit, revocation check and cache version in one pipeline."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from watchlist_core.ratelimit import RateLimitResult, RatePolicy, Window, decide
+from watchlist_core.state.client import KEY_PREFIX, RedisState, user_tag
+
+if TYPE_CHECKING:
+    from redis import Redis
+    from redis.client import Pipeline
+
+
+@dataclass(frozen=True)
+class Admission:
+    """What Redis said about a request. None means Redis could not say (it is unavailable)."""
+
+    limit: RateLimitResult | None
+    revoked: bool | None = None
+    cache_version: int | None = None
+
+
+def _counter_keys(subject_tag: str, policy: RatePolicy, window: Window) -> tuple[str, str]:
+    base = f"{subject_tag}rl:{policy.name}:"
+    return base + str(window.index), base + str(window.index - 1)
+
+
+def cache_version_key(user_id: str) -> str:
+    return user_tag(user_id) + "cv"
+
+
+def revoked_key(user_id: str, jti: str) -> str:
+    return user_tag(user_id) + "revoked:" + jti
+
+
+class RequestGate:
+    def __init__(self, state: RedisState) -> None:
+        self._state = state
+
+    def admit_user(self, user_id: str, jti: str, policy: RatePolicy) -> Admission:
+        """One round trip: count the request, check the token's revocation, read the cache version."""
+        window = Window.at(time.time(), policy.window_seconds)
+        current_key, previous_key = _counter_keys(user_tag(user_id), policy, window)
+
+        def pipeline(client: Redis) -> Admission:
+            pipe = client.pipeline(transaction=False)
+            _count(pipe, current_key, previous_key, policy)
+            pipe.exists(revoked_key(user_id, jti))
+            pipe.get(cache_version_key(user_id))
+            _, current, previous, revoked, version = pipe.execute()
+            limit = self._decide(client, policy, window, current_key, current, previous)
+            return Admission(limit, bool(revoked), int(version or 0))
+
+        return self._state.run("admit_user", pipeline) or Admission(None)
+
+    def admit_anonymous(self, client_ip: str, policy: RatePolicy) -> Admission:
+        window = Window.at(time.time(), policy.window_seconds)
+        current_key, previous_key = _counter_keys(f"{KEY_PREFIX}{{ip:{client_ip}}}:", policy, window)
+
+        def pipeline(client: Redis) -> Admission:
+            pipe = client.pipeline(transaction=False)
+            _count(pipe, current_key, previous_key, policy)
+            _, current, previous = pipe.execute()
+            return Admission(self._decide(client, policy, window, current_key, current, previous))
+
+        return self._state.run("admit_anonymous", pipeline) or Admission(None)
+
+    @staticmethod
+    def _decide(
+        client: Redis, policy: RatePolicy, window: Window, current_key: str, current: int, previous: bytes | None
+    ) -> RateLimitResult:
+        result = decide(policy, window, int(current), int(previous or 0))
+        if not result.allowed:
+            client.decr(current_key)  # a refused request does not use up quota
+        return result
+
+
+def _count(pipe: Pipeline, current_key: str, previous_key: str, policy: RatePolicy) -> None:
+    # SET NX with the expiry first: the counter never exists without one, even if INCR's reply is lost.
+    pipe.set(current_key, 0, ex=policy.window_seconds * 2, nx=True)
+    pipe.incr(current_key)
+    pipe.get(previous_key)
+
+
+class RedisRevokedTokens:
+    """Revoked access-token ids, kept until the token would have expired anyway."""
+
+    def __init__(self, state: RedisState) -> None:
+        self._state = state
+
+    def revoke(self, user_id: str, jti: str, until: datetime) -> bool:
+        key = revoked_key(user_id, jti)
+        return self._state.run("revoke", lambda client: client.set(key, 1, exat=int(until.timestamp()) + 1)) is not None
+
+
+class LoginFailures:
+    """Failed logins per account, for brute-force protection; keyed by a digest, not the address."""
+
+    def __init__(self, state: RedisState, policy: RatePolicy) -> None:
+        self._state = state
+        self.policy = policy
+
+    def _key(self, email: str) -> str:
+        digest = hashlib.sha256(email.encode()).hexdigest()[:32]
+        return f"{KEY_PREFIX}{{login:{digest}}}:failures"
+
+    def current(self, email: str) -> tuple[int, int] | None:
+        """(failures in the window, seconds until the window ends), or None when Redis is unavailable."""
+        key = self._key(email)
+
+        def read(client: Redis) -> tuple[int, int]:
+            pipe = client.pipeline(transaction=False)
+            pipe.get(key)
+            pipe.ttl(key)
+            failures, ttl = pipe.execute()
+            return int(failures or 0), max(int(ttl), 0)
+
+        return self._state.run("login_failures", read)
+
+    def record(self, email: str) -> None:
+        key = self._key(email)
+
+        def add(client: Redis) -> None:
+            pipe = client.pipeline(transaction=False)
+            pipe.set(key, 0, ex=self.policy.window_seconds, nx=True)
+            pipe.incr(key)
+            pipe.execute()
+
+        self._state.run("login_failures", add)
+
+    def clear(self, email: str) -> None:
+        key = self._key(email)
+        self._state.run("login_failures", lambda client: client.delete(key))
