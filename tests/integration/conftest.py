@@ -8,6 +8,7 @@ import pytest
 
 from infra.bootstrap import create_tables
 from infra.moto_server import MotoServer
+from infra.redis_server import RedisServer
 from tests.support import Api
 from watchlist_core import wiring
 from watchlist_core.settings import get_settings
@@ -16,6 +17,13 @@ from watchlist_core.settings import get_settings
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[MotoServer]:
     with MotoServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """A real Redis for the session (tests that stop Redis start their own)."""
+    with RedisServer() as server:
         yield server
 
 
@@ -47,4 +55,15 @@ def any_api(request: pytest.FixtureRequest, handler) -> Api:  # type: ignore[no-
 
 @pytest.fixture
 def api(handler) -> Api:  # type: ignore[no-untyped-def]
+    return Api(handler)
+
+
+@pytest.fixture
+def redis_api(handler, redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch) -> Api:  # type: ignore[no-untyped-def]
+    """The API on the session's real Redis server; every test gets an emptied Redis."""
+    import redis
+
+    redis.Redis.from_url(redis_server.url).flushall()
+    monkeypatch.setenv("REDIS_URL", redis_server.url)
+    wiring.reset()
     return Api(handler)

@@ -1,0 +1,173 @@
+"""Rate limits, the response cache and token revocation on a real Redis server."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from tests.support import PASSWORD, Api, ApiResponse, unique_email
+from watchlist_core import wiring
+from watchlist_core.wiring import get_services
+
+RATE_LIMIT = re.compile(r'^"(?P<name>[a-z_]+)";r=(?P<r>\d+);t=(?P<t>\d+)$')
+
+
+def _limit_headers(response: ApiResponse) -> dict[str, Any]:
+    match = RATE_LIMIT.match(response.header("ratelimit") or "")
+    assert match, response.headers
+    assert response.header("x-ratelimit-remaining") == match["r"]
+    assert response.header("x-ratelimit-reset") == match["t"]
+    return {"policy": response.header("ratelimit-policy"), "remaining": int(match["r"]), "reset": int(match["t"])}
+
+
+def test_authenticated_responses_carry_the_user_policy_and_count_down(redis_api: Api) -> None:
+    _, token = redis_api.new_user()
+    first = _limit_headers(redis_api.get("/v1/watchlists", token=token))
+    second = redis_api.get("/v1/watchlists/items/01ARZ3NDEKTSV4RRFFQ69G5FAV", token=token)
+    assert second.status == 404
+    assert first["policy"] == '"user";q=100;w=60'
+    assert _limit_headers(second)["remaining"] == first["remaining"] - 1
+    assert 0 < first["reset"] <= 60
+    assert second.header("x-ratelimit-limit") == "100"
+
+
+def test_anonymous_endpoints_are_limited_per_client_ip_and_health_never(
+    redis_api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RATE_LIMIT_ANONYMOUS", "3/60")
+    wiring.reset()
+    statuses = [redis_api.get("/v1/health/detailed").status for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    other_client = Api(redis_api.handler, source_ip="198.51.100.99")
+    assert other_client.get("/v1/health/detailed").status == 200
+    # A client-supplied forwarding header does not change who the client is.
+    spoofed = redis_api.get("/v1/health/detailed", headers={"X-Forwarded-For": "192.0.2.1"})
+    assert spoofed.status == 429
+    for _ in range(5):
+        health = redis_api.get("/health")
+        assert health.status == 200
+        assert health.header("ratelimit") is None
+
+
+def test_a_refused_request_gets_429_with_retry_after_and_a_problem(
+    redis_api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RATE_LIMIT_USER", "2/60")
+    wiring.reset()
+    _, token = redis_api.new_user()
+    assert [redis_api.get("/v1/auth/me", token=token).status for _ in range(2)] == [200, 200]
+    refused = redis_api.get("/v1/auth/me", token=token)
+    assert refused.status == 429
+    assert refused.header("content-type") == "application/problem+json"
+    assert refused.json()["status"] == 429
+    assert 1 <= int(refused.header("retry-after") or 0) <= 60
+    assert _limit_headers(refused)["remaining"] == 0
+    # Refused requests do not use up quota: still exactly the same answer, not a longer lockout.
+    assert redis_api.get("/v1/auth/me", token=token).status == 429
+
+
+def test_login_locks_an_account_after_five_failures_even_for_the_right_password(redis_api: Api) -> None:
+    user = redis_api.register()
+    for _ in range(5):
+        assert redis_api.post("/v1/auth/login", json={"email": user["email"], "password": "wrong guess"}).status == 401
+    locked = redis_api.post("/v1/auth/login", json={"email": user["email"], "password": PASSWORD})
+    assert locked.status == 429
+    assert locked.header("ratelimit-policy") == '"login_failures";q=5;w=900'
+    assert 800 < int(locked.header("retry-after") or 0) <= 900
+    # Another account from the same client is not locked.
+    other = redis_api.register()
+    assert redis_api.post("/v1/auth/login", json={"email": other["email"], "password": PASSWORD}).status == 200
+
+
+def test_a_successful_login_clears_the_failure_count(redis_api: Api) -> None:
+    user = redis_api.register()
+    for _ in range(4):
+        redis_api.post("/v1/auth/login", json={"email": user["email"], "password": "wrong guess"})
+    redis_api.login(user["email"])
+    for _ in range(4):
+        redis_api.post("/v1/auth/login", json={"email": user["email"], "password": "wrong guess"})
+    assert redis_api.post("/v1/auth/login", json={"email": user["email"], "password": PASSWORD}).status == 200
+
+
+def test_unknown_accounts_lock_too_so_the_lock_reveals_nothing(redis_api: Api) -> None:
+    email = unique_email()
+    answers = [redis_api.post("/v1/auth/login", json={"email": email, "password": "guess"}).status for _ in range(6)]
+    assert answers == [401] * 5 + [429]
+
+
+def test_reads_are_cached_per_user_and_a_hit_can_be_a_304(redis_api: Api) -> None:
+    _, token = redis_api.new_user()
+    redis_api.post("/v1/watchlists/items", token=token, json={"title": "Heat", "type": "movie"})
+    miss = redis_api.get("/v1/watchlists", token=token)
+    hit = redis_api.get("/v1/watchlists", token=token)
+    assert (miss.header("x-cache"), hit.header("x-cache")) == ("MISS", "HIT")
+    assert hit.body == miss.body
+    assert hit.header("etag") == miss.header("etag")
+    not_modified = redis_api.get("/v1/watchlists", token=token, headers={"If-None-Match": miss.header("etag") or ""})
+    assert (not_modified.status, not_modified.header("x-cache")) == (304, "HIT")
+    for path in ("/v1/auth/me",):
+        assert [redis_api.get(path, token=token).header("x-cache") for _ in range(2)] == ["MISS", "HIT"]
+
+
+def test_no_request_is_answered_from_another_users_entry(redis_api: Api) -> None:
+    _, alice = redis_api.new_user()
+    _, bob = redis_api.new_user()
+    redis_api.post("/v1/watchlists/items", token=alice, json={"title": "Alice's film", "type": "movie"})
+    assert redis_api.get("/v1/watchlists", token=alice).json()["total"] == 1
+    assert redis_api.get("/v1/watchlists", token=alice).header("x-cache") == "HIT"
+    bobs = redis_api.get("/v1/watchlists", token=bob)
+    assert (bobs.header("x-cache"), bobs.json()["total"]) == ("MISS", 0)
+    me = redis_api.get("/v1/auth/me", token=bob).json()
+    assert redis_api.get("/v1/auth/me", token=bob).json() == me
+    assert redis_api.get("/v1/auth/me", token=alice).json()["id"] != me["id"]
+
+
+def test_every_write_makes_the_next_read_fresh(redis_api: Api) -> None:
+    _, token = redis_api.new_user()
+    item = redis_api.post("/v1/watchlists/items", token=token, json={"title": "Old", "type": "movie"}).json()
+    path = f"/v1/watchlists/items/{item['id']}"
+    for _ in range(2):
+        redis_api.get(path, token=token)
+        redis_api.get("/v1/watchlists", token=token, query={"sort": "title"})
+    redis_api.patch(path, token=token, json={"title": "New"})
+    fresh_item = redis_api.get(path, token=token)
+    fresh_list = redis_api.get("/v1/watchlists", token=token, query={"sort": "title"})
+    assert (fresh_item.header("x-cache"), fresh_item.json()["title"]) == ("MISS", "New")
+    assert [i["title"] for i in fresh_list.json()["items"]] == ["New"]
+    redis_api.delete(path, token=token)
+    assert redis_api.get("/v1/watchlists", token=token, query={"sort": "title"}).json()["items"] == []
+
+
+def test_an_admins_write_invalidates_the_owners_cache(redis_api: Api) -> None:
+    user, token = redis_api.new_user()
+    item = redis_api.post("/v1/watchlists/items", token=token, json={"title": "Spam", "type": "show"}).json()
+    admin_email = unique_email()
+    get_services().auth.ensure_admin(admin_email, PASSWORD)
+    admin = redis_api.login(admin_email)["access_token"]
+    redis_api.get("/v1/auth/me", token=token)
+    redis_api.get("/v1/watchlists", token=token)
+    assert redis_api.get("/v1/watchlists", token=token).header("x-cache") == "HIT"
+    admin_view = f"/v1/admin/users/{user['id']}/watchlist"
+    assert [redis_api.get(admin_view, token=admin).header("x-cache") for _ in range(2)] == ["MISS", "HIT"]
+
+    redis_api.delete(f"/v1/admin/users/{user['id']}/items/{item['id']}", token=admin)
+    after = redis_api.get("/v1/watchlists", token=token)
+    assert (after.header("x-cache"), after.json()["items"]) == ("MISS", [])
+    assert redis_api.get(admin_view, token=admin).json()["items"] == []
+    redis_api.patch(f"/v1/admin/users/{user['id']}", token=admin, json={"role": "admin"})
+    assert redis_api.get("/v1/auth/me", token=token).json()["role"] == "admin"
+
+
+def test_logout_revokes_the_access_token_in_redis(redis_api: Api, redis_server) -> None:  # type: ignore[no-untyped-def]
+    import redis
+
+    user = redis_api.register()
+    tokens = redis_api.login(user["email"])
+    assert redis_api.post("/v1/auth/logout", token=tokens["access_token"]).status == 204
+    assert redis_api.get("/v1/auth/me", token=tokens["access_token"]).status == 401
+    revoked = redis.Redis.from_url(redis_server.url).keys(f"wl:{{u:{user['id']}}}:revoked:*")
+    assert len(revoked) == 1
+    ttl = redis.Redis.from_url(redis_server.url).ttl(revoked[0])
+    assert 0 < ttl <= 901  # kept only until the token would have expired

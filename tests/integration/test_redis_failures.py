@@ -1,0 +1,148 @@
+"""When Redis dies or hangs the API keeps serving: cache and limits fail open, revocation as configured."""
+
+from __future__ import annotations
+
+import io
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from infra.redis_server import RedisServer
+from tests.support import Api
+from watchlist_core import wiring
+from watchlist_core.observability import logger
+
+
+@pytest.fixture
+def own_redis(dynamodb: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[RedisServer]:
+    """A Redis server this test alone uses, so it can stop it."""
+    with RedisServer() as server:
+        monkeypatch.setenv("REDIS_URL", server.url)
+        monkeypatch.setenv("REDIS_PAUSE_AFTER_FAILURE_SECONDS", "0")  # try Redis on every request
+        wiring.reset()
+        yield server
+
+
+@pytest.fixture
+def log_lines(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
+    buffer = io.StringIO()
+    monkeypatch.setattr(logger.registered_handler, "stream", buffer)
+    return buffer
+
+
+def test_with_redis_stopped_reads_and_writes_still_work_uncached_and_unlimited(
+    handler, own_redis: RedisServer, log_lines: io.StringIO, capfd: pytest.CaptureFixture[str]
+) -> None:  # type: ignore[no-untyped-def]
+    api = Api(handler)
+    _, token = api.new_user()
+    assert api.get("/v1/watchlists", token=token).header("ratelimit") is not None
+    own_redis.stop()
+
+    started = time.perf_counter()
+    created = api.post("/v1/watchlists/items", token=token, json={"title": "Offline", "type": "movie"})
+    listed = api.get("/v1/watchlists", token=token)
+    assert time.perf_counter() - started < 2
+    assert created.status == 201
+    assert listed.status == 200
+    assert listed.header("x-cache") == "MISS"
+    assert listed.header("ratelimit") is None
+    assert [i["title"] for i in listed.json()["items"]] == ["Offline"]
+
+    warnings = [json.loads(line) for line in log_lines.getvalue().splitlines() if '"WARNING"' in line]
+    assert any(w["message"].startswith("redis unavailable") for w in warnings)
+    metrics = [json.loads(line) for line in capfd.readouterr().out.splitlines() if '"_aws"' in line]
+    assert any("RedisUnavailable" in m for m in metrics)
+
+
+def test_health_reports_redis_fail_and_overall_warn(handler, own_redis: RedisServer) -> None:  # type: ignore[no-untyped-def]
+    api = Api(handler)
+    assert api.get("/v1/health/detailed").json()["checks"]["redis"]["status"] == "pass"
+    own_redis.stop()
+    health = api.get("/v1/health/detailed")
+    assert health.status == 200
+    body = health.json()
+    assert (body["status"], body["checks"]["redis"]["status"], body["checks"]["dynamodb"]["status"]) == (
+        "warn",
+        "fail",
+        "pass",
+    )
+
+
+def test_revocation_fails_open_by_default_and_closed_when_configured(
+    handler, own_redis: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    api = Api(handler)
+    _, token = api.new_user()
+    own_redis.stop()
+    assert api.get("/v1/auth/me", token=token).status == 200
+    monkeypatch.setenv("REVOCATION_FAIL_MODE", "closed")
+    wiring.reset()
+    refused = api.get("/v1/auth/me", token=token)
+    assert refused.status == 503
+    assert refused.header("retry-after") == "5"
+
+
+def test_logout_without_redis_says_the_token_could_not_be_revoked(handler, own_redis: RedisServer) -> None:  # type: ignore[no-untyped-def]
+    api = Api(handler)
+    user = api.register()
+    tokens = api.login(user["email"])
+    own_redis.stop()
+    response = api.post("/v1/auth/logout", token=tokens["access_token"], json={"refresh_token": tokens["refresh_token"]})
+    assert response.status == 503
+    # The refresh token's session is revoked all the same (DynamoDB).
+    assert api.post("/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]}).status == 401
+
+
+def test_redis_coming_back_is_used_again(handler, own_redis: RedisServer) -> None:  # type: ignore[no-untyped-def]
+    api = Api(handler)
+    _, token = api.new_user()
+    own_redis.stop()
+    assert api.get("/v1/auth/me", token=token).header("x-cache") == "MISS"
+    own_redis.start()
+    assert [api.get("/v1/auth/me", token=token).header("x-cache") for _ in range(2)] == ["MISS", "HIT"]
+
+
+@pytest.fixture
+def silent_redis(dynamodb: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A port that accepts connections and never answers: a hung Redis."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{listener.getsockname()[1]}/0")
+    wiring.reset()
+    yield "hung"
+    stop.set()
+    thread.join()
+    for connection in accepted:
+        connection.close()
+    listener.close()
+
+
+def test_a_hung_redis_costs_one_short_timeout_then_is_skipped(handler, silent_redis: str) -> None:  # type: ignore[no-untyped-def]
+    api = Api(handler)
+    started = time.perf_counter()
+    health = api.get("/v1/health/detailed")  # the first request to reach for Redis
+    assert time.perf_counter() - started < 1  # a 0.25 s command timeout, not a hang
+    assert health.json()["checks"]["redis"]["status"] == "fail"
+    _, token = api.new_user()
+    started = time.perf_counter()
+    for _ in range(5):
+        assert api.get("/v1/watchlists", token=token).status == 200
+    assert (time.perf_counter() - started) / 5 < 0.2  # paused after the failure: no timeout per request
