@@ -1,6 +1,8 @@
 """`make dev`: moto server, tables from template.yaml, the first admin, and the API through its Lambda handler.
 
-Stops cleanly on SIGINT or SIGTERM, taking the moto server with it.
+Redis: REDIS_URL if set; else the local server on 127.0.0.1:6379 when one answers; else an in-process
+stand-in. An existing DYNAMODB_ENDPOINT_URL is used instead of starting a moto server (how the tests run
+two API processes on one DynamoDB). Stops cleanly on SIGINT or SIGTERM, taking the moto server with it.
 """
 
 from __future__ import annotations
@@ -8,7 +10,9 @@ from __future__ import annotations
 import os
 import secrets
 import signal
+import socket
 import sys
+from contextlib import ExitStack
 from types import FrameType
 
 from infra.bootstrap import create_tables, ensure_admin
@@ -17,6 +21,7 @@ from infra.moto_server import MotoServer
 from watchlist_core.settings import get_settings
 
 DEFAULT_ADMIN_EMAIL = "admin@example.com"
+LOCAL_REDIS = ("127.0.0.1", 6379)
 LOCAL_AWS_ENVIRONMENT = {
     # moto accepts any credentials; fixed fake ones keep boto3 from looking for real ones.
     "AWS_ACCESS_KEY_ID": "local",
@@ -31,6 +36,22 @@ def _stop(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(0)
 
 
+def _choose_redis() -> str:
+    """Sets REDIS_URL when a Redis is to be used; says which backend the API runs on."""
+    if os.environ.get("REDIS_URL"):
+        return f"Redis: {os.environ['REDIS_URL']}"
+    try:
+        with socket.create_connection(LOCAL_REDIS, timeout=0.3) as connection:
+            connection.sendall(b"PING\r\n")
+            answered = connection.recv(16).startswith(b"+PONG")
+    except OSError:
+        answered = False
+    if answered:
+        os.environ["REDIS_URL"] = "redis://{}:{}/0".format(*LOCAL_REDIS)
+        return f"Redis: the local server, {os.environ['REDIS_URL']}"
+    return "Redis: none found; using the IN-PROCESS stand-in (per process: limits and cache are not shared)"
+
+
 def main() -> int:
     host = os.environ.get("HOST", "127.0.0.1")
     port = int(os.environ.get("PORT", "8000"))
@@ -38,10 +59,13 @@ def main() -> int:
         os.environ.setdefault(name, value)
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    moto = MotoServer(int(os.environ["MOTO_PORT"]) if os.environ.get("MOTO_PORT") else None)
-    with moto:
-        os.environ["DYNAMODB_ENDPOINT_URL"] = moto.endpoint_url
-        print(f"moto server (DynamoDB) on {moto.endpoint_url}", flush=True)
+    print(_choose_redis(), flush=True)
+    with ExitStack() as stack:
+        if not os.environ.get("DYNAMODB_ENDPOINT_URL"):
+            moto_port = int(os.environ["MOTO_PORT"]) if os.environ.get("MOTO_PORT") else None
+            moto = stack.enter_context(MotoServer(moto_port))
+            os.environ["DYNAMODB_ENDPOINT_URL"] = moto.endpoint_url
+        print(f"moto server (DynamoDB) on {os.environ['DYNAMODB_ENDPOINT_URL']}", flush=True)
         print("tables created:", ", ".join(create_tables(get_settings())), flush=True)
 
         email = os.environ.get("ADMIN_EMAIL")

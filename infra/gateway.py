@@ -48,4 +48,7 @@ def make_server(handler: LambdaHandler, host: str, port: int) -> HTTPServer:
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the stdlib's signature)
             """Silent: the function's own JSON access log already records each request."""
 
-    return HTTPServer((host, port), GatewayRequestHandler)
+    class GatewayServer(HTTPServer):
+        request_queue_size = 256  # bursts wait their turn instead of being refused
+
+    return GatewayServer((host, port), GatewayRequestHandler)

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from infra.moto_server import free_port
+from infra.redis_server import RedisServer
 
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN = {"email": "boss@example.com", "password": "admin password 42"}
@@ -41,16 +42,19 @@ def _call(
         return error.code, dict(error.headers), json.loads(error.read())
 
 
-@pytest.fixture
-def dev_server() -> Iterator[tuple[str, subprocess.Popen[str]]]:
+def start_dev(extra_env: dict[str, str]) -> tuple[str, subprocess.Popen[str]]:
+    """`python -m infra.dev` (what `make dev` runs), ready when /health answers."""
     port = free_port()
-    env = os.environ | {
-        "PORT": str(port),
-        "ADMIN_EMAIL": ADMIN["email"],
-        "ADMIN_PASSWORD": ADMIN["password"],
-        "PYTHONPATH": os.pathsep.join([str(ROOT / "layers/shared"), str(ROOT / "functions/api"), str(ROOT)]),
-    }
-    env.pop("DYNAMODB_ENDPOINT_URL", None)
+    env = (
+        os.environ
+        | extra_env
+        | {
+            "PORT": str(port),
+            "ADMIN_EMAIL": ADMIN["email"],
+            "ADMIN_PASSWORD": ADMIN["password"],
+            "PYTHONPATH": os.pathsep.join([str(ROOT / "layers/shared"), str(ROOT / "functions/api"), str(ROOT)]),
+        }
+    )
     process = subprocess.Popen(
         [sys.executable, "-m", "infra.dev"],
         cwd=ROOT,
@@ -70,6 +74,19 @@ def dev_server() -> Iterator[tuple[str, subprocess.Popen[str]]]:
     else:
         process.kill()
         pytest.fail(f"make dev did not answer /health: {process.communicate()[0]}")
+    return base, process
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    with RedisServer() as server:
+        yield server.url
+
+
+@pytest.fixture
+def dev_server(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    monkeypatch.delenv("DYNAMODB_ENDPOINT_URL", raising=False)
+    base, process = start_dev({"REDIS_URL": redis_url})
     yield base, process
     if process.poll() is None:
         process.kill()
@@ -99,3 +116,17 @@ def test_make_dev_serves_the_api_creates_the_admin_and_stops_cleanly(
     moto_port = int(re.search(r"moto server \(DynamoDB\) on http://127.0.0.1:(\d+)", output).group(1))  # type: ignore[union-attr]
     with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", moto_port), timeout=1):
         pass  # the moto server it started is gone too
+
+
+def test_make_dev_says_which_redis_it_uses(monkeypatch: pytest.MonkeyPatch, redis_url: str) -> None:
+    from infra import dev
+
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    port = int(redis_url.rsplit(":", 1)[1].split("/")[0])
+    monkeypatch.setattr(dev, "LOCAL_REDIS", ("127.0.0.1", port))
+    assert dev._choose_redis().startswith("Redis: the local server")
+    assert os.environ["REDIS_URL"] == f"redis://127.0.0.1:{port}/0"
+    monkeypatch.delenv("REDIS_URL")
+    monkeypatch.setattr(dev, "LOCAL_REDIS", ("127.0.0.1", free_port()))
+    assert "IN-PROCESS" in dev._choose_redis()
+    assert "REDIS_URL" not in os.environ

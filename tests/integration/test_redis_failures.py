@@ -91,7 +91,9 @@ def test_logout_without_redis_says_the_token_could_not_be_revoked(handler, own_r
     user = api.register()
     tokens = api.login(user["email"])
     own_redis.stop()
-    response = api.post("/v1/auth/logout", token=tokens["access_token"], json={"refresh_token": tokens["refresh_token"]})
+    response = api.post(
+        "/v1/auth/logout", token=tokens["access_token"], json={"refresh_token": tokens["refresh_token"]}
+    )
     assert response.status == 503
     # The refresh token's session is revoked all the same (DynamoDB).
     assert api.post("/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]}).status == 401
