@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
 
 from watchlist_core import wiring
+from watchlist_core.settings import Settings
+
+SETTINGS_VARIABLES = {name.upper() for name in Settings.model_fields} - {"AWS_REGION", "STAGE"}
 
 FAKE_AWS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -24,8 +28,9 @@ def clean_configuration(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Fake credentials, local stage, and settings and services rebuilt from this test's environment."""
     for name, value in FAKE_AWS.items():
         monkeypatch.setenv(name, value)
-    for name in ("JWT_SECRET", "JWT_SECRET_ARN", "DYNAMODB_ENDPOINT_URL"):
-        monkeypatch.delenv(name, raising=False)
+    for name in os.environ:
+        if name.upper() in SETTINGS_VARIABLES:
+            monkeypatch.delenv(name)
     wiring.reset()
     yield
     wiring.reset()

@@ -121,7 +121,8 @@ def test_make_dev_serves_the_api_creates_the_admin_and_stops_cleanly(
 def test_make_dev_says_which_redis_it_uses(monkeypatch: pytest.MonkeyPatch, redis_url: str) -> None:
     from infra import dev
 
-    monkeypatch.delenv("REDIS_URL", raising=False)
+    monkeypatch.setenv("REDIS_URL", "recorded so that teardown restores its absence")
+    monkeypatch.delenv("REDIS_URL")
     port = int(redis_url.rsplit(":", 1)[1].split("/")[0])
     monkeypatch.setattr(dev, "LOCAL_REDIS", ("127.0.0.1", port))
     assert dev._choose_redis().startswith("Redis: the local server")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -17,7 +17,15 @@ from watchlist_core.wiring import Services, get_services
 # A relative tokenUrl resolves against the OpenAPI document, so Swagger's Authorize works under a stage too.
 bearer = OAuth2PasswordBearer(tokenUrl="v1/auth/login", auto_error=False)
 
-ServicesDep = Annotated[Services, Depends(get_services)]
+
+# The dependencies below are `async def` although Redis calls block: a Lambda instance serves one request
+# at a time, so nothing waits on the loop meanwhile, and a thread hop per dependency would cost more than
+# the sub-millisecond Redis round trip (bench/redis_cost.py). Storage-bound routes stay sync.
+async def services() -> Services:
+    return get_services()
+
+
+ServicesDep = Annotated[Services, Depends(services)]
 
 
 def _remember(request: Request, admission: Admission) -> None:
@@ -26,7 +34,7 @@ def _remember(request: Request, admission: Admission) -> None:
     request.state.cache_version = admission.cache_version
 
 
-def access_claims(
+async def access_claims(
     request: Request, services: ServicesDep, token: Annotated[str | None, Depends(bearer)]
 ) -> AccessClaims:
     if not token:
@@ -46,10 +54,10 @@ def admin_user(services: ServicesDep, claims: Caller) -> User:
 Admin = Annotated[User, Depends(admin_user)]
 
 
-def limited_by_client_ip(policy_name: str) -> Callable[[Request, Services], None]:
+def limited_by_client_ip(policy_name: str) -> Callable[[Request, Services], Awaitable[None]]:
     """A dependency counting requests per client IP (API Gateway's source IP, never a header)."""
 
-    def admit(request: Request, services: ServicesDep) -> None:
+    async def admit(request: Request, services: ServicesDep) -> None:
         client_ip = request.client.host if request.client else "unknown"
         _remember(request, services.admission.admit_anonymous(client_ip, policy_name))
 

@@ -100,7 +100,7 @@ def logout(caller: Caller, services: ServicesDep, body: Annotated[LogoutRequest 
 
 
 @router.get("/me", response_model=User)
-def me(request: Request, caller: Caller, services: ServicesDep) -> Response:
+async def me(request: Request, caller: Caller, services: ServicesDep) -> Response:
     return cached(
         request,
         services.cache,

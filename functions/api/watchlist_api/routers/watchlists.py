@@ -29,7 +29,7 @@ ItemId = Annotated[str, Path(pattern=ULID_PATTERN, description="The item's id (a
 MAX_SKIP = 10_000
 
 
-def item_query(
+async def item_query(
     type: ItemType | None = None,  # noqa: A002 (the contract's parameter name)
     status: ItemStatus | None = None,
     sort: ItemSort = ItemSort.CREATED_AT_DESC,
@@ -59,8 +59,10 @@ def item_response(request: Request, item: WatchlistItem, status_code: int = 200)
     return respond(request, represent(item, etag=version_etag(item.version)), status_code)
 
 
+# Cached reads are `async def`: a cache hit then costs no thread hop (see dependencies.py for why blocking
+# on a miss is acceptable on Lambda).
 @router.get("", response_model=Page[WatchlistItem])
-def list_items(request: Request, caller: Caller, query: ItemQueryDep, services: ServicesDep) -> Response:
+async def list_items(request: Request, caller: Caller, query: ItemQueryDep, services: ServicesDep) -> Response:
     return cached(
         request,
         services.cache,
@@ -79,7 +81,7 @@ def add_item(request: Request, draft: ItemDraft, caller: Caller, services: Servi
 
 
 @router.get("/items/{item_id}", response_model=WatchlistItem)
-def get_item(request: Request, item_id: ItemId, caller: Caller, services: ServicesDep) -> Response:
+async def get_item(request: Request, item_id: ItemId, caller: Caller, services: ServicesDep) -> Response:
     def produce() -> CachedRepresentation:
         item = services.watchlists.get(caller.user_id, item_id)
         return represent(item, etag=version_etag(item.version))
