@@ -45,6 +45,7 @@ bench: install .venv-runtime/.installed
 	$(PY) bench/cold_start.py
 	$(PY) bench/warm.py
 	$(PY) bench/list_cost.py
+	$(PY) bench/redis_cost.py
 
 # Run the API handler on one sample event in-process, as `sam local invoke` would: make invoke EVENT=events/....json
 invoke: install

@@ -16,18 +16,27 @@ from botocore.client import BaseClient
 from infra.bootstrap import create_tables
 from infra.dev import LOCAL_AWS_ENVIRONMENT
 from infra.moto_server import MotoServer
+from infra.redis_server import RedisServer
 from watchlist_core import wiring
 from watchlist_core.settings import get_settings
 
 
 @contextmanager
-def local_stack() -> Iterator[str]:
-    with MotoServer() as moto:
+def local_stack() -> Iterator[RedisServer]:
+    """A moto server with the tables and a redis-server of its own, as the API's environment."""
+    with MotoServer() as moto, RedisServer() as redis:
         os.environ.update(LOCAL_AWS_ENVIRONMENT)
         os.environ["DYNAMODB_ENDPOINT_URL"] = moto.endpoint_url
+        os.environ["REDIS_URL"] = redis.url
+        os.environ["RATE_LIMIT_USER"] = "1000000/60"  # the benchmarks measure work, not refusals
         wiring.reset()
         create_tables(get_settings())
-        yield moto.endpoint_url
+        yield redis
+
+
+def uncached(user_id: str) -> None:
+    """Make the user's next read miss the response cache, as a write on another instance would."""
+    wiring.get_services().cache.user_data_changed(user_id)
 
 
 @dataclass

@@ -3,7 +3,6 @@ count of network sends), DynamoDB requests, and the warm latency of a cached lis
 
 from __future__ import annotations
 
-import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -16,9 +15,7 @@ from redis.connection import Connection
 from bench._common import describe, local_stack, tally_dynamodb
 from bench.warm import bare_handler
 from infra.events import LambdaContext, api_gateway_event, response_headers
-from infra.redis_server import RedisServer
 from tests.support import Api
-from watchlist_core import wiring
 
 ROUNDS = 300
 
@@ -46,9 +43,7 @@ def counting_round_trips() -> Iterator[list[int]]:
 
 
 def main() -> None:
-    with RedisServer() as server, local_stack():
-        os.environ["REDIS_URL"] = server.url
-        wiring.reset()
+    with local_stack() as server:
         from watchlist_api.handler import handler
 
         observer = redis.Redis.from_url(server.url)
