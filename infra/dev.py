@@ -1,8 +1,9 @@
-"""`make dev`: moto server, tables from template.yaml, the first admin, and the API through its Lambda handler.
+"""`make dev`: moto server (DynamoDB and SQS), tables and queues from template.yaml, the first admin, the audit
+worker (queue poller and outbox relay, see infra/audit_worker.py) and the API through its Lambda handler.
 
 Redis: REDIS_URL if set; else the local server on 127.0.0.1:6379 when one answers; else an in-process
 stand-in. An existing DYNAMODB_ENDPOINT_URL is used instead of starting a moto server (how the tests run
-two API processes on one DynamoDB). Stops cleanly on SIGINT or SIGTERM, taking the moto server with it.
+two API processes on one DynamoDB). Stops cleanly on SIGINT or SIGTERM, taking every process it started with it.
 """
 
 from __future__ import annotations
@@ -11,11 +12,13 @@ import os
 import secrets
 import signal
 import socket
+import subprocess
 import sys
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from types import FrameType
 
-from infra.bootstrap import create_tables, ensure_admin
+from infra.bootstrap import create_queues, create_tables, ensure_admin
 from infra.gateway import make_server
 from infra.moto_server import MotoServer
 from watchlist_core.settings import get_settings
@@ -29,6 +32,8 @@ LOCAL_AWS_ENVIRONMENT = {
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_REGION": "us-east-1",
     "STAGE": "local",
+    # Locally the relay may resend an unstored event after 10 s, not 2 minutes.
+    "AUDIT_OUTBOX_GRACE_SECONDS": "10",
 }
 
 
@@ -52,6 +57,21 @@ def _choose_redis() -> str:
     return "Redis: none found; using the IN-PROCESS stand-in (per process: limits and cache are not shared)"
 
 
+@contextmanager
+def _child(argv: list[str]) -> Iterator[subprocess.Popen[bytes]]:
+    """A child process sharing this one's environment and output, ended (SIGTERM) when we leave."""
+    process = subprocess.Popen(argv)  # noqa: S603 (our own module, fixed argv)
+    try:
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 def main() -> int:
     host = os.environ.get("HOST", "127.0.0.1")
     port = int(os.environ.get("PORT", "8000"))
@@ -65,8 +85,13 @@ def main() -> int:
             moto_port = int(os.environ["MOTO_PORT"]) if os.environ.get("MOTO_PORT") else None
             moto = stack.enter_context(MotoServer(moto_port))
             os.environ["DYNAMODB_ENDPOINT_URL"] = moto.endpoint_url
-        print(f"moto server (DynamoDB) on {os.environ['DYNAMODB_ENDPOINT_URL']}", flush=True)
+        os.environ.setdefault("SQS_ENDPOINT_URL", os.environ["DYNAMODB_ENDPOINT_URL"])
+        print(f"moto server (DynamoDB, SQS) on {os.environ['DYNAMODB_ENDPOINT_URL']}", flush=True)
+        # Before the first get_settings(): the settings are read once, and must see the queue's URL.
+        os.environ.update(create_queues(os.environ["SQS_ENDPOINT_URL"], os.environ["AWS_REGION"]))
+        print(f"audit queue: {os.environ['AUDIT_QUEUE_URL']}", flush=True)
         print("tables created:", ", ".join(create_tables(get_settings())), flush=True)
+        stack.enter_context(_child([sys.executable, "-m", "infra.audit_worker"]))
 
         email = os.environ.get("ADMIN_EMAIL")
         password = os.environ.get("ADMIN_PASSWORD")

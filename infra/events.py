@@ -1,7 +1,7 @@
-"""API Gateway proxy events (REST v1 and HTTP API v2) and a Lambda context, as AWS builds them.
+"""API Gateway proxy events (REST v1 and HTTP API v2), SQS batches and a Lambda context, as AWS builds them.
 
-Used by the local gateway for every request and by the tests, so both exercise the exact event
-shapes the deployed function receives: request id, source IP and stage included.
+Used by the local gateway and queue poller and by the tests, so all exercise the exact event shapes the
+deployed functions receive: request id, source IP and stage included.
 """
 
 from __future__ import annotations
@@ -156,3 +156,48 @@ def response_headers(response: dict[str, Any]) -> list[tuple[str, str]]:
     pairs += [(k, v) for k, v in (response.get("headers") or {}).items() if k.lower() not in seen]
     pairs += [("set-cookie", cookie) for cookie in response.get("cookies") or []]
     return pairs
+
+
+def sqs_event(messages: Iterable[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
+    """The event Lambda's SQS event source builds from ReceiveMessage results (attributes requested: All)."""
+    region = queue_arn.split(":")[3]
+    return {
+        "Records": [
+            {
+                "messageId": message["MessageId"],
+                "receiptHandle": message["ReceiptHandle"],
+                "body": message["Body"],
+                "attributes": message.get("Attributes", {}),
+                "messageAttributes": {
+                    name: {
+                        "stringValue": value.get("StringValue"),
+                        "binaryValue": value.get("BinaryValue"),
+                        "stringListValues": [],
+                        "binaryListValues": [],
+                        "dataType": value["DataType"],
+                    }
+                    for name, value in message.get("MessageAttributes", {}).items()
+                },
+                "md5OfBody": message["MD5OfBody"],
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": region,
+            }
+            for message in messages
+        ]
+    }
+
+
+def scheduled_event(rule_name: str) -> dict[str, Any]:
+    """The EventBridge event a `Schedule` event source delivers."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": ACCOUNT_ID,
+        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": "us-east-1",
+        "resources": [f"arn:aws:events:us-east-1:{ACCOUNT_ID}:rule/{rule_name}"],
+        "detail": {},
+    }

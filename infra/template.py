@@ -70,3 +70,27 @@ def create_table_requests(template: dict[str, Any], names: dict[str, str]) -> li
             request["TimeToLiveSpecification"] = properties["TimeToLiveSpecification"]
         requests.append(request)
     return requests
+
+
+def queue_env_vars(template: dict[str, Any]) -> dict[str, str]:
+    """Logical id of each SQS queue a function is told about -> the environment variable carrying its URL."""
+    return {
+        value["Ref"]: name
+        for name, value in function_environment(template).items()
+        if isinstance(value, dict) and template["Resources"].get(value.get("Ref"), {}).get("Type") == "AWS::SQS::Queue"
+    }
+
+
+def queue_definitions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every SQS queue's properties by logical id, dead-letter queues before the queues that use them."""
+    queues = {
+        logical_id: resource.get("Properties", {})
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::SQS::Queue"
+    }
+
+    def redrive_target(properties: dict[str, Any]) -> str | None:
+        target = properties.get("RedrivePolicy", {}).get("deadLetterTargetArn")
+        return target["Fn::GetAtt"][0] if isinstance(target, dict) else None
+
+    return dict(sorted(queues.items(), key=lambda entry: redrive_target(entry[1]) is not None))

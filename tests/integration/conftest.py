@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 
 import pytest
 
-from infra.bootstrap import create_tables
+from infra.bootstrap import create_queues, create_tables
 from infra.moto_server import MotoServer
 from infra.redis_server import RedisServer
 from tests.support import Api
@@ -27,10 +28,23 @@ def redis_server() -> Iterator[RedisServer]:
         yield server
 
 
+# Queues a test creates redeliver a failed message after this long (the template's 180 s, shortened).
+TEST_VISIBILITY_TIMEOUT = 1
+
+
 @pytest.fixture
 def dynamodb(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Point the app at the session's moto server, with the template's tables in place."""
+    """Point the app at the session's moto server: the template's tables, and audit queues of this test's own."""
     monkeypatch.setenv("DYNAMODB_ENDPOINT_URL", moto_server.endpoint_url)
+    monkeypatch.setenv("SQS_ENDPOINT_URL", moto_server.endpoint_url)
+    queues = create_queues(
+        moto_server.endpoint_url,
+        "us-east-1",
+        prefix=f"t{uuid.uuid4().hex[:10]}-",
+        visibility_timeout=TEST_VISIBILITY_TIMEOUT,
+    )
+    for name, url in queues.items():
+        monkeypatch.setenv(name, url)
     wiring.reset()
     create_tables(get_settings())
     return moto_server.endpoint_url

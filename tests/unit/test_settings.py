@@ -4,6 +4,8 @@ from pydantic import ValidationError
 from watchlist_core.settings import LOCAL_JWT_SECRET, Settings
 
 REDIS = "redis://redis.internal:6379/0"
+QUEUE = "https://sqs.us-east-1.amazonaws.com/123456789012/watchlist-AuditQueue"
+DEPLOYED = {"stage": "Prod", "redis_url": REDIS, "audit_queue_url": QUEUE}
 
 
 def test_local_stage_runs_with_the_default_secret() -> None:
@@ -13,13 +15,13 @@ def test_local_stage_runs_with_the_default_secret() -> None:
 @pytest.mark.parametrize("secret", [None, "", LOCAL_JWT_SECRET, "too-short-secret"])
 def test_other_stages_refuse_a_missing_default_or_short_secret(secret: str | None) -> None:
     with pytest.raises(ValidationError, match="JWT_SECRET"):
-        Settings(stage="Prod", redis_url=REDIS, jwt_secret=secret)
+        Settings(**DEPLOYED, jwt_secret=secret)
 
 
 def test_other_stages_accept_a_long_secret_or_a_secret_arn() -> None:
-    assert Settings(stage="Prod", redis_url=REDIS, jwt_secret="s" * 32).stage == "Prod"
+    assert Settings(**DEPLOYED, jwt_secret="s" * 32).stage == "Prod"
     arn = "arn:aws:secretsmanager:us-east-1:1:secret:x"
-    assert Settings(stage="Prod", redis_url=REDIS, jwt_secret_arn=arn).jwt_secret_arn == arn
+    assert Settings(**DEPLOYED, jwt_secret_arn=arn).jwt_secret_arn == arn
 
 
 def test_password_hashing_cannot_be_configured_below_owasp_minimums() -> None:
@@ -32,6 +34,7 @@ def test_settings_come_from_upper_case_environment_variables() -> None:
         {
             "STAGE": "Prod",
             "REDIS_URL": REDIS,
+            "AUDIT_QUEUE_URL": QUEUE,
             "JWT_SECRET": "s" * 40,
             "ACCESS_TOKEN_TTL_SECONDS": "600",
             "UNRELATED": "x",
@@ -49,7 +52,12 @@ def test_a_malformed_environment_value_is_a_clear_error() -> None:
 
 def test_other_stages_need_redis() -> None:
     with pytest.raises(ValidationError, match="REDIS_URL"):
-        Settings(stage="Prod", jwt_secret="s" * 32)
+        Settings(stage="Prod", audit_queue_url=QUEUE, jwt_secret="s" * 32)
+
+
+def test_other_stages_need_the_audit_queue() -> None:
+    with pytest.raises(ValidationError, match="AUDIT_QUEUE_URL"):
+        Settings(stage="Prod", redis_url=REDIS, jwt_secret="s" * 32)
 
 
 @pytest.mark.parametrize("spec", ["100", "0/60", "100/0", "many/60", "100/60/2"])

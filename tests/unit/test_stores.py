@@ -32,10 +32,10 @@ def test_an_empty_change_writes_nothing(services: Services) -> None:
 def test_the_admin_tally_guards_the_last_admin(services: Services) -> None:
     first, _ = services.auth.ensure_admin("root@example.com", "p" * 10)
     second, _ = services.auth.ensure_admin("second@example.com", "p" * 10)
-    assert services.admin.change_role(second.id, Role.USER).role is Role.USER
+    assert services.admin.change_role(first.id, second.id, Role.USER).role is Role.USER
     with pytest.raises(ConflictError, match="last admin"):
-        services.admin.change_role(first.id, Role.USER)
-    assert services.admin.change_role(first.id, Role.ADMIN).role is Role.ADMIN  # no-op keeps the tally
+        services.admin.change_role(first.id, first.id, Role.USER)
+    assert services.admin.change_role(first.id, first.id, Role.ADMIN).role is Role.ADMIN  # no-op keeps the tally
 
 
 def test_a_session_rotates_only_from_its_current_token(services: Services) -> None:

@@ -5,10 +5,16 @@ from typing import Any
 import pytest
 from pynamodb.models import Model
 
-from infra.template import create_table_requests, load_template, table_env_vars
-from watchlist_core.storage.tables import ItemRecord, SessionRecord, UserRecord
+from infra.template import create_table_requests, load_template, queue_definitions, queue_env_vars, table_env_vars
+from watchlist_core.storage.tables import AuditEventRecord, ItemRecord, OutboxRecord, SessionRecord, UserRecord
 
-RECORD_TABLE = {UserRecord: "UsersTable", ItemRecord: "ItemsTable", SessionRecord: "SessionsTable"}
+RECORD_TABLE = {
+    UserRecord: "UsersTable",
+    ItemRecord: "ItemsTable",
+    SessionRecord: "SessionsTable",
+    AuditEventRecord: "AuditTable",
+    OutboxRecord: "AuditOutboxTable",
+}
 
 
 def _declared(logical_id: str) -> dict[str, Any]:
@@ -41,7 +47,40 @@ def test_every_table_reaches_the_functions_through_an_environment_variable() -> 
         "UsersTable": "USERS_TABLE",
         "ItemsTable": "ITEMS_TABLE",
         "SessionsTable": "SESSIONS_TABLE",
+        "AuditTable": "AUDIT_TABLE",
+        "AuditOutboxTable": "AUDIT_OUTBOX_TABLE",
     }
+
+
+def test_the_audit_queue_reaches_the_functions_and_its_dead_letter_queue_comes_first() -> None:
+    assert queue_env_vars(load_template()) == {"AuditQueue": "AUDIT_QUEUE_URL"}
+    assert list(queue_definitions(load_template())) == ["AuditDeadLetterQueue", "AuditQueue"]
+
+
+def test_the_audit_queue_follows_the_lambda_event_source_rules() -> None:
+    resources = load_template()["Resources"]
+    queue = resources["AuditQueue"]["Properties"]
+    function = resources["AuditFunction"]["Properties"]
+    assert queue["VisibilityTimeout"] >= 6 * function["Timeout"]
+    assert queue["RedrivePolicy"] == {
+        "deadLetterTargetArn": {"Fn::GetAtt": ["AuditDeadLetterQueue", "Arn"]},
+        "maxReceiveCount": 3,
+    }
+    source = function["Events"]["AuditMessages"]["Properties"]
+    assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert source["Queue"] == {"Fn::GetAtt": ["AuditQueue", "Arn"]}
+    alarm = resources["AuditDeadLetterAlarm"]["Properties"]
+    assert alarm["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": ["AuditDeadLetterQueue", "QueueName"]}}
+    ]
+
+
+def test_audit_events_and_outbox_rows_expire_by_ttl() -> None:
+    resources = load_template()["Resources"]
+    for table in ("AuditTable", "AuditOutboxTable"):
+        ttl = resources[table]["Properties"]["TimeToLiveSpecification"]
+        assert ttl == {"AttributeName": "expires_at", "Enabled": True}
+    assert AuditEventRecord.expires_at.attr_name == OutboxRecord.expires_at.attr_name == "expires_at"
 
 
 def test_short_form_intrinsics_load_as_their_long_form() -> None:

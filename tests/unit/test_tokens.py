@@ -25,7 +25,9 @@ def test_access_and_refresh_tokens_round_trip_and_are_not_interchangeable() -> N
 def test_the_signing_key_comes_from_secrets_manager_once_when_an_arn_is_configured() -> None:
     with mock_aws():
         arn = boto3.client("secretsmanager").create_secret(Name="jwt", SecretString="k" * 64)["ARN"]
-        settings = Settings(stage="Prod", redis_url="redis://localhost", jwt_secret_arn=arn)
+        settings = Settings(
+            stage="Prod", redis_url="redis://localhost", audit_queue_url="https://sqs.local/q", jwt_secret_arn=arn
+        )
         load = signing_key_loader(settings)
         assert load() == "k" * 64
     assert load() == "k" * 64  # cached: no AWS call outside the mock

@@ -11,6 +11,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from watchlist_api.problems import problem
+from watchlist_core.audit import RequestOrigin, current_origin
 from watchlist_core.observability import logger
 from watchlist_core.ratelimit import RateLimitResult
 from watchlist_core.settings import get_settings
@@ -95,6 +96,8 @@ class RequestContextMiddleware:
         request_id = choose_request_id(headers, event)
         scope.setdefault("state", {})["request_id"] = request_id
         logger.set_correlation_id(request_id)
+        source_ip = (scope.get("client") or ("",))[0]
+        origin = current_origin.set(RequestOrigin(request_id, source_ip or None))
         started = time.perf_counter()
         response: dict[str, Any] = {"status": None}
 
@@ -132,6 +135,7 @@ class RequestContextMiddleware:
             if response["status"] is None:
                 await fail(500)(scope, receive, send_with_request_id)
         finally:
+            current_origin.reset(origin)
             logger.info(
                 "request",
                 extra={
@@ -139,6 +143,6 @@ class RequestContextMiddleware:
                     "path": scope["path"],
                     "status": response["status"],
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                    "source_ip": (scope.get("client") or ("",))[0],
+                    "source_ip": source_ip,
                 },
             )

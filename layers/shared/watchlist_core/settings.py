@@ -36,6 +36,8 @@ class Settings(BaseModel):
     users_table: str = "watchlist-users"
     items_table: str = "watchlist-items"
     sessions_table: str = "watchlist-sessions"
+    audit_table: str = "watchlist-audit"
+    audit_outbox_table: str = "watchlist-audit-outbox"
     # Client-side limits keep a dead DynamoDB from holding a request past the function timeout.
     dynamodb_connect_timeout_seconds: float = 1.0
     dynamodb_read_timeout_seconds: float = 2.0
@@ -55,6 +57,16 @@ class Settings(BaseModel):
     argon2_parallelism: int = Field(default=1, ge=1)
 
     max_body_bytes: int = 64 * 1024
+
+    # Audit trail. Unset queue URL (local only): every event waits in the outbox.
+    audit_queue_url: str | None = None
+    sqs_endpoint_url: str | None = None
+    sqs_timeout_seconds: float = Field(default=1.0, gt=0, le=5)
+    audit_retention_days: int = Field(default=365, ge=1)
+    # The relay leaves an outbox row alone this long after it was written (or last sent), giving the first
+    # delivery time to be stored; then it sends it again, backing off, up to `audit_relay_max_attempts` times.
+    audit_outbox_grace_seconds: int = Field(default=120, ge=0)
+    audit_relay_max_attempts: int = Field(default=8, ge=1)
 
     # Redis: unset means an in-process stand-in (local development only).
     redis_url: str | None = None
@@ -88,6 +100,12 @@ class Settings(BaseModel):
     def _require_redis_outside_local(self) -> Settings:
         if not self.is_local and not self.redis_url:
             raise ValueError(f"stage {self.stage!r} needs REDIS_URL: the in-process stand-in is for local use only")
+        return self
+
+    @model_validator(mode="after")
+    def _require_audit_queue_outside_local(self) -> Settings:
+        if not self.is_local and not self.audit_queue_url:
+            raise ValueError(f"stage {self.stage!r} needs AUDIT_QUEUE_URL: audit events must leave the outbox")
         return self
 
     @model_validator(mode="after")

@@ -1,4 +1,4 @@
-"""The composition root: settings, stores and services built once per process, on first use."""
+"""The composition roots: the API's and the audit functions' services, built once per process, on first use."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ from functools import cache
 
 from pynamodb.connection import Connection
 
+from watchlist_core.queues import AuditQueue
 from watchlist_core.security.passwords import PasswordHasher
 from watchlist_core.security.tokens import TokenSigner, signing_key_loader
 from watchlist_core.services.admin import AdminService
 from watchlist_core.services.admission import AdmissionService
+from watchlist_core.services.audit import AuditIngest, AuditTrail, OutboxRelay
 from watchlist_core.services.auth import AuthService
 from watchlist_core.services.health import Check, HealthService
 from watchlist_core.services.watchlist import WatchlistService
@@ -18,7 +20,9 @@ from watchlist_core.settings import RATE_POLICIES, Settings, get_settings
 from watchlist_core.state.cache import ResponseCache
 from watchlist_core.state.client import RedisState, connect
 from watchlist_core.state.gate import LoginFailures, RedisRevokedTokens, RequestGate
+from watchlist_core.storage.audit_events import AuditEventStore
 from watchlist_core.storage.items import ItemStore
+from watchlist_core.storage.outbox import OutboxStore
 from watchlist_core.storage.sessions import SessionStore
 from watchlist_core.storage.tables import bind_tables, connection_for
 from watchlist_core.storage.users import UserStore
@@ -60,8 +64,11 @@ def get_services() -> Services:
         embedded=settings.redis_url is None,
     )
     response_cache = ResponseCache(redis, settings.cache_ttl_seconds)
-    users = UserStore(connection)
-    watchlists = WatchlistService(ItemStore(connection), response_cache)
+    outbox = OutboxStore(settings.audit_outbox_grace_seconds)
+    queue = AuditQueue(settings)
+    audit = AuditTrail(queue, outbox)
+    users = UserStore(connection, outbox)
+    watchlists = WatchlistService(ItemStore(connection, outbox), response_cache, audit)
     auth = AuthService(
         users,
         SessionStore(),
@@ -69,12 +76,18 @@ def get_services() -> Services:
         TokenSigner(settings, signing_key_loader(settings)),
         RedisRevokedTokens(redis),
         LoginFailures(redis, policies["login_failures"]),
+        audit,
     )
     admission = AdmissionService(
         RequestGate(redis), policies, revocation_fails_closed=settings.revocation_fail_mode == "closed"
     )
     health = HealthService(
-        [_dynamodb_probe(settings), Check("redis", redis.ping, required=False)],
+        # Redis and SQS are not required: without them the API degrades (no shared limits; audit via outbox).
+        [
+            _dynamodb_probe(settings),
+            Check("redis", redis.ping, required=False),
+            Check("sqs", queue.ping, required=False),
+        ],
         settings.health_check_timeout_seconds,
     )
     return Services(
@@ -83,13 +96,33 @@ def get_services() -> Services:
         auth=auth,
         admission=admission,
         watchlists=watchlists,
-        admin=AdminService(users, watchlists, response_cache),
+        admin=AdminService(users, watchlists, response_cache, audit, AuditEventStore(settings.audit_retention_days)),
         cache=response_cache,
         health=health,
+    )
+
+
+@dataclass(frozen=True)
+class AuditWorker:
+    """What the audit function and the outbox relay need: DynamoDB and SQS, no Redis, no secrets."""
+
+    ingest: AuditIngest
+    relay: OutboxRelay
+
+
+@cache
+def get_audit_worker() -> AuditWorker:
+    settings = get_settings()
+    bind_tables(settings)
+    outbox = OutboxStore(settings.audit_outbox_grace_seconds)
+    return AuditWorker(
+        ingest=AuditIngest(AuditEventStore(settings.audit_retention_days), outbox),
+        relay=OutboxRelay(outbox, AuditQueue(settings), settings.audit_relay_max_attempts),
     )
 
 
 def reset() -> None:
     """Forget the cached settings and services, so the next use reads the environment again."""
     get_services.cache_clear()
+    get_audit_worker.cache_clear()
     get_settings.cache_clear()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -9,6 +10,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from watchlist_api.conditional import cached, respond
 from watchlist_api.dependencies import Admin, ServicesDep
 from watchlist_api.routers.watchlists import ULID_PATTERN, ItemId, ItemQueryDep, page_representation
+from watchlist_core.audit import AuditAction, AuditPage, AuditQuery
 from watchlist_core.domain import Page, Role, StrictInput, User, WatchlistItem
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
@@ -31,8 +33,8 @@ def list_users(
 
 
 @router.patch("/users/{user_id}", response_model=User)
-def change_role(user_id: UserId, body: RoleChange, _: Admin, services: ServicesDep) -> User:
-    return services.admin.change_role(user_id, body.role)
+def change_role(user_id: UserId, body: RoleChange, admin: Admin, services: ServicesDep) -> User:
+    return services.admin.change_role(admin.id, user_id, body.role)
 
 
 @router.get("/users/{user_id}/watchlist", response_model=Page[WatchlistItem])
@@ -47,6 +49,22 @@ def user_watchlist(request: Request, user_id: UserId, query: ItemQueryDep, _: Ad
 
 
 @router.delete("/users/{user_id}/items/{item_id}", status_code=204, response_class=Response)
-def delete_user_item(user_id: UserId, item_id: ItemId, _: Admin, services: ServicesDep) -> Response:
-    services.admin.delete_item(user_id, item_id)
+def delete_user_item(user_id: UserId, item_id: ItemId, admin: Admin, services: ServicesDep) -> Response:
+    services.admin.delete_item(admin.id, user_id, item_id)
     return Response(status_code=204)
+
+
+@router.get("/audit", response_model=AuditPage)
+def audit_trail(
+    request: Request,
+    _: Admin,
+    services: ServicesDep,
+    actor_id: Annotated[str | None, Query(pattern=ULID_PATTERN)] = None,
+    action: AuditAction | None = None,
+    since: Annotated[datetime | None, Query(description="RFC 3339; only events at or after it")] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+) -> Response:
+    """The audit trail, newest first. Stored asynchronously: an event appears a moment after its request."""
+    query = AuditQuery(actor_id=actor_id, action=action, since=since, limit=limit, cursor=cursor)
+    return respond(request, page_representation(request, services.admin.audit_trail(query)))

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 
 from watchlist_api.conditional import cached, expected_versions, represent, respond, version_etag
 from watchlist_api.dependencies import Caller, ServicesDep
+from watchlist_core.audit import AuditPage
 from watchlist_core.domain import (
     ItemChanges,
     ItemDraft,
@@ -45,7 +46,7 @@ async def item_query(
 ItemQueryDep = Annotated[ItemQuery, Depends(item_query)]
 
 
-def page_representation(request: Request, page: Page[Any]) -> CachedRepresentation:
+def page_representation(request: Request, page: Page[Any] | AuditPage) -> CachedRepresentation:
     """A page with its ETag, and a `Link: rel="next"` when there is a next page."""
     link = None
     if page.next_cursor:

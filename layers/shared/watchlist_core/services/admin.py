@@ -2,34 +2,54 @@
 
 from __future__ import annotations
 
+from watchlist_core.audit import AuditPage, AuditQuery, role_changed
 from watchlist_core.domain import ItemQuery, Page, Role, User, WatchlistItem
 from watchlist_core.errors import NotFoundError
+from watchlist_core.services.audit import AuditTrail
 from watchlist_core.services.changes import DataChangeListener
 from watchlist_core.services.watchlist import WatchlistService
+from watchlist_core.storage.audit_events import AuditEventStore
 from watchlist_core.storage.users import UserStore
 
 
 class AdminService:
-    def __init__(self, users: UserStore, watchlists: WatchlistService, changes: DataChangeListener) -> None:
+    def __init__(
+        self,
+        users: UserStore,
+        watchlists: WatchlistService,
+        changes: DataChangeListener,
+        audit: AuditTrail,
+        audit_events: AuditEventStore,
+    ) -> None:
         self._users = users
         self._watchlists = watchlists
         self._changes = changes
+        self._audit = audit
+        self._audit_events = audit_events
 
     def list_users(self, limit: int, cursor: str | None) -> Page[User]:
         return self._users.list(limit, cursor)
 
-    def change_role(self, user_id: str, role: Role) -> User:
-        changed = self._users.change_role(user_id, role)
+    def change_role(self, admin_id: str, user_id: str, role: Role) -> User:
+        current = self._existing(user_id)
+        if current.role is role:
+            return current
+        event = role_changed(admin_id, current, role)
+        changed = self._users.change_role(current, role, event)
         self._changes.user_data_changed(user_id)  # their cached /me shows the role
+        self._audit.committed(event)
         return changed
 
     def user_watchlist(self, user_id: str, query: ItemQuery) -> Page[WatchlistItem]:
         self._existing(user_id)
         return self._watchlists.list(user_id, query)
 
-    def delete_item(self, user_id: str, item_id: str) -> None:
+    def delete_item(self, admin_id: str, user_id: str, item_id: str) -> None:
         self._existing(user_id)
-        self._watchlists.remove(user_id, item_id)
+        self._watchlists.remove(user_id, item_id, moderator_id=admin_id)
+
+    def audit_trail(self, query: AuditQuery) -> AuditPage:
+        return self._audit_events.list(query)
 
     def _existing(self, user_id: str) -> User:
         user = self._users.get(user_id)

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from ulid import ULID
 
+from watchlist_core.audit import AuditAction, new_event, role_changed, session_target, user_target
 from watchlist_core.domain import Credentials, Registration, Role, TokenPair, User, normalize_email, utc_now
 from watchlist_core.errors import (
     AuthenticationError,
@@ -17,6 +18,7 @@ from watchlist_core.ratelimit import RateLimitResult
 from watchlist_core.security.passwords import PasswordHasher
 from watchlist_core.security.revocation import LoginThrottle, RevokedTokens
 from watchlist_core.security.tokens import AccessClaims, TokenSigner, new_token_id
+from watchlist_core.services.audit import AuditTrail
 from watchlist_core.storage.sessions import SessionStore
 from watchlist_core.storage.users import UserStore
 
@@ -32,6 +34,7 @@ class AuthService:
         tokens: TokenSigner,
         revoked: RevokedTokens,
         login_failures: LoginThrottle,
+        audit: AuditTrail,
     ) -> None:
         self._users = users
         self._sessions = sessions
@@ -39,6 +42,7 @@ class AuthService:
         self._tokens = tokens
         self._revoked = revoked
         self._login_failures = login_failures
+        self._audit = audit
 
     def register(self, registration: Registration, role: Role = Role.USER) -> User:
         email = normalize_email(registration.email)
@@ -49,7 +53,10 @@ class AuthService:
             role=role,
             created_at=utc_now(),
         )
-        return self._users.create(user, self._passwords.hash(registration.password))
+        event = new_event(AuditAction.USER_REGISTERED, actor_id=user.id, target=user_target(user.id))
+        created = self._users.create(user, self._passwords.hash(registration.password), event)
+        self._audit.committed(event)
+        return created
 
     def login(self, credentials: Credentials) -> TokenPair:
         email = normalize_email(credentials.email)
@@ -58,6 +65,9 @@ class AuthService:
         valid, new_hash = self._passwords.verify(credentials.password, stored.password_hash if stored else None)
         if stored is None or not valid:
             self._login_failures.record(email)
+            # An unknown address is not recorded: it may be a password typed into the wrong field.
+            target = user_target(stored.user.id) if stored else None
+            self._audit.record(new_event(AuditAction.LOGIN_FAILED, actor_id=None, target=target))
             raise AuthenticationError(INVALID_CREDENTIALS)
         self._login_failures.clear(email)
         if new_hash:
@@ -77,6 +87,7 @@ class AuthService:
         if failures >= policy.quota:
             wait = max(1, seconds_left)
             limit = RateLimitResult(policy, allowed=False, remaining=0, reset_seconds=wait, retry_after_seconds=wait)
+            self._audit.record(new_event(AuditAction.LOGIN_LOCKED, actor_id=None))
             raise RateLimitedError("Too many failed logins for this account; try again later.", limit=limit)
 
     def refresh(self, refresh_token: str) -> TokenPair:
@@ -93,10 +104,19 @@ class AuthService:
         ):
             # A rotated token came back: whoever holds the family, one of them stole it. End it for both.
             self._sessions.revoke(session.id)
+            self._audit.record(
+                new_event(
+                    AuditAction.REFRESH_REUSE_DETECTED, actor_id=user.id, target=session_target(user.id, session.id)
+                )
+            )
             raise AuthenticationError("The refresh token was already used; the session is revoked.")
+        self._audit.record(
+            new_event(AuditAction.REFRESHED, actor_id=user.id, target=session_target(user.id, session.id))
+        )
         return self._pair(user, refresh.token)
 
     def logout(self, access: AccessClaims, refresh_token: str | None) -> None:
+        target = user_target(access.user_id)
         if refresh_token:
             try:
                 claims = self._tokens.verify_refresh(refresh_token)
@@ -104,8 +124,10 @@ class AuthService:
                 claims = None  # nothing valid to revoke; logging out stays idempotent
             if claims and claims.user_id == access.user_id:
                 self._sessions.revoke(claims.session_id)
+                target = session_target(access.user_id, claims.session_id)
         if not self._revoked.revoke(access.user_id, access.jti, access.expires_at):
             raise DependencyUnavailableError("The access token could not be revoked right now; retry the logout.")
+        self._audit.record(new_event(AuditAction.LOGOUT, actor_id=access.user_id, target=target))
 
     def authenticate(self, access_token: str) -> AccessClaims:
         """Signature and claims only; revocation is checked on admission, in the same Redis round trip."""
@@ -130,12 +152,20 @@ class AuthService:
         if stored is None:
             registration = Registration(email=email, password=password, display_name="Administrator")
             return self.register(registration, role=Role.ADMIN), True
-        return self._users.change_role(stored.user.id, Role.ADMIN), False
+        if stored.user.role is Role.ADMIN:
+            return stored.user, False
+        event = role_changed(None, stored.user, Role.ADMIN)
+        promoted = self._users.change_role(stored.user, Role.ADMIN, event)
+        self._audit.committed(event)
+        return promoted, False
 
     def _start_session(self, user: User) -> TokenPair:
         session_id = new_token_id()
         refresh = self._tokens.issue_refresh(user.id, session_id)
         self._sessions.start(session_id, user.id, refresh.jti, refresh.expires_at + timedelta(minutes=1))
+        self._audit.record(
+            new_event(AuditAction.LOGIN_SUCCEEDED, actor_id=user.id, target=session_target(user.id, session_id))
+        )
         return self._pair(user, refresh.token)
 
     def _pair(self, user: User, refresh_token: str) -> TokenPair:

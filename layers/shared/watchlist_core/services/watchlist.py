@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from ulid import ULID
 
+from watchlist_core.audit import AuditAction, field_changes, item_target, new_event
 from watchlist_core.domain import ItemChanges, ItemDraft, ItemQuery, Page, WatchlistItem, utc_now
 from watchlist_core.errors import ConflictError, NotFoundError, PreconditionFailedError
+from watchlist_core.services.audit import AuditTrail
 from watchlist_core.services.changes import DataChangeListener
 from watchlist_core.storage.items import ItemStore
 
@@ -15,9 +17,10 @@ WRITE_ATTEMPTS = 3
 
 
 class WatchlistService:
-    def __init__(self, items: ItemStore, changes: DataChangeListener) -> None:
+    def __init__(self, items: ItemStore, changes: DataChangeListener, audit: AuditTrail) -> None:
         self._items = items
         self._changes = changes
+        self._audit = audit
 
     def list(self, owner_id: str, query: ItemQuery) -> Page[WatchlistItem]:
         return self._items.list(owner_id, query)
@@ -25,8 +28,10 @@ class WatchlistService:
     def add(self, owner_id: str, draft: ItemDraft) -> WatchlistItem:
         now = utc_now()
         item = WatchlistItem(id=str(ULID()), created_at=now, updated_at=now, version=1, **draft.model_dump())
-        created = self._items.create(owner_id, item)
+        event = new_event(AuditAction.ITEM_CREATED, actor_id=owner_id, target=item_target(owner_id, item.id))
+        created = self._items.create(owner_id, item, event)
         self._changes.user_data_changed(owner_id)
+        self._audit.committed(event)
         return created
 
     def get(self, owner_id: str, item_id: str) -> WatchlistItem:
@@ -45,22 +50,42 @@ class WatchlistService:
             if not fields:
                 return current
             updated = WatchlistItem.model_validate(current.model_dump() | fields | {"updated_at": utc_now()})
+            event = new_event(
+                AuditAction.ITEM_UPDATED,
+                actor_id=owner_id,
+                target=item_target(owner_id, item_id),
+                changes=field_changes(
+                    current.model_dump(mode="json"), changes.model_dump(mode="json", exclude_unset=True)
+                ),
+            )
             try:
-                changed = self._items.update(owner_id, current, updated)
+                changed = self._items.update(owner_id, current, updated, event)
             except ConflictError:
                 continue
             self._changes.user_data_changed(owner_id)
+            self._audit.committed(event)
             return changed
         raise ConflictError("The item kept changing concurrently; retry.")
 
-    def remove(self, owner_id: str, item_id: str, expected_versions: frozenset[int] | None = None) -> None:
+    def remove(
+        self,
+        owner_id: str,
+        item_id: str,
+        expected_versions: frozenset[int] | None = None,
+        *,
+        moderator_id: str | None = None,
+    ) -> None:
+        """Delete an item: its owner's own deletion, or an admin's (`moderator_id`), audited as such."""
+        action = AuditAction.ADMIN_ITEM_DELETED if moderator_id else AuditAction.ITEM_DELETED
         for _ in range(WRITE_ATTEMPTS):
             current = self._current(owner_id, item_id, expected_versions)
+            event = new_event(action, actor_id=moderator_id or owner_id, target=item_target(owner_id, item_id))
             try:
-                self._items.delete(owner_id, current)
+                self._items.delete(owner_id, current, event)
             except ConflictError:
                 continue
             self._changes.user_data_changed(owner_id)
+            self._audit.committed(event)
             return
         raise ConflictError("The item kept changing concurrently; retry.")
 

@@ -11,16 +11,13 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from aws_lambda_powertools.metrics import MetricUnit, single_metric
-
-from watchlist_core.observability import logger
+from watchlist_core.observability import count, logger
 
 if TYPE_CHECKING:
     from redis import Redis
 
 T = TypeVar("T")
 KEY_PREFIX = "wl:"
-METRIC_NAMESPACE = "Watchlist"
 
 
 def user_tag(user_id: str) -> str:
@@ -67,10 +64,7 @@ class RedisState:
                 "redis unavailable; continuing without it",
                 extra={"purpose": purpose, "error_class": type(error).__name__},
             )
-            with single_metric(
-                name="RedisUnavailable", unit=MetricUnit.Count, value=1, namespace=METRIC_NAMESPACE
-            ) as metric:
-                metric.add_dimension(name="purpose", value=purpose)
+            count("RedisUnavailable", purpose=purpose)
             return None
 
     def ping(self) -> Any:

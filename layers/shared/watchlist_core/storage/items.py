@@ -17,6 +17,7 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
+from watchlist_core.audit import AuditEvent
 from watchlist_core.domain import (
     ItemQuery,
     ItemStatus,
@@ -25,6 +26,7 @@ from watchlist_core.domain import (
     WatchlistItem,
 )
 from watchlist_core.errors import ConflictError, NotFoundError
+from watchlist_core.storage.outbox import OutboxStore
 from watchlist_core.storage.pagination import decode_cursor, dynamodb_key, encode_cursor
 from watchlist_core.storage.tables import ItemRecord, UserRecord
 from watchlist_core.storage.transactions import cancellation_codes, run_transaction
@@ -95,8 +97,11 @@ def _count_action(item_type: str, status: str, delta: int) -> Action:
 
 
 class ItemStore:
-    def __init__(self, connection: Connection) -> None:
+    """Every write commits its audit event to the outbox in the same transaction."""
+
+    def __init__(self, connection: Connection, outbox: OutboxStore) -> None:
         self._connection = connection
+        self._outbox = outbox
 
     def get(self, user_id: str, item_id: str) -> WatchlistItem | None:
         try:
@@ -104,7 +109,7 @@ class ItemStore:
         except DoesNotExist:
             return None
 
-    def create(self, user_id: str, item: WatchlistItem) -> WatchlistItem:
+    def create(self, user_id: str, item: WatchlistItem, audit: AuditEvent) -> WatchlistItem:
         fields: dict[str, Any] = item.model_dump(mode="json", exclude={"id", "version"})
         record = ItemRecord(user_id=user_id, item_id=item.id, **(fields | derived_keys(item.id, fields)))
 
@@ -115,11 +120,12 @@ class ItemStore:
                 actions=[_count_action(item.type, item.status, 1)],
                 condition=UserRecord.pk.exists(),
             )
+            self._outbox.stage(transaction, audit)
 
         self._commit(build)
         return _to_item(record)
 
-    def update(self, user_id: str, current: WatchlistItem, updated: WatchlistItem) -> WatchlistItem:
+    def update(self, user_id: str, current: WatchlistItem, updated: WatchlistItem, audit: AuditEvent) -> WatchlistItem:
         """Write `updated` if the stored item is still at `current.version`, else ConflictError."""
         old = current.model_dump(mode="json")
         new = updated.model_dump(mode="json", exclude={"id", "created_at", "version"})
@@ -141,11 +147,12 @@ class ItemStore:
                         _count_action(updated.type, updated.status, 1),
                     ],
                 )
+            self._outbox.stage(transaction, audit)
 
         self._commit(build)
         return updated.model_copy(update={"version": current.version + 1})
 
-    def delete(self, user_id: str, current: WatchlistItem) -> None:
+    def delete(self, user_id: str, current: WatchlistItem, audit: AuditEvent) -> None:
         """Delete the item if it is still at `current.version`, else ConflictError."""
         record = ItemRecord(user_id=user_id, item_id=current.id, version=current.version)
 
@@ -154,6 +161,7 @@ class ItemStore:
             transaction.update(
                 UserRecord(pk=user_pk(user_id)), actions=[_count_action(current.type, current.status, -1)]
             )
+            self._outbox.stage(transaction, audit)
 
         self._commit(build)
 

@@ -155,6 +155,68 @@ class SessionRecord(_Record):
     expires_at = TTLAttribute()
 
 
+# Audit trail: one item per event, keyed by its id (a ULID, so time-ordered). Three global indexes answer
+# the admin's queries newest first: everything, one actor's events, one action's events.
+class AuditByTimeIndex(GlobalSecondaryIndex["AuditEventRecord"]):
+    class Meta:
+        index_name = "by_time"
+        projection = AllProjection()
+
+    stream = UnicodeAttribute(hash_key=True)
+    id = UnicodeAttribute(range_key=True)
+
+
+class AuditByActorIndex(GlobalSecondaryIndex["AuditEventRecord"]):
+    """Sparse: events without an actor (a failed login on an unknown address) are not in it."""
+
+    class Meta:
+        index_name = "by_actor"
+        projection = AllProjection()
+
+    actor_id = UnicodeAttribute(hash_key=True)
+    id = UnicodeAttribute(range_key=True)
+
+
+class AuditByActionIndex(GlobalSecondaryIndex["AuditEventRecord"]):
+    class Meta:
+        index_name = "by_action"
+        projection = AllProjection()
+
+    action = UnicodeAttribute(hash_key=True)
+    id = UnicodeAttribute(range_key=True)
+
+
+class AuditEventRecord(_Record):
+    """The event as its schema's JSON (`body`), plus the attributes the indexes are keyed on."""
+
+    class Meta:
+        table_name = "watchlist-audit"
+
+    id = UnicodeAttribute(hash_key=True)
+    stream = UnicodeAttribute()
+    action = UnicodeAttribute()
+    actor_id = UnicodeAttribute(null=True)
+    body = UnicodeAttribute()
+    expires_at = TTLAttribute()
+
+    by_time = AuditByTimeIndex()
+    by_actor = AuditByActorIndex()
+    by_action = AuditByActionIndex()
+
+
+class OutboxRecord(_Record):
+    """An audit event not yet known to be stored: written with the change it describes, or when SQS failed."""
+
+    class Meta:
+        table_name = "watchlist-audit-outbox"
+
+    event_id = UnicodeAttribute(hash_key=True)
+    body = UnicodeAttribute()
+    due_at = NumberAttribute()  # epoch seconds: the relay leaves the row alone until then
+    attempts = NumberAttribute(default=0)
+    expires_at = TTLAttribute()
+
+
 def bind_tables(settings: Settings) -> None:
     """Point every record class at the configured tables and endpoint (no I/O)."""
     names: dict[type[Model], str] = {
@@ -163,6 +225,8 @@ def bind_tables(settings: Settings) -> None:
         TallyRecord: settings.users_table,
         ItemRecord: settings.items_table,
         SessionRecord: settings.sessions_table,
+        AuditEventRecord: settings.audit_table,
+        OutboxRecord: settings.audit_outbox_table,
     }
     for record, table_name in names.items():
         meta: Any = record.Meta

@@ -9,8 +9,10 @@ from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
+from watchlist_core.audit import AuditEvent
 from watchlist_core.domain import Page, Role, User, normalize_email
-from watchlist_core.errors import ConflictError, NotFoundError
+from watchlist_core.errors import ConflictError
+from watchlist_core.storage.outbox import OutboxStore
 from watchlist_core.storage.pagination import decode_cursor, dynamodb_key, encode_cursor
 from watchlist_core.storage.tables import EmailClaimRecord, TallyRecord, UserRecord
 from watchlist_core.storage.transactions import cancellation_codes, run_transaction
@@ -45,10 +47,13 @@ def _to_user(record: UserRecord) -> User:
 
 
 class UserStore:
-    def __init__(self, connection: Connection) -> None:
-        self._connection = connection
+    """Writes that change an account commit their audit event to the outbox in the same transaction."""
 
-    def create(self, user: User, password_hash: str) -> User:
+    def __init__(self, connection: Connection, outbox: OutboxStore) -> None:
+        self._connection = connection
+        self._outbox = outbox
+
+    def create(self, user: User, password_hash: str, audit: AuditEvent) -> User:
         """Store a new account; ConflictError when its e-mail address is taken, also concurrently."""
         record = UserRecord(
             pk=user_pk(user.id),
@@ -69,6 +74,7 @@ class UserStore:
             transaction.save(record, condition=UserRecord.pk.does_not_exist())
             if user.role is Role.ADMIN:
                 transaction.update(TallyRecord(pk=ADMINS_TALLY), actions=[TallyRecord.value.add(1)])
+            self._outbox.stage(transaction, audit)
 
         try:
             run_transaction(self._connection, build)
@@ -100,14 +106,9 @@ class UserStore:
             actions=[UserRecord.password_hash.set(password_hash)], condition=UserRecord.pk.exists()
         )
 
-    def change_role(self, user_id: str, role: Role) -> User:
-        """Set a user's role; the admin tally moves with it, and never below one admin."""
-        current = self.get(user_id)
-        if current is None:
-            raise NotFoundError("No such user.")
-        if current.role is role:
-            return current
-        target = UserRecord(pk=user_pk(user_id))
+    def change_role(self, current: User, role: Role, audit: AuditEvent) -> User:
+        """Move a user from `current.role` to `role`; the admin tally moves with it, and never below one admin."""
+        target = UserRecord(pk=user_pk(current.id))
         demoting = current.role is Role.ADMIN
 
         def build(transaction: TransactWrite) -> None:
@@ -121,6 +122,7 @@ class UserStore:
                 transaction.update(tally, actions=[TallyRecord.value.add(-1)], condition=TallyRecord.value > 1)
             else:
                 transaction.update(tally, actions=[TallyRecord.value.add(1)])
+            self._outbox.stage(transaction, audit)
 
         try:
             run_transaction(self._connection, build)

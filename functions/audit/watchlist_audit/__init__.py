@@ -1,0 +1,1 @@
+"""The audit functions: the SQS consumer that stores audit events, and the scheduled outbox relay."""

@@ -1,0 +1,40 @@
+"""The audit Lambda: SQS batches of audit events, each stored once; failures reported per message."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import Json
+
+from watchlist_core.audit import AuditEvent
+from watchlist_core.observability import logger
+from watchlist_core.wiring import get_audit_worker
+
+
+class AuditMessage(SqsRecordModel):
+    """An SQS record whose body must be an audit event of a known schema version; anything else is poison."""
+
+    body: Json[AuditEvent]
+
+
+# A message that fails (poison, or storage down) is reported alone; SQS redelivers it, and after the queue's
+# receive limit moves it to the dead-letter queue. A batch that fails whole is reported, not raised: the same
+# retry, without a failed invocation.
+processor = BatchProcessor(event_type=EventType.SQS, model=AuditMessage, raise_on_entire_batch_failure=False)
+
+
+def store(message: AuditMessage) -> str:
+    logger.set_correlation_id(message.body.request_id)
+    return get_audit_worker().ingest.store(message.body)
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    with processor(records=event["Records"], handler=store, lambda_context=context):
+        outcomes = processor.process()
+    get_audit_worker().ingest.settle(result for status, result, _ in outcomes if status == "success")
+    return processor.response()

@@ -1,0 +1,77 @@
+"""The audit queue (SQS through boto3): short timeouts and no retries, because a failed send has a
+durable fallback (the outbox) and must not hold up the request that produced the event."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from watchlist_core.audit import AuditEvent
+from watchlist_core.observability import logger
+from watchlist_core.settings import Settings
+
+SEND_BATCH_LIMIT = 10  # SendMessageBatch takes ten entries at most
+
+
+class AuditQueue:
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def configured(self) -> bool:
+        return self._settings.audit_queue_url is not None
+
+    def send(self, event: AuditEvent) -> bool:
+        """One SendMessage; False (logged) when SQS is unreachable, slow or refuses."""
+        if not self._settings.audit_queue_url:
+            return False
+        try:
+            self._sqs().send_message(QueueUrl=self._settings.audit_queue_url, MessageBody=event.model_dump_json())
+        except Exception as error:  # noqa: BLE001 (any failure means: not sent, use the fallback)
+            logger.warning("audit queue unavailable", extra={"error_class": type(error).__name__})
+            return False
+        return True
+
+    def send_batch(self, events: Sequence[AuditEvent]) -> set[str]:
+        """SendMessageBatch of up to ten events; the ids of those SQS accepted."""
+        if not self._settings.audit_queue_url or not events:
+            return set()
+        entries = [{"Id": event.id, "MessageBody": event.model_dump_json()} for event in events[:SEND_BATCH_LIMIT]]
+        try:
+            answer = self._sqs().send_message_batch(QueueUrl=self._settings.audit_queue_url, Entries=entries)
+        except Exception as error:  # noqa: BLE001
+            logger.warning("audit queue unavailable", extra={"error_class": type(error).__name__})
+            return set()
+        for failure in answer.get("Failed", []):
+            logger.warning("audit queue refused an event", extra={"event_id": failure["Id"], "code": failure["Code"]})
+        return {entry["Id"] for entry in answer.get("Successful", [])}
+
+    def ping(self) -> Any:
+        """For the readiness check: raises unless the queue answers."""
+        return self._sqs().get_queue_attributes(
+            QueueUrl=self._settings.audit_queue_url, AttributeNames=["ApproximateNumberOfMessages"]
+        )
+
+    def _sqs(self) -> Any:
+        # Built on first use: boto3 and the SQS service model cost tens of milliseconds, which a
+        # read-only invocation should not pay.
+        with self._lock:
+            if self._client is None:
+                import boto3
+                from botocore.config import Config
+
+                timeout = self._settings.sqs_timeout_seconds
+                self._client = boto3.client(
+                    "sqs",
+                    region_name=self._settings.aws_region,
+                    endpoint_url=self._settings.sqs_endpoint_url,
+                    config=Config(
+                        connect_timeout=timeout,
+                        read_timeout=timeout,
+                        retries={"mode": "standard", "total_max_attempts": 1},
+                    ),
+                )
+            return self._client
