@@ -91,7 +91,8 @@ def main() -> int:
         os.environ.update(create_queues(os.environ["SQS_ENDPOINT_URL"], os.environ["AWS_REGION"]))
         print(f"audit queue: {os.environ['AUDIT_QUEUE_URL']}", flush=True)
         print("tables created:", ", ".join(create_tables(get_settings())), flush=True)
-        stack.enter_context(_child([sys.executable, "-m", "infra.audit_worker"]))
+        worker = stack.enter_context(_child([sys.executable, "-m", "infra.audit_worker"]))
+        print(f"audit worker (queue poller and outbox relay): pid {worker.pid}", flush=True)
 
         email = os.environ.get("ADMIN_EMAIL")
         password = os.environ.get("ADMIN_PASSWORD")

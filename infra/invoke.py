@@ -1,13 +1,15 @@
-"""`make invoke EVENT=events/....json`: run the API handler on one sample event in-process, as
-`sam local invoke` would, and print the Lambda response.
+"""`make invoke EVENT=events/....json`: run a function's handler on one sample event in-process, as
+`sam local invoke` would, and print the Lambda response. The folder under events/ names the function:
+api (the HTTP API), audit (the SQS consumer), relay (the scheduled outbox relay).
 
 Sample events may hold placeholders, filled here (and by the tests, through the same loader) with a
 freshly registered user: {{access_token}}, {{refresh_token}}, {{admin_token}}, {{user_id}},
-{{item_id}}, {{email}}, {{password}}, {{unique}}.
+{{item_id}}, {{email}}, {{password}}, {{unique}}, and new audit event ids {{event_id_1}} to {{event_id_3}}.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import sys
@@ -15,6 +17,8 @@ import uuid
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, cast
+
+from ulid import ULID
 
 from infra.bootstrap import create_tables
 from infra.dev import LOCAL_AWS_ENVIRONMENT
@@ -25,6 +29,12 @@ from watchlist_core.settings import get_settings
 from watchlist_core.wiring import get_services
 
 DEMO_PASSWORD = "demo-password-1"  # noqa: S105 (a throwaway local demo account)
+EVENTS_ROOT = Path(__file__).resolve().parent.parent / "events"
+FUNCTION_MODULES = {
+    "api": "watchlist_api.handler",
+    "audit": "watchlist_audit.handler",
+    "relay": "watchlist_audit.relay",
+}
 
 
 def placeholder_values() -> dict[str, str]:
@@ -47,6 +57,9 @@ def placeholder_values() -> dict[str, str]:
         "email": email,
         "password": DEMO_PASSWORD,
         "unique": unique,
+        "event_id_1": str(ULID()),
+        "event_id_2": str(ULID()),
+        "event_id_3": str(ULID()),
     }
 
 
@@ -59,6 +72,12 @@ def load_event(path: Path, values: dict[str, str]) -> dict[str, Any]:
     return event
 
 
+def handler_for(path: Path) -> Any:
+    """The handler of the function whose folder under events/ holds `path` (imported on first use)."""
+    function = path.resolve().relative_to(EVENTS_ROOT).parts[0]
+    return importlib.import_module(FUNCTION_MODULES[function]).handler
+
+
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
         print("usage: python -m infra.invoke events/<file>.json", file=sys.stderr)
@@ -69,10 +88,9 @@ def main(argv: list[str]) -> int:
                 os.environ.setdefault(name, value)
             os.environ["DYNAMODB_ENDPOINT_URL"] = stack.enter_context(MotoServer()).endpoint_url
         create_tables(get_settings())
-        event = load_event(Path(argv[0]), placeholder_values())
-
-        from watchlist_api.handler import handler  # after the environment is in place
-
+        path = Path(argv[0])
+        event = load_event(path, placeholder_values())
+        handler = handler_for(path)  # after the environment is in place
         response = handler(event, cast(Any, LambdaContext()))  # duck-typed like Lambda's own context
     print(json.dumps(response, indent=2))
     return 0

@@ -52,7 +52,9 @@ def start_dev(extra_env: dict[str, str]) -> tuple[str, subprocess.Popen[str]]:
             "PORT": str(port),
             "ADMIN_EMAIL": ADMIN["email"],
             "ADMIN_PASSWORD": ADMIN["password"],
-            "PYTHONPATH": os.pathsep.join([str(ROOT / "layers/shared"), str(ROOT / "functions/api"), str(ROOT)]),
+            "PYTHONPATH": os.pathsep.join(
+                [str(ROOT / "layers/shared"), str(ROOT / "functions/api"), str(ROOT / "functions/audit"), str(ROOT)]
+            ),
         }
     )
     process = subprocess.Popen(
@@ -109,13 +111,32 @@ def test_make_dev_serves_the_api_creates_the_admin_and_stops_cleanly(
     assert status == 401
     assert problem["instance"] == "/v1/watchlists"
     assert _call(base, "GET", "/docs")[0] == 200
+    admin_id = next(u["id"] for u in users["items"] if u["email"] == ADMIN["email"])
+    assert _audited_login(base, tokens["access_token"], admin_id)  # through SQS and the audit worker
 
     process.send_signal(signal.SIGTERM)
     output, _ = process.communicate(timeout=30)
     assert process.returncode == 0, output
-    moto_port = int(re.search(r"moto server \(DynamoDB\) on http://127.0.0.1:(\d+)", output).group(1))  # type: ignore[union-attr]
+    moto_port = int(re.search(r"moto server \(DynamoDB, SQS\) on http://127.0.0.1:(\d+)", output).group(1))  # type: ignore[union-attr]
     with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", moto_port), timeout=1):
         pass  # the moto server it started is gone too
+    worker_pid = int(re.search(r"audit worker .*: pid (\d+)", output).group(1))  # type: ignore[union-attr]
+    with pytest.raises(ProcessLookupError):
+        os.kill(worker_pid, 0)  # and so is the audit worker
+
+
+def _audited_login(base: str, token: str, admin_id: str) -> bool:
+    """The admin's login appears in the audit trail within a few seconds (the worker long-polls the queue)."""
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        status, _, page = _call(
+            base, "GET", f"/v1/admin/audit?actor_id={admin_id}&action=auth.login_succeeded", token=token
+        )
+        assert status == 200
+        if page["items"]:
+            return True
+        time.sleep(0.3)
+    return False
 
 
 def test_make_dev_says_which_redis_it_uses(monkeypatch: pytest.MonkeyPatch, redis_url: str) -> None:

@@ -10,7 +10,7 @@ import pytest
 from infra.bootstrap import create_queues, create_tables
 from infra.moto_server import MotoServer
 from infra.redis_server import RedisServer
-from tests.support import Api
+from tests.support import Api, unique_email
 from watchlist_core import wiring
 from watchlist_core.settings import get_settings
 
@@ -81,3 +81,10 @@ def redis_api(handler, redis_server: RedisServer, monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("REDIS_URL", redis_server.url)
     wiring.reset()
     return Api(handler)
+
+
+@pytest.fixture
+def admin_token(api: Api) -> str:
+    email = unique_email()
+    wiring.get_services().auth.ensure_admin(email, "admin password 1")
+    return str(api.login(email, "admin password 1")["access_token"])

@@ -6,17 +6,10 @@ from typing import Any
 
 import pytest
 
-from tests.support import Api, unique_email
+from tests.support import Api
 from watchlist_core.wiring import get_services
 
 MISSING_ID = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
-
-
-@pytest.fixture
-def admin_token(api: Api) -> str:
-    email = unique_email()
-    get_services().auth.ensure_admin(email, "admin password 1")
-    return str(api.login(email, "admin password 1")["access_token"])
 
 
 def test_users_get_403_on_every_admin_endpoint(api: Api) -> None:

@@ -1,4 +1,5 @@
-"""Every sample event in events/ runs through the handler and answers the status in its file name."""
+"""Every sample API event in events/api runs through the handler and answers the status in its file name.
+(The audit and relay samples are tested in test_audit.py.)"""
 
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from infra.events import LambdaContext, response_headers
-from infra.invoke import load_event, placeholder_values
+from infra.invoke import handler_for, load_event, placeholder_values
 
 ROOT = Path(__file__).resolve().parents[2]
-EVENTS = sorted((ROOT / "events").rglob("*.json"))
+EVENTS = sorted((ROOT / "events" / "api").rglob("*.json"))
 
 
 def _expected_status(path: Path) -> int:
@@ -25,12 +26,14 @@ def _expected_status(path: Path) -> int:
 def test_there_are_sample_events_for_every_endpoint_group() -> None:
     groups = {path.parent.name for path in EVENTS}
     assert {"health", "docs", "auth", "watchlists", "admin"} <= groups
+    assert {path.name for path in (ROOT / "events").iterdir()} == {"api", "audit", "relay"}
 
 
 @pytest.mark.parametrize("path", EVENTS, ids=lambda p: str(p.relative_to(ROOT / "events")))
 def test_sample_event_gets_its_expected_answer(handler, path: Path) -> None:  # type: ignore[no-untyped-def]
     event = load_event(path, placeholder_values())
     assert "{{" not in json.dumps(event)
+    assert handler_for(path) is handler
     response = handler(event, LambdaContext())
     headers = {name.lower(): value for name, value in response_headers(response)}
     assert response["statusCode"] == _expected_status(path), response.get("body")
@@ -42,7 +45,9 @@ def test_sample_event_gets_its_expected_answer(handler, path: Path) -> None:  # 
 
 def test_make_invoke_prints_the_lambda_response(moto_server) -> None:  # type: ignore[no-untyped-def]
     env = os.environ | {
-        "PYTHONPATH": os.pathsep.join([str(ROOT / "layers/shared"), str(ROOT / "functions/api"), str(ROOT)]),
+        "PYTHONPATH": os.pathsep.join(
+            [str(ROOT / "layers/shared"), str(ROOT / "functions/api"), str(ROOT / "functions/audit"), str(ROOT)]
+        ),
         "DYNAMODB_ENDPOINT_URL": moto_server.endpoint_url,
     }
     event = ROOT / "events/api/watchlists/get-item__200.json"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, ExceptionInfo, FailureResponse
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -21,15 +21,31 @@ class AuditMessage(SqsRecordModel):
     body: Json[AuditEvent]
 
 
+class AuditBatchProcessor(BatchProcessor):
+    """Powertools' SQS batch processor, saying why each failed message failed."""
+
+    def failure_handler(self, record: Any, exception: ExceptionInfo) -> FailureResponse:
+        message_id = record.get("messageId") if isinstance(record, dict) else getattr(record, "messageId", None)
+        logger.warning(
+            "audit message failed; SQS will redeliver it, then dead-letter it",
+            extra={
+                "message_id": message_id,
+                "error_class": type(exception[1]).__name__,
+                "error": str(exception[1])[:300],
+            },
+        )
+        return super().failure_handler(record, exception)
+
+
 # A message that fails (poison, or storage down) is reported alone; SQS redelivers it, and after the queue's
 # receive limit moves it to the dead-letter queue. A batch that fails whole is reported, not raised: the same
 # retry, without a failed invocation.
-processor = BatchProcessor(event_type=EventType.SQS, model=AuditMessage, raise_on_entire_batch_failure=False)
+processor = AuditBatchProcessor(event_type=EventType.SQS, model=AuditMessage, raise_on_entire_batch_failure=False)
 
 
-def store(message: AuditMessage) -> str:
-    logger.set_correlation_id(message.body.request_id)
-    return get_audit_worker().ingest.store(message.body)
+def store(record: AuditMessage) -> str:
+    logger.set_correlation_id(record.body.request_id)
+    return get_audit_worker().ingest.store(record.body)
 
 
 @logger.inject_lambda_context(clear_state=True)
