@@ -31,11 +31,11 @@ def main() -> int:
     settings = get_settings()
     if not settings.audit_queue_url:
         raise SystemExit("AUDIT_QUEUE_URL is not set")
-    from watchlist_audit import handler as audit_function
-    from watchlist_audit import relay as relay_function
+    from watchlist_audit.handler import handler as audit_handler
+    from watchlist_audit.relay import handler as relay_handler
 
     sqs = boto3.client("sqs", region_name=settings.aws_region, endpoint_url=settings.sqs_endpoint_url)
-    poller = QueuePoller(sqs, settings.audit_queue_url, audit_function.handler)
+    poller = QueuePoller(sqs, settings.audit_queue_url, audit_handler)
     interval = float(os.environ.get("AUDIT_RELAY_INTERVAL_SECONDS", "10"))
     next_relay = time.monotonic()
     print(f"audit worker: polling {settings.audit_queue_url}; relay every {interval:g}s", flush=True)
@@ -44,7 +44,7 @@ def main() -> int:
         try:
             if time.monotonic() >= next_relay:
                 next_relay = time.monotonic() + interval
-                relay_function.handler(scheduled_event("outbox-relay"), cast(Any, LambdaContext("outbox-relay")))
+                relay_handler(scheduled_event("outbox-relay"), cast(Any, LambdaContext("outbox-relay")))
             poller.poll_once(wait_seconds=1)
         except Exception as error:  # noqa: BLE001 (a dependency away for a moment: go on, as Lambda would)
             print(f"audit worker: {type(error).__name__}: {error}; retrying", flush=True)
