@@ -46,6 +46,7 @@ bench: install .venv-runtime/.installed
 	$(PY) bench/warm.py
 	$(PY) bench/list_cost.py
 	$(PY) bench/redis_cost.py
+	$(PY) bench/audit_throughput.py
 
 # Run the API handler on one sample event in-process, as `sam local invoke` would: make invoke EVENT=events/....json
 invoke: install

@@ -40,6 +40,7 @@ SUBJECTS = {
 }
 ENV = os.environ | {
     "PYTHONPATH": os.pathsep.join(str(ROOT / p) for p in ("layers/shared", "functions/api", ".")),
+    "AWS_REGION": "us-east-1",
     "STAGE": "local",
     "AWS_DEFAULT_REGION": "us-east-1",
     "REDIS_URL": "redis://127.0.0.1:1/0",  # the deployed client (never contacted by GET /health)
@@ -85,5 +86,27 @@ def main() -> None:
         print(f"  {own / 1000:7.1f} ms  {module}")
 
 
+# The first write of a cold instance also builds the SQS client for the audit queue: on the botocore session
+# that PynamoDB's DynamoDB client already warmed (as the API does), or on a fresh one.
+SQS_CLIENT = (
+    "import time, boto3, botocore.session; import watchlist_api.handler; "
+    "dynamodb_session = botocore.session.get_session(); dynamodb_session.create_client('dynamodb'); "
+    "s = time.perf_counter(); boto3.session.Session(botocore_session={session}).client('sqs'); "
+    "print(time.perf_counter() - s)"
+)
+
+
+def sqs_client_cost() -> None:
+    samples: dict[str, list[float]] = {"shared": [], "fresh": []}
+    for _ in range(ROUNDS):
+        for name, session in (("shared", "dynamodb_session"), ("fresh", "None")):
+            command = [PYTHON, "-c", SQS_CLIENT.format(session=session)]
+            result = subprocess.run(command, env=ENV, capture_output=True, text=True, check=True)  # noqa: S603
+            samples[name].append(float(result.stdout))
+    shared, fresh = (statistics.median(samples[name]) * 1000 for name in ("shared", "fresh"))
+    print(f"\nfirst write's SQS client: on the DynamoDB session {shared:.1f} ms, on a new one {fresh:.1f} ms (medians)")
+
+
 if __name__ == "__main__":
     main()
+    sqs_client_cost()

@@ -267,6 +267,19 @@ def test_events_written_while_sqs_is_down_arrive_once_it_is_back(
     assert outbox_rows_about(user["id"]) == []
 
 
+def test_readiness_warns_but_passes_while_sqs_is_down(api: Api, sqs_outage: SqsOutage) -> None:
+    response = api.get("/v1/health/detailed")
+    assert response.status == 200  # writes still succeed: their events wait in the outbox
+    body = response.json()
+    assert (body["status"], body["checks"]["sqs"]["status"], body["checks"]["dynamodb"]["status"]) == (
+        "warn",
+        "fail",
+        "pass",
+    )
+    sqs_outage.end()
+    assert api.get("/v1/health/detailed").json()["checks"]["sqs"]["status"] == "pass"
+
+
 def test_the_relay_leaves_fresh_outbox_rows_alone(api: Api, poller: QueuePoller) -> None:
     _, token = api.new_user()
     item_id = api.post("/v1/watchlists/items", token=token, json={"title": "Ran", "type": "movie"}).json()["id"]

@@ -4,7 +4,7 @@ durable fallback (the outbox) and must not hold up the request that produced the
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from watchlist_core.audit import AuditEvent
@@ -15,8 +15,12 @@ SEND_BATCH_LIMIT = 10  # SendMessageBatch takes ten entries at most
 
 
 class AuditQueue:
-    def __init__(self, settings: Settings) -> None:
+    """`botocore_session`, when given, supplies a session to build the client on: one that already built a
+    DynamoDB client has its endpoint and credential data loaded, which makes the SQS client ~5 ms, not ~40."""
+
+    def __init__(self, settings: Settings, botocore_session: Callable[[], Any] | None = None) -> None:
         self._settings = settings
+        self._botocore_session = botocore_session
         self._client: Any = None
         self._lock = threading.Lock()
 
@@ -56,15 +60,17 @@ class AuditQueue:
         )
 
     def _sqs(self) -> Any:
-        # Built on first use: boto3 and the SQS service model cost tens of milliseconds, which a
-        # read-only invocation should not pay.
+        # Built on first use: boto3 and the SQS client cost milliseconds a read-only invocation need not pay.
         with self._lock:
             if self._client is None:
                 import boto3
                 from botocore.config import Config
 
                 timeout = self._settings.sqs_timeout_seconds
-                self._client = boto3.client(
+                session = boto3.session.Session(
+                    botocore_session=self._botocore_session() if self._botocore_session else None
+                )
+                self._client = session.client(
                     "sqs",
                     region_name=self._settings.aws_region,
                     endpoint_url=self._settings.sqs_endpoint_url,

@@ -65,7 +65,7 @@ def get_services() -> Services:
     )
     response_cache = ResponseCache(redis, settings.cache_ttl_seconds)
     outbox = OutboxStore(settings.audit_outbox_grace_seconds)
-    queue = AuditQueue(settings)
+    queue = AuditQueue(settings, lambda: connection.session)
     audit = AuditTrail(queue, outbox)
     users = UserStore(connection, outbox)
     watchlists = WatchlistService(ItemStore(connection, outbox), response_cache, audit)

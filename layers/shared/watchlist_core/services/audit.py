@@ -45,7 +45,7 @@ class AuditTrail:
             self._outbox.put(event)
         except Exception:  # noqa: BLE001 (queue and table both failing: the log is the last durable place)
             logger.exception(
-                "audit event lost to queue and outbox", extra={"audit_event": event.model_dump(mode="json")}
+                "audit event reached neither queue nor outbox", extra={"audit_event": event.model_dump(mode="json")}
             )
             count("AuditEventUnsaved")
 

@@ -1,0 +1,99 @@
+"""The audit function: events stored per second in batches of ten, and the DynamoDB requests a batch costs.
+
+Each batch is ten real messages received from the moto server's queue; only the handler invocation is
+timed. Three cases: new events with outbox rows (written by the API's transactions), the same batch
+delivered again (all duplicates), and new events whose outbox rows are already gone.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import statistics
+import time
+from collections import Counter
+from collections.abc import Callable
+from contextlib import redirect_stdout
+from typing import Any, cast
+
+import boto3
+
+from bench._common import local_stack, tally_dynamodb
+from infra.events import LambdaContext, sqs_event
+from watchlist_core.audit import AuditAction, AuditEvent, item_target, new_event
+from watchlist_core.observability import logger
+from watchlist_core.storage.outbox import OutboxStore
+
+BATCHES = 40
+BATCH_SIZE = 10
+
+
+def main() -> None:
+    logger.setLevel("WARNING")  # one INFO line per duplicate would bury the figures
+    with local_stack():
+        from watchlist_audit.handler import handler
+
+        sqs: Any = boto3.client("sqs", endpoint_url=os.environ["SQS_ENDPOINT_URL"])
+        queue_url = os.environ["AUDIT_QUEUE_URL"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        outbox = OutboxStore(grace_seconds=120)
+
+        def received_batch(events: list[AuditEvent]) -> dict[str, Any]:
+            sqs.send_message_batch(
+                QueueUrl=queue_url,
+                Entries=[{"Id": str(i), "MessageBody": event.model_dump_json()} for i, event in enumerate(events)],
+            )
+            messages: list[dict[str, Any]] = []
+            while len(messages) < len(events):
+                answer = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=BATCH_SIZE, AttributeNames=["All"])
+                messages += answer.get("Messages", [])
+            sqs.delete_message_batch(
+                QueueUrl=queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
+            )
+            return sqs_event(messages, queue_arn)
+
+        def new_events(with_outbox_rows: bool) -> list[AuditEvent]:
+            events = [
+                new_event(AuditAction.ITEM_CREATED, actor_id="bench-user", target=item_target("bench-user", str(n)))
+                for n in range(BATCH_SIZE)
+            ]
+            for event in events:
+                if with_outbox_rows:
+                    outbox.put(event)
+            return events
+
+        cases: dict[str, Callable[[], dict[str, Any]]] = {}
+        replay: list[dict[str, Any]] = []
+
+        def fresh_with_outbox() -> dict[str, Any]:
+            event = received_batch(new_events(with_outbox_rows=True))
+            replay.append(event)
+            return event
+
+        cases["new events, outbox rows present"] = fresh_with_outbox
+        cases["the same batches again (duplicates)"] = lambda: replay.pop(0)
+        cases["new events, no outbox rows"] = lambda: received_batch(new_events(with_outbox_rows=False))
+
+        with redirect_stdout(io.StringIO()):  # warm up
+            handler(received_batch(new_events(with_outbox_rows=False)), cast(Any, LambdaContext("audit")))
+        print(f"{'case':40} {'events/s (median)':>18} {'ms/batch':>9}  DynamoDB requests per batch of {BATCH_SIZE}")
+        for name, next_batch in cases.items():
+            seconds: list[float] = []
+            handler_requests: Counter[str] = Counter()
+            for _ in range(BATCHES):
+                event = next_batch()  # its own requests (queue, outbox rows) are not counted
+                with tally_dynamodb() as tally, redirect_stdout(io.StringIO()):  # its log and metric lines
+                    started = time.perf_counter()
+                    response = handler(event, cast(Any, LambdaContext("audit")))
+                    seconds.append(time.perf_counter() - started)
+                assert response == {"batchItemFailures": []}, response
+                handler_requests += tally.operations
+            per_batch = {op: count / BATCHES for op, count in sorted(handler_requests.items())}
+            median = statistics.median(seconds)
+            requests = ", ".join(f"{op} {count:g}" for op, count in per_batch.items())
+            print(f"{name:40} {BATCH_SIZE / median:18.0f} {median * 1000:9.1f}  {requests}")
+
+
+if __name__ == "__main__":
+    main()
