@@ -1,9 +1,11 @@
 """The audit queue (SQS through boto3): short timeouts and no retries, because a failed send has a
-durable fallback (the outbox) and must not hold up the request that produced the event."""
+durable fallback (the outbox) and must not hold up the request that produced the event. After a failure,
+sends are skipped for a few seconds, so an SQS outage costs one timeout per pause, not one per request."""
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -23,18 +25,16 @@ class AuditQueue:
         self._botocore_session = botocore_session
         self._client: Any = None
         self._lock = threading.Lock()
-
-    @property
-    def configured(self) -> bool:
-        return self._settings.audit_queue_url is not None
+        self._paused_until = 0.0
 
     def send(self, event: AuditEvent) -> bool:
-        """One SendMessage; False (logged) when SQS is unreachable, slow or refuses."""
-        if not self._settings.audit_queue_url:
+        """One SendMessage; False when SQS is unreachable, slow or refuses, now or a moment ago."""
+        if not self._settings.audit_queue_url or time.monotonic() < self._paused_until:
             return False
         try:
             self._sqs().send_message(QueueUrl=self._settings.audit_queue_url, MessageBody=event.model_dump_json())
         except Exception as error:  # noqa: BLE001 (any failure means: not sent, use the fallback)
+            self._paused_until = time.monotonic() + self._settings.sqs_pause_after_failure_seconds
             logger.warning("audit queue unavailable", extra={"error_class": type(error).__name__})
             return False
         return True

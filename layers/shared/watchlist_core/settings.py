@@ -62,6 +62,7 @@ class Settings(BaseModel):
     audit_queue_url: str | None = None
     sqs_endpoint_url: str | None = None
     sqs_timeout_seconds: float = Field(default=1.0, gt=0, le=5)
+    sqs_pause_after_failure_seconds: float = Field(default=5.0, ge=0)
     audit_retention_days: int = Field(default=365, ge=1)
     # The relay leaves an outbox row alone this long after it was written (or last sent), giving the first
     # delivery time to be stored; then it sends it again, backing off, up to `audit_relay_max_attempts` times.
