@@ -47,6 +47,7 @@ bench: install .venv-runtime/.installed
 	$(PY) bench/list_cost.py
 	$(PY) bench/redis_cost.py
 	$(PY) bench/audit_throughput.py
+	$(PY) bench/github_cache.py
 
 # Run the API handler on one sample event in-process, as `sam local invoke` would: make invoke EVENT=events/....json
 invoke: install

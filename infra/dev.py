@@ -1,5 +1,6 @@
 """`make dev`: moto server (DynamoDB and SQS), tables and queues from template.yaml, the first admin, the audit
 worker (queue poller and outbox relay, see infra/audit_worker.py) and the API through its Lambda handler.
+With GITHUB_STUB=1, a local GitHub stand-in (infra/github_stub.py) instead of api.github.com.
 
 Redis: REDIS_URL if set; else the local server on 127.0.0.1:6379 when one answers; else an in-process
 stand-in. An existing DYNAMODB_ENDPOINT_URL is used instead of starting a moto server (how the tests run
@@ -20,6 +21,7 @@ from types import FrameType
 
 from infra.bootstrap import create_queues, create_tables, ensure_admin
 from infra.gateway import make_server
+from infra.github_stub import DEMO_USERS, GitHubStub
 from infra.moto_server import MotoServer
 from watchlist_core.settings import get_settings
 
@@ -87,7 +89,11 @@ def main() -> int:
             os.environ["DYNAMODB_ENDPOINT_URL"] = moto.endpoint_url
         os.environ.setdefault("SQS_ENDPOINT_URL", os.environ["DYNAMODB_ENDPOINT_URL"])
         print(f"moto server (DynamoDB, SQS) on {os.environ['DYNAMODB_ENDPOINT_URL']}", flush=True)
-        # Before the first get_settings(): the settings are read once, and must see the queue's URL.
+        if os.environ.get("GITHUB_STUB"):
+            github = stack.enter_context(GitHubStub(DEMO_USERS))
+            os.environ["GITHUB_API_URL"] = github.url
+            print(f"GitHub stub on {github.url} (users: {', '.join(DEMO_USERS)})", flush=True)
+        # Before the first get_settings(): the settings are read once, and must see these URLs.
         os.environ.update(create_queues(os.environ["SQS_ENDPOINT_URL"], os.environ["AWS_REGION"]))
         print(f"audit queue: {os.environ['AUDIT_QUEUE_URL']}", flush=True)
         print("tables created:", ", ".join(create_tables(get_settings())), flush=True)

@@ -88,7 +88,7 @@ def redis_url() -> Iterator[str]:
 @pytest.fixture
 def dev_server(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     monkeypatch.delenv("DYNAMODB_ENDPOINT_URL", raising=False)
-    base, process = start_dev({"REDIS_URL": redis_url})
+    base, process = start_dev({"REDIS_URL": redis_url, "GITHUB_STUB": "1"})
     yield base, process
     if process.poll() is None:
         process.kill()
@@ -111,6 +111,11 @@ def test_make_dev_serves_the_api_creates_the_admin_and_stops_cleanly(
     assert status == 401
     assert problem["instance"] == "/v1/watchlists"
     assert _call(base, "GET", "/docs")[0] == 200
+    lookups = [_call(base, "GET", "/v1/external/github/users/octocat", token=tokens["access_token"]) for _ in "12"]
+    assert [(status, headers["x-cache"], body["login"]) for status, headers, body in lookups] == [
+        (200, "MISS", "octocat"),
+        (200, "HIT", "octocat"),
+    ]  # GITHUB_STUB=1: the local GitHub stand-in
     admin_id = next(u["id"] for u in users["items"] if u["email"] == ADMIN["email"])
     assert _audited_login(base, tokens["access_token"], admin_id)  # through SQS and the audit worker
 

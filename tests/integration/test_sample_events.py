@@ -25,7 +25,7 @@ def _expected_status(path: Path) -> int:
 
 def test_there_are_sample_events_for_every_endpoint_group() -> None:
     groups = {path.parent.name for path in EVENTS}
-    assert {"health", "docs", "auth", "watchlists", "admin"} <= groups
+    assert {"health", "docs", "auth", "watchlists", "admin", "external"} <= groups
     assert {path.name for path in (ROOT / "events").iterdir()} == {"api", "audit", "relay"}
 
 

@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from watchlist_api.middleware import RequestContextMiddleware
 from watchlist_api.problems import install_problem_handlers
-from watchlist_api.routers import admin, auth, health, watchlists
+from watchlist_api.routers import admin, auth, external, health, watchlists
 from watchlist_core import __version__
 
 
@@ -16,7 +16,7 @@ def create_app() -> FastAPI:
         version=__version__,
         description="Save movies and shows to watch later. Errors are RFC 9457 problem details.",
     )
-    for router in (health.router, auth.router, watchlists.router, admin.router):
+    for router in (health.router, auth.router, watchlists.router, admin.router, external.router):
         app.include_router(router)
     install_problem_handlers(app)
     app.add_middleware(RequestContextMiddleware)

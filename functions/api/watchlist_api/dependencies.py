@@ -34,17 +34,24 @@ def _remember(request: Request, admission: Admission) -> None:
     request.state.cache_version = admission.cache_version
 
 
-async def access_claims(
-    request: Request, services: ServicesDep, token: Annotated[str | None, Depends(bearer)]
-) -> AccessClaims:
-    if not token:
-        raise AuthenticationError("A bearer access token is required.")
-    claims = services.auth.authenticate(token)
-    _remember(request, services.admission.admit_user(claims))
-    return claims
+def authenticated(policy_name: str) -> Callable[[Request, Services, str | None], Awaitable[AccessClaims]]:
+    """A dependency for the caller's access token, counting the request against their `policy_name` limit."""
+
+    async def access_claims(
+        request: Request, services: ServicesDep, token: Annotated[str | None, Depends(bearer)]
+    ) -> AccessClaims:
+        if not token:
+            raise AuthenticationError("A bearer access token is required.")
+        claims = services.auth.authenticate(token)
+        _remember(request, services.admission.admit_user(claims, policy_name))
+        return claims
+
+    return access_claims
 
 
-Caller = Annotated[AccessClaims, Depends(access_claims)]
+Caller = Annotated[AccessClaims, Depends(authenticated("user"))]
+# Calls that reach a third party count against a stricter limit of their own.
+ExternalCaller = Annotated[AccessClaims, Depends(authenticated("external"))]
 
 
 def admin_user(services: ServicesDep, claims: Caller) -> User:

@@ -22,6 +22,8 @@ from watchlist_core.errors import (
     PermissionDeniedError,
     PreconditionFailedError,
     RateLimitedError,
+    UpstreamError,
+    UpstreamTimeoutError,
 )
 from watchlist_core.observability import logger
 
@@ -46,6 +48,8 @@ _DOMAIN_STATUS: dict[type[DomainError], tuple[int, str]] = {
     RateLimitedError: (429, "rate-limited"),
     InvalidInputError: (422, "validation-error"),
     DependencyUnavailableError: (503, "dependency-unavailable"),
+    UpstreamError: (502, "bad-upstream-answer"),
+    UpstreamTimeoutError: (504, "upstream-timeout"),
 }
 
 

@@ -55,3 +55,11 @@ class DependencyUnavailableError(DomainError):
     def __init__(self, detail: str, *, retry_after_seconds: int = 1) -> None:
         super().__init__(detail)
         self.retry_after_seconds = retry_after_seconds
+
+
+class UpstreamError(DomainError):
+    """A third-party API answered something we cannot use, or could not be reached (502)."""
+
+
+class UpstreamTimeoutError(DomainError):
+    """A third-party API did not answer within our deadline (504)."""

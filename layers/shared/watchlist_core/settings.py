@@ -77,6 +77,22 @@ class Settings(BaseModel):
     # With Redis unreachable, "open" accepts access tokens unchecked (they live 15 minutes at most);
     # "closed" answers 503 to every authenticated request instead.
     revocation_fail_mode: Literal["open", "closed"] = "open"
+    # The GitHub REST API. The token is optional (60 requests an hour without, 5,000 with).
+    github_api_url: str = "https://api.github.com"
+    github_token: SecretStr | None = None
+    github_token_arn: str | None = None
+    github_connect_timeout_seconds: float = Field(default=1.0, gt=0)
+    github_read_timeout_seconds: float = Field(default=2.0, gt=0)
+    # Everything one request may spend on GitHub, retries included: well inside the 10 s function timeout.
+    github_deadline_seconds: float = Field(default=4.0, gt=0, le=8)
+    github_attempts: int = Field(default=3, ge=1, le=5)
+    github_cache_ttl_seconds: int = Field(default=300, ge=1)
+    github_not_found_ttl_seconds: int = Field(default=60, ge=1)
+    # Kept this long to revalidate with If-None-Match (a 304 costs no GitHub quota).
+    github_etag_ttl_seconds: int = Field(default=86400, ge=1)
+    github_breaker_failures: int = Field(default=5, ge=1)
+    github_breaker_open_seconds: float = Field(default=30.0, gt=0)
+
     # Rate limits, "requests/seconds".
     rate_limit_user: str = "100/60"
     rate_limit_anonymous: str = "60/60"

@@ -7,19 +7,23 @@ from functools import cache
 
 from pynamodb.connection import Connection
 
+from watchlist_core.external.github import GitHubClient
 from watchlist_core.queues import AuditQueue
 from watchlist_core.security.passwords import PasswordHasher
+from watchlist_core.security.secrets import secret_loader
 from watchlist_core.security.tokens import TokenSigner, signing_key_loader
 from watchlist_core.services.admin import AdminService
 from watchlist_core.services.admission import AdmissionService
 from watchlist_core.services.audit import AuditIngest, AuditTrail, OutboxRelay
 from watchlist_core.services.auth import AuthService
+from watchlist_core.services.github import CachePolicy, GitHubProfiles
 from watchlist_core.services.health import Check, HealthService
 from watchlist_core.services.watchlist import WatchlistService
 from watchlist_core.settings import RATE_POLICIES, Settings, get_settings
 from watchlist_core.state.cache import ResponseCache
 from watchlist_core.state.client import RedisState, connect
 from watchlist_core.state.gate import LoginFailures, RedisRevokedTokens, RequestGate
+from watchlist_core.state.lookups import GitHubLookups
 from watchlist_core.storage.audit_events import AuditEventStore
 from watchlist_core.storage.items import ItemStore
 from watchlist_core.storage.outbox import OutboxStore
@@ -38,6 +42,7 @@ class Services:
     admin: AdminService
     cache: ResponseCache
     health: HealthService
+    github: GitHubProfiles
 
 
 def _dynamodb_probe(settings: Settings) -> Check:
@@ -99,6 +104,17 @@ def get_services() -> Services:
         admin=AdminService(users, watchlists, response_cache, audit, AuditEventStore(settings.audit_retention_days)),
         cache=response_cache,
         health=health,
+        github=GitHubProfiles(
+            GitHubClient(
+                settings, secret_loader(settings.aws_region, settings.github_token, settings.github_token_arn)
+            ),
+            GitHubLookups(redis),
+            CachePolicy(
+                fresh_seconds=settings.github_cache_ttl_seconds,
+                not_found_seconds=settings.github_not_found_ttl_seconds,
+                keep_seconds=settings.github_etag_ttl_seconds,
+            ),
+        ),
     )
 
 

@@ -12,6 +12,7 @@ import jwt
 
 from watchlist_core.domain import Role, utc_now
 from watchlist_core.errors import AuthenticationError
+from watchlist_core.security.secrets import secret_loader
 from watchlist_core.settings import LOCAL_JWT_SECRET, Settings
 
 ALGORITHM = "HS256"
@@ -108,18 +109,5 @@ class TokenSigner:
 
 def signing_key_loader(settings: Settings) -> Callable[[], str]:
     """The signing secret: from the environment, or fetched once from Secrets Manager by ARN."""
-    cache: list[str] = []
-
-    def load() -> str:
-        if not cache:
-            if settings.jwt_secret_arn:
-                # Imported here: only deployments that keep the secret in Secrets Manager pay for boto3.
-                import boto3
-
-                client = boto3.client("secretsmanager", region_name=settings.aws_region)
-                cache.append(client.get_secret_value(SecretId=settings.jwt_secret_arn)["SecretString"])
-            else:
-                cache.append(settings.jwt_secret.get_secret_value() if settings.jwt_secret else LOCAL_JWT_SECRET)
-        return cache[0]
-
-    return load
+    load = secret_loader(settings.aws_region, settings.jwt_secret, settings.jwt_secret_arn)
+    return lambda: load() or LOCAL_JWT_SECRET

@@ -14,8 +14,8 @@ class AdmissionService:
         self._policies = policies
         self._fails_closed = revocation_fails_closed
 
-    def admit_user(self, claims: AccessClaims) -> Admission:
-        admission = self._gate.admit_user(claims.user_id, claims.jti, self._policies["user"])
+    def admit_user(self, claims: AccessClaims, policy_name: str = "user") -> Admission:
+        admission = self._gate.admit_user(claims.user_id, claims.jti, self._policies[policy_name])
         if admission.revoked:
             raise AuthenticationError("The access token has been revoked.")
         if admission.revoked is None and self._fails_closed:
