@@ -5,7 +5,7 @@ SAM_VENV := .venv-sam
 PY := $(VENV)/bin/python
 export PYTHONPATH := $(CURDIR)/layers/shared:$(CURDIR)/functions/api:$(CURDIR)/functions/audit:$(CURDIR)
 
-.PHONY: dev test install lint typecheck sam-validate unit integration bench invoke admin clean
+.PHONY: dev test install lint typecheck sam-validate sam-build unit integration bench invoke admin clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt layers/dependencies/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -32,7 +32,13 @@ typecheck: install
 sam-validate: $(SAM_VENV)/.installed
 	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam validate --lint --region us-east-1 --template template.yaml
 
-test: install lint typecheck sam-validate
+# sam build without Docker (runtime python3.11, the same as ours), then each built handler imported in a fresh
+# interpreter that sees only the build's function and layer directories.
+sam-build: $(SAM_VENV)/.installed install
+	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam build --cached --build-dir .aws-sam/build --template template.yaml
+	$(PY) -m infra.verify_build .aws-sam/build
+
+test: install lint typecheck sam-validate sam-build
 	$(PY) -m pytest --cov --cov-report=term --cov-fail-under=90
 
 # The cold-start benchmark imports the handler in a venv holding only the deployed (runtime) dependencies.

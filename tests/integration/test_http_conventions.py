@@ -9,10 +9,13 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from mangum import Mangum
 from pynamodb.exceptions import QueryError
 
+import watchlist_api.handler as handler_module
 from infra.moto_server import free_port
 from tests.support import Api
+from watchlist_api.app import create_app
 from watchlist_core import wiring
 from watchlist_core.observability import logger
 from watchlist_core.storage.items import ItemStore
@@ -156,3 +159,38 @@ def test_invalid_configuration_outside_local_refuses_to_serve(api: Api, monkeypa
     wiring.reset()
     with pytest.raises(ValueError, match="JWT_SECRET"):
         api.get("/health")
+
+
+def test_cors_admits_only_configured_origins_and_exposes_the_headers_clients_read(
+    handler, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("CORS_ALLOW_ORIGINS", "https://app.example.com, https://admin.example.com")
+    wiring.reset()
+    # A new app: the CORS settings are read once per app, on its first request, like all configuration.
+    text_types = handler_module.asgi_handler.config["text_mime_types"]
+    monkeypatch.setattr(
+        handler_module, "asgi_handler", Mangum(create_app(), lifespan="off", text_mime_types=text_types)
+    )
+    api = Api(handler)
+    preflight = api.request(
+        "OPTIONS",
+        "/v1/watchlists/items",
+        headers={
+            "Origin": "https://app.example.com",
+            "Access-Control-Request-Method": "PATCH",
+            "Access-Control-Request-Headers": "authorization, if-match",
+        },
+    )
+    assert preflight.status == 200
+    assert preflight.header("access-control-allow-origin") == "https://app.example.com"
+    assert "PATCH" in (preflight.header("access-control-allow-methods") or "")
+    allowed = api.get("/health", headers={"Origin": "https://admin.example.com"})
+    assert allowed.header("access-control-allow-origin") == "https://admin.example.com"
+    assert "ETag" in (allowed.header("access-control-expose-headers") or "")
+    assert api.get("/health", headers={"Origin": "https://evil.example"}).header("access-control-allow-origin") is None
+
+
+def test_without_configured_origins_there_are_no_cors_headers(api: Api) -> None:
+    response = api.get("/health", headers={"Origin": "https://app.example.com"})
+    assert response.status == 200
+    assert response.header("access-control-allow-origin") is None

@@ -89,16 +89,3 @@ def test_short_form_intrinsics_load_as_their_long_form() -> None:
     assert load_template()["Resources"]["ApiFunctionLogGroup"]["Properties"]["LogGroupName"] == {
         "Fn::Sub": "/aws/lambda/${ApiFunction}"
     }
-
-
-def test_the_sam_local_env_file_sets_only_known_settings() -> None:
-    import json
-
-    from infra.template import TEMPLATE_PATH
-    from watchlist_core.settings import Settings
-
-    env_file = json.loads((TEMPLATE_PATH.parent / "infra" / "sam-local-env.json").read_text())
-    known = {name.upper() for name in Settings.model_fields} | {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
-    assert set(env_file) == {"ApiFunction"}
-    assert set(env_file["ApiFunction"]) <= known
-    assert Settings.from_environment(env_file["ApiFunction"]).dynamodb_endpoint_url == "http://dynamodb:8000"

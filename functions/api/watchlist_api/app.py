@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from watchlist_api.middleware import RequestContextMiddleware
+from watchlist_api.middleware import CorsMiddleware, RequestContextMiddleware
 from watchlist_api.problems import install_problem_handlers
 from watchlist_api.routers import admin, auth, external, health, watchlists
 from watchlist_core import __version__
@@ -20,4 +20,5 @@ def create_app() -> FastAPI:
         app.include_router(router)
     install_problem_handlers(app)
     app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(CorsMiddleware)  # outermost: preflights are answered before anything else
     return app

@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 from starlette.datastructures import Headers
+from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from watchlist_api.problems import problem
@@ -17,6 +18,20 @@ from watchlist_core.ratelimit import RateLimitResult
 from watchlist_core.settings import get_settings
 
 REQUEST_ID_HEADER = "X-Request-ID"
+# Response headers a browser client needs to read (CORS hides all but a few by default).
+EXPOSED_HEADERS = [
+    "ETag",
+    "Location",
+    "Link",
+    "Retry-After",
+    "X-Request-ID",
+    "X-Cache",
+    "RateLimit",
+    "RateLimit-Policy",
+    "X-RateLimit-Limit",
+    "X-RateLimit-Remaining",
+    "X-RateLimit-Reset",
+]
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
@@ -146,3 +161,29 @@ class RequestContextMiddleware:
                     "source_ip": source_ip,
                 },
             )
+
+
+class CorsMiddleware:
+    """Starlette's CORS middleware with the configured origins, built on the first request: the app reads no
+    configuration at import. With no origins configured, requests pass through untouched."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self._inner: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._inner is None:
+            origins = get_settings().cors_origins
+            self._inner = (
+                CORSMiddleware(
+                    self.app,
+                    allow_origins=origins,
+                    allow_methods=["GET", "POST", "PATCH", "DELETE"],
+                    allow_headers=["Authorization", "Content-Type", "If-Match", "If-None-Match", "X-Request-ID"],
+                    expose_headers=EXPOSED_HEADERS,
+                    max_age=600,
+                )
+                if origins
+                else self.app
+            )
+        await self._inner(scope, receive, send)

@@ -57,6 +57,8 @@ class Settings(BaseModel):
     argon2_parallelism: int = Field(default=1, ge=1)
 
     max_body_bytes: int = 64 * 1024
+    # Comma-separated origins browsers may call the API from; empty: no CORS headers at all.
+    cors_allow_origins: str = ""
 
     # Audit trail. Unset queue URL (local only): every event waits in the outbox.
     audit_queue_url: str | None = None
@@ -99,6 +101,10 @@ class Settings(BaseModel):
     rate_limit_login: str = "10/60"
     rate_limit_login_failures: str = "5/900"
     rate_limit_external: str = "30/60"
+
+    @property
+    def cors_origins(self) -> list[str]:
+        return [origin.strip() for origin in self.cors_allow_origins.split(",") if origin.strip()]
 
     @property
     def is_local(self) -> bool:
