@@ -5,7 +5,7 @@ SAM_VENV := .venv-sam
 PY := $(VENV)/bin/python
 export PYTHONPATH := $(CURDIR)/layers/shared:$(CURDIR)/functions/api:$(CURDIR)/functions/audit:$(CURDIR)
 
-.PHONY: dev test install lint typecheck sam-validate sam-build unit integration bench invoke admin clean
+.PHONY: dev test install lint typecheck sam-validate sam-build postman unit integration bench invoke admin clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt layers/dependencies/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,15 @@ sam-build: $(SAM_VENV)/.installed install
 
 test: install lint typecheck sam-validate sam-build
 	$(PY) -m pytest --cov --cov-report=term --cov-fail-under=90
+	$(MAKE) postman
+
+# newman (pinned in postman/package-lock.json) runs the Postman collection against a make dev it starts and stops.
+postman/node_modules/.installed: postman/package.json postman/package-lock.json
+	cd postman && npm ci --no-audit --no-fund
+	touch $@
+
+postman: install postman/node_modules/.installed
+	$(PY) -m infra.postman
 
 # The cold-start benchmark imports the handler in a venv holding only the deployed (runtime) dependencies.
 .venv-runtime/.installed: requirements.txt layers/dependencies/requirements.txt
@@ -64,4 +73,4 @@ admin: install
 	$(PY) -m infra.bootstrap admin
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .venv-runtime .aws-sam .pytest_cache .mypy_cache .ruff_cache .coverage
+	rm -rf $(VENV) $(SAM_VENV) .venv-runtime .aws-sam .pytest_cache .mypy_cache .ruff_cache .coverage postman/node_modules
