@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV := .venv
 SAM_VENV := .venv-sam
 PY := $(VENV)/bin/python
-export PYTHONPATH := $(CURDIR)/layers/shared:$(CURDIR)/functions/api:$(CURDIR)/functions/audit:$(CURDIR)
+export PYTHONPATH := $(CURDIR)/layers/shared:$(CURDIR)/functions/api:$(CURDIR)/functions/audit:$(CURDIR)/frontend:$(CURDIR)
 
 .PHONY: dev test install lint typecheck sam-validate sam-build postman unit integration bench invoke admin clean
 
@@ -27,7 +27,7 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 
 typecheck: install
-	$(VENV)/bin/mypy layers/shared/watchlist_core functions/api/watchlist_api functions/audit/watchlist_audit infra
+	$(VENV)/bin/mypy layers/shared/watchlist_core functions/api/watchlist_api functions/audit/watchlist_audit frontend infra
 
 sam-validate: $(SAM_VENV)/.installed
 	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam validate --lint --region us-east-1 --template template.yaml

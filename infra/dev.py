@@ -1,6 +1,7 @@
 """`make dev`: moto server (DynamoDB and SQS), tables and queues from template.yaml, the first admin, the audit
 worker (queue poller and outbox relay, see infra/audit_worker.py) and the API through its Lambda handler.
-With GITHUB_STUB=1, a local GitHub stand-in (infra/github_stub.py) instead of api.github.com.
+With GITHUB_STUB=1, a local GitHub stand-in (infra/github_stub.py) instead of api.github.com; with FRONTEND=1,
+the Streamlit front end beside the API (FRONTEND_PORT, default 8501).
 
 Redis: REDIS_URL if set; else the local server on 127.0.0.1:6379 when one answers; else an in-process
 stand-in. An existing DYNAMODB_ENDPOINT_URL is used instead of starting a moto server (how the tests run
@@ -17,6 +18,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from pathlib import Path
 from types import FrameType
 
 from infra.bootstrap import create_queues, create_tables, ensure_admin
@@ -74,6 +76,26 @@ def _child(argv: list[str]) -> Iterator[subprocess.Popen[bytes]]:
             process.wait()
 
 
+def _streamlit(api_url: str, host: str, port: str) -> list[str]:
+    os.environ["WATCHLIST_API_URL"] = api_url
+    app = str(Path(__file__).resolve().parent.parent / "frontend" / "app.py")
+    return [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        app,
+        "--server.headless",
+        "true",
+        "--server.address",
+        host,
+        "--server.port",
+        port,
+        "--browser.gatherUsageStats",
+        "false",
+    ]
+
+
 def main() -> int:
     host = os.environ.get("HOST", "127.0.0.1")
     port = int(os.environ.get("PORT", "8000"))
@@ -118,6 +140,10 @@ def main() -> int:
         server = make_server(handler, host, port)
         base = f"http://{host}:{server.server_port}"
         print(f"API (through the Lambda handler): {base}   docs: {base}/docs   health: {base}/health", flush=True)
+        if os.environ.get("FRONTEND"):
+            frontend_port = os.environ.get("FRONTEND_PORT", "8501")
+            stack.enter_context(_child(_streamlit(base, host, frontend_port)))
+            print(f"front end (Streamlit): http://{host}:{frontend_port}", flush=True)
         try:
             server.serve_forever()
         finally:

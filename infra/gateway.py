@@ -1,12 +1,14 @@
 """A local API Gateway: each HTTP request becomes a proxy event handed to the Lambda handler in-process.
 
-One request at a time, like one Lambda instance; enough for development and the end-to-end tests.
+Connections are served concurrently (a client holding a keep-alive connection must not block the others),
+but the handler runs one invocation at a time, like one Lambda instance.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler, HTTPServer, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -16,6 +18,8 @@ LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
 def make_server(handler: LambdaHandler, host: str, port: int) -> HTTPServer:
+    one_invocation_at_a_time = threading.Lock()
+
     class GatewayRequestHandler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "watchlist-local-gateway"
@@ -32,7 +36,8 @@ def make_server(handler: LambdaHandler, host: str, port: int) -> HTTPServer:
                 body=body,
                 source_ip=self.client_address[0],
             )
-            result = handler(event, LambdaContext())
+            with one_invocation_at_a_time:
+                result = handler(event, LambdaContext())
             payload = response_body(result)
             self.send_response(int(result.get("statusCode", 502)))
             for name, value in response_headers(result):
@@ -48,7 +53,8 @@ def make_server(handler: LambdaHandler, host: str, port: int) -> HTTPServer:
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the stdlib's signature)
             """Silent: the function's own JSON access log already records each request."""
 
-    class GatewayServer(HTTPServer):
+    class GatewayServer(ThreadingHTTPServer):
         request_queue_size = 256  # bursts wait their turn instead of being refused
+        daemon_threads = True  # idle keep-alive connections do not hold up a stop
 
     return GatewayServer((host, port), GatewayRequestHandler)

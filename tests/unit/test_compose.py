@@ -50,7 +50,8 @@ def test_the_bootstrap_creates_the_templates_tables_and_queues_in_the_compose_se
     for variable, service in (("DYNAMODB_ENDPOINT_URL", "dynamodb"), ("SQS_ENDPOINT_URL", "sqs")):
         assert urlparse(bootstrap["environment"][variable]).hostname == service
         assert service in bootstrap["depends_on"]
-    assert {"dynamodb", "redis", "sqs"} <= set(services)
+    assert {"dynamodb", "redis", "sqs", "frontend"} <= set(services)
+    assert "frontend/requirements.txt" in " ".join(services["frontend"]["command"])
     assert all(service["networks"] == ["watchlist"] for service in services.values())
 
 

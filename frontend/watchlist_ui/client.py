@@ -1,0 +1,161 @@
+"""A small client of the Watchlist API over HTTP: problem details as exceptions, rate-limit state kept,
+and an expired or revoked access token renewed once with the refresh token, transparently."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+
+@dataclass
+class Problem(Exception):
+    """An RFC 9457 problem the API answered."""
+
+    status: int
+    title: str
+    detail: str
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    retry_after: int | None = None
+    request_id: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.status} {self.title}: {self.detail}"
+
+
+@dataclass
+class RateLimit:
+    policy: str
+    limit: int
+    remaining: int
+    reset_seconds: int
+
+
+@dataclass
+class Session:
+    """What survives Streamlit reruns (kept in st.session_state)."""
+
+    access_token: str | None = None
+    refresh_token: str | None = None
+    user: dict[str, Any] | None = None
+    rate_limit: RateLimit | None = None
+    refreshed: int = 0  # how many times the client renewed the access token itself
+
+
+class WatchlistClient:
+    def __init__(self, base_url: str, session: Session, timeout: float = 10.0) -> None:
+        self._http = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout)
+        self.session = session
+
+    # Auth
+    def register(self, email: str, password: str, display_name: str | None = None) -> dict[str, Any]:
+        body = {"email": email, "password": password} | ({"display_name": display_name} if display_name else {})
+        return self._json("POST", "/v1/auth/register", json=body, authenticated=False)
+
+    def login(self, email: str, password: str) -> dict[str, Any]:
+        tokens = self._json("POST", "/v1/auth/login", json={"email": email, "password": password}, authenticated=False)
+        self.session.access_token = tokens["access_token"]
+        self.session.refresh_token = tokens["refresh_token"]
+        self.session.user = self.me()
+        return self.session.user
+
+    def logout(self) -> None:
+        try:
+            self._request("POST", "/v1/auth/logout", json={"refresh_token": self.session.refresh_token})
+        finally:
+            self.session.access_token = self.session.refresh_token = None
+            self.session.user = None
+
+    def me(self) -> dict[str, Any]:
+        return self._json("GET", "/v1/auth/me")
+
+    # Watchlist
+    def items(self, **query: Any) -> dict[str, Any]:
+        return self._json("GET", "/v1/watchlists", params={k: v for k, v in query.items() if v not in (None, "")})
+
+    def add(self, item: dict[str, Any]) -> dict[str, Any]:
+        return self._json("POST", "/v1/watchlists/items", json=item)
+
+    def change(self, item_id: str, changes: dict[str, Any], version: int) -> dict[str, Any]:
+        headers = {"If-Match": f'"{version}"'}
+        return self._json("PATCH", f"/v1/watchlists/items/{item_id}", json=changes, headers=headers)
+
+    def delete(self, item_id: str, version: int) -> str:
+        self._request("DELETE", f"/v1/watchlists/items/{item_id}", headers={"If-Match": f'"{version}"'})
+        return item_id
+
+    # Admin
+    def users(self, cursor: str | None = None) -> dict[str, Any]:
+        return self._json("GET", "/v1/admin/users", params={"limit": 100} | ({"cursor": cursor} if cursor else {}))
+
+    def set_role(self, user_id: str, role: str) -> dict[str, Any]:
+        return self._json("PATCH", f"/v1/admin/users/{user_id}", json={"role": role})
+
+    def audit(self, **query: Any) -> dict[str, Any]:
+        return self._json("GET", "/v1/admin/audit", params={k: v for k, v in query.items() if v not in (None, "")})
+
+    # Others
+    def github_user(self, username: str) -> dict[str, Any]:
+        return self._json("GET", f"/v1/external/github/users/{username}")
+
+    def health(self) -> dict[str, Any]:
+        response = self._http.get("/v1/health/detailed")
+        body: dict[str, Any] = response.json()
+        return body
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        body: dict[str, Any] = self._request(method, path, **kwargs).json()
+        return body
+
+    def _request(self, method: str, path: str, *, authenticated: bool = True, **kwargs: Any) -> httpx.Response:
+        response = self._send(method, path, authenticated, **kwargs)
+        if response.status_code == 401 and authenticated and self.session.refresh_token and self._renew():
+            response = self._send(method, path, authenticated, **kwargs)
+        if response.status_code >= 400:
+            raise _problem(response)
+        return response
+
+    def _send(self, method: str, path: str, authenticated: bool, **kwargs: Any) -> httpx.Response:
+        headers = dict(kwargs.pop("headers", None) or {})
+        if authenticated and self.session.access_token:
+            headers["Authorization"] = f"Bearer {self.session.access_token}"
+        response = self._http.request(method, path, headers=headers, **kwargs)
+        if "x-ratelimit-limit" in response.headers:
+            policy = response.headers.get("ratelimit-policy", "").split(";")[0].strip('"')
+            self.session.rate_limit = RateLimit(
+                policy,
+                int(response.headers["x-ratelimit-limit"]),
+                int(response.headers["x-ratelimit-remaining"]),
+                int(response.headers["x-ratelimit-reset"]),
+            )
+        return response
+
+    def _renew(self) -> bool:
+        """Trade the refresh token for new tokens; False (and signed out) when the session has ended."""
+        response = self._send("POST", "/v1/auth/refresh", False, json={"refresh_token": self.session.refresh_token})
+        if response.status_code != 200:
+            self.session.access_token = self.session.refresh_token = None
+            self.session.user = None
+            return False
+        tokens = response.json()
+        self.session.access_token = tokens["access_token"]
+        self.session.refresh_token = tokens["refresh_token"]
+        self.session.refreshed += 1
+        return True
+
+
+def _problem(response: httpx.Response) -> Problem:
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    retry_after = response.headers.get("retry-after")
+    return Problem(
+        status=response.status_code,
+        title=body.get("title", response.reason_phrase),
+        detail=body.get("detail", response.text[:200]),
+        errors=body.get("errors", []),
+        retry_after=int(retry_after) if retry_after and retry_after.isdigit() else None,
+        request_id=body.get("request_id") or response.headers.get("x-request-id"),
+    )

@@ -1,0 +1,178 @@
+"""The Streamlit front end driven by Streamlit's AppTest against a live `make dev` API over HTTP."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from infra.redis_server import RedisServer
+from tests.e2e.test_dev_server import ADMIN, start_dev
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = str(ROOT / "frontend" / "app.py")
+PASSWORD = "frontend password 1"
+
+
+@pytest.fixture(scope="module")
+def api_url() -> Iterator[str]:
+    with RedisServer() as redis:
+        base, process = start_dev({"REDIS_URL": redis.url, "GITHUB_STUB": "1"})
+        yield base
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture
+def app(api_url: str, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    monkeypatch.setenv("WATCHLIST_API_URL", api_url)
+    return AppTest.from_file(APP, default_timeout=30).run()
+
+
+def submit(app: AppTest, label: str) -> AppTest:
+    next(button for button in app.button if button.label == label).click()
+    return app.run()
+
+
+def sign_in(app: AppTest, email: str, password: str) -> AppTest:
+    app.text_input(key="login_email").input(email)
+    app.text_input(key="login_password").input(password)
+    return submit(app, "Log in")
+
+
+def register_and_sign_in(app: AppTest) -> str:
+    email = f"ui-{uuid.uuid4().hex[:10]}@example.com"
+    app.text_input(key="register_email").input(email)
+    app.text_input(key="register_password").input(PASSWORD)
+    submit(app, "Register")
+    assert "Registered" in app.success[0].value
+    sign_in(app, email, PASSWORD)
+    return email
+
+
+def go(app: AppTest, page: str) -> AppTest:
+    return app.radio(key="page").set_value(page).run()
+
+
+def table(app: AppTest) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = app.dataframe[0].value.to_dict("records")
+    return rows
+
+
+def test_register_sign_in_add_list_edit_delete(app: AppTest) -> None:
+    email = register_and_sign_in(app)
+    assert app.radio(key="page").options == ["Watchlist", "Add", "GitHub", "Health"]
+    assert any(email in markdown.value for markdown in app.sidebar.markdown)
+
+    go(app, "Add")
+    for title, item_type in (("Arrival", "movie"), ("Severance", "show")):
+        app.text_input(key="add_title").input(title)
+        app.selectbox(key="add_type").set_value(item_type)
+        submit(app, "Add")
+        assert title in app.success[0].value
+
+    go(app, "Watchlist")
+    assert [row["title"] for row in table(app)] == ["Severance", "Arrival"]
+    app.selectbox(key="sort").set_value("title").run()
+    assert [row["title"] for row in table(app)] == ["Arrival", "Severance"]
+    app.selectbox(key="filter_type").set_value("show").run()
+    assert [row["title"] for row in table(app)] == ["Severance"]
+
+    app.selectbox(key="edit_status").set_value("completed")
+    app.number_input(key="edit_rating").set_value(9)
+    submit(app, "Save")
+    assert table(app)[0]["status"] == "completed"
+    assert table(app)[0]["rating"] == 9
+    submit(app, "Delete")
+    assert not app.dataframe or table(app) == []
+
+
+def test_pages_follow_the_cursor(app: AppTest) -> None:
+    register_and_sign_in(app)
+    go(app, "Add")
+    for number in range(3):
+        app.text_input(key="add_title").input(f"Film {number}")
+        submit(app, "Add")
+    go(app, "Watchlist")
+    app.number_input(key="limit").set_value(2).run()
+    assert [row["title"] for row in table(app)] == ["Film 2", "Film 1"]
+    submit(app, "Next →")
+    assert [row["title"] for row in table(app)] == ["Film 0"]
+    submit(app, "← Previous")
+    assert [row["title"] for row in table(app)] == ["Film 2", "Film 1"]
+
+
+def test_problems_and_rate_limits_are_shown(app: AppTest) -> None:
+    sign_in(app, f"nobody-{uuid.uuid4().hex[:8]}@example.com", "wrong password")
+    assert "401 Unauthorized" in app.error[0].value
+    assert "request id" in app.error[0].value
+    assert any("Rate limit `login`" in caption.value for caption in app.sidebar.caption)
+
+    register_and_sign_in(app)
+    go(app, "Add")
+    submit(app, "Add")  # no title
+    assert "422" in app.error[0].value
+    assert "`body.title`" in app.error[0].value
+    assert any("Rate limit `user`" in caption.value for caption in app.sidebar.caption)
+
+
+def test_an_expired_access_token_is_renewed_without_the_user_noticing(app: AppTest) -> None:
+    register_and_sign_in(app)
+    session = app.session_state["session"]
+    session.access_token = "expired-or-revoked"
+    go(app, "Watchlist")
+    assert not app.error
+    assert app.session_state["session"].refreshed == 1
+    assert app.session_state["session"].access_token != "expired-or-revoked"
+
+
+def test_log_out(app: AppTest) -> None:
+    register_and_sign_in(app)
+    submit(app, "Log out")
+    assert app.radio(key="page").options == ["Sign in", "Health"]
+
+
+def test_admins_manage_roles_and_read_the_audit_trail(app: AppTest) -> None:
+    other = AppTest.from_file(APP, default_timeout=30).run()
+    member = register_and_sign_in(other)
+    member_id = other.session_state["session"].user["id"]
+
+    sign_in(app, ADMIN["email"], ADMIN["password"])
+    assert "Admin" in app.radio(key="page").options
+    go(app, "Admin")
+    emails = [row["email"] for row in app.dataframe[0].value.to_dict("records")]
+    assert member in emails
+    app.selectbox(key="role_user").set_value(member)
+    app.selectbox(key="role_value").set_value("admin")
+    submit(app, "Change role")
+    assert f"{member} is now admin" in app.success[0].value
+    app.selectbox(key="audit_action").set_value("admin.role_changed").run()
+    deadline = time.monotonic() + 15  # the trail is written asynchronously, through SQS and the audit worker
+    while member_id not in {row["target"] for row in app.dataframe[1].value.to_dict("records")}:
+        assert time.monotonic() < deadline, "the role change never reached the audit trail"
+        time.sleep(0.5)
+        app.run()
+
+
+def test_github_lookup_and_health(app: AppTest) -> None:
+    register_and_sign_in(app)
+    go(app, "GitHub")
+    app.text_input(key="github_username").input("octocat")
+    app.button(key="github_lookup").click().run()
+    assert app.subheader[0].value == "The Octocat (octocat)"
+    app.text_input(key="github_username").input("no--such")
+    app.button(key="github_lookup").click().run()
+    assert "422" in app.error[0].value
+
+    go(app, "Health")
+    assert app.metric[0].value in {"pass", "warn"}
+    assert any("dynamodb" in markdown.value for markdown in app.markdown)
