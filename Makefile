@@ -5,7 +5,7 @@ SAM_VENV := .venv-sam
 PY := $(VENV)/bin/python
 export PYTHONPATH := $(CURDIR)/layers/shared:$(CURDIR)/functions/api:$(CURDIR)/functions/audit:$(CURDIR)/frontend:$(CURDIR)
 
-.PHONY: dev test install lint typecheck sam-validate sam-build postman unit integration bench invoke admin clean
+.PHONY: dev test install lint typecheck sam-validate sam-build postman screenshots unit integration bench invoke admin clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt layers/dependencies/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -42,12 +42,13 @@ test: install lint typecheck sam-validate sam-build
 	$(PY) -m pytest --cov --cov-report=term --cov-fail-under=90
 	$(MAKE) postman
 
-# newman (pinned in postman/package-lock.json) runs the Postman collection against a make dev it starts and stops.
-postman/node_modules/.installed: postman/package.json postman/package-lock.json
-	cd postman && npm ci --no-audit --no-fund
+# Node tools pinned in package-lock.json: newman, and Swagger UI's assets for the offline screenshots.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
 	touch $@
 
-postman: install postman/node_modules/.installed
+# newman runs the Postman collection against a make dev it starts and stops.
+postman: install node_modules/.installed
 	$(PY) -m infra.postman
 
 # The cold-start benchmark imports the handler in a venv holding only the deployed (runtime) dependencies.
@@ -64,7 +65,13 @@ bench: install .venv-runtime/.installed
 	$(PY) bench/audit_throughput.py
 	$(PY) bench/github_cache.py
 
-# Run the API handler on one sample event in-process, as `sam local invoke` would: make invoke EVENT=events/....json
+# docs/*.png: headless Chromium (Debian's chromium and chromium-driver, installed here if missing) photographs
+# the Streamlit front end and Swagger UI served by FRONTEND=1 make dev.
+screenshots: install node_modules/.installed
+	@test -x /usr/bin/chromium -a -x /usr/bin/chromedriver || apt-get install -y -q chromium chromium-driver
+	$(PY) -m infra.screenshots
+
+# Run a function's handler on one sample event in-process, as `sam local invoke` would: make invoke EVENT=events/....json
 invoke: install
 	$(PY) -m infra.invoke $(EVENT)
 
@@ -73,4 +80,4 @@ admin: install
 	$(PY) -m infra.bootstrap admin
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .venv-runtime .aws-sam .pytest_cache .mypy_cache .ruff_cache .coverage postman/node_modules
+	rm -rf $(VENV) $(SAM_VENV) .venv-runtime .aws-sam .pytest_cache .mypy_cache .ruff_cache .coverage node_modules

@@ -36,7 +36,7 @@ ACTIONS = [
     "admin.item_deleted",
 ]
 
-st.set_page_config(page_title="Watchlist", page_icon="🎬", layout="wide")
+st.set_page_config(page_title="Watchlist", layout="wide")
 session: Session = st.session_state.setdefault("session", Session())
 # One client per browser session, kept across reruns: its connection to the API stays open.
 if "client" not in st.session_state:
@@ -59,7 +59,7 @@ def attempt(action: Callable[[], Any]) -> Any:
 
 
 def sidebar() -> str:
-    st.sidebar.title("🎬 Watchlist")
+    st.sidebar.title("Watchlist")
     if session.user:
         st.sidebar.write(f"Signed in as **{session.user['email']}** ({session.user['role']})")
         if st.sidebar.button("Log out", key="logout"):
@@ -106,7 +106,7 @@ def watchlist_page() -> None:
     st.caption(f"{page['total']} items · page {len(cursors)}")
     st.dataframe(
         [{k: item.get(k) for k in ("title", "type", "year", "status", "rating", "notes")} for item in page["items"]],
-        use_container_width=True,
+        width="stretch",
         hide_index=True,
     )
     back, forward = st.columns(2)
@@ -161,7 +161,7 @@ def admin_page() -> None:
     with users_tab:
         page = attempt(client.users)
         if page:
-            st.dataframe(page["items"], use_container_width=True, hide_index=True)
+            st.dataframe(page["items"], width="stretch", hide_index=True)
             by_email = {user["email"]: user for user in page["items"]}
             with st.form("role"):
                 email = st.selectbox("User", list(by_email), key="role_user")
@@ -187,7 +187,7 @@ def admin_page() -> None:
                     }
                     for event in trail["items"]
                 ],
-                use_container_width=True,
+                width="stretch",
                 hide_index=True,
             )
 

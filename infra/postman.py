@@ -1,6 +1,6 @@
 """`make postman`: the Postman collection run by newman against a `make dev` stack this script starts and stops.
 
-python -m infra.postman    (after `npm ci` in postman/; the Makefile does both)
+python -m infra.postman    (after `npm ci`; the Makefile does both)
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def run_collection(redis_url: str) -> int:
     try:
         _wait_until_ready(base_url, dev)
         command = [
-            str(POSTMAN / "node_modules" / ".bin" / "newman"),
+            str(ROOT / "node_modules" / ".bin" / "newman"),
             "run",
             str(POSTMAN / "watchlist.postman_collection.json"),
             "--environment",

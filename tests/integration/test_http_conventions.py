@@ -101,9 +101,20 @@ def test_docs_and_openapi_work_under_a_stage(handler) -> None:  # type: ignore[n
         docs = api.get("/docs")
         assert docs.status == 200
         assert "/Prod/openapi.json" in docs.body.decode()
+        assert "/Prod/docs/oauth2-redirect" in docs.body.decode()
+        assert "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui-bundle.js" in docs.body.decode()
+        assert api.get("/docs/oauth2-redirect").status == 200
         spec = api.get("/openapi.json").json()
         assert spec["servers"] == [{"url": "/Prod"}]
         assert "/v1/watchlists/items/{item_id}" in spec["paths"]
+
+
+def test_swagger_ui_assets_can_be_self_hosted(handler, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("SWAGGER_UI_ASSETS_URL", "https://static.example.com/swagger/")
+    wiring.reset()
+    page = Api(handler).get("/docs").body.decode()
+    assert "https://static.example.com/swagger/swagger-ui-bundle.js" in page
+    assert "https://static.example.com/swagger/swagger-ui.css" in page
 
 
 def test_a_dead_dynamodb_gives_503_with_retry_after_and_failing_health(

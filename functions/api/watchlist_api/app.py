@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from watchlist_api.middleware import CorsMiddleware, RequestContextMiddleware
 from watchlist_api.problems import install_problem_handlers
-from watchlist_api.routers import admin, auth, external, health, watchlists
+from watchlist_api.routers import admin, auth, docs, external, health, watchlists
 from watchlist_core import __version__
 
 
@@ -15,8 +15,9 @@ def create_app() -> FastAPI:
         title="Watchlist API",
         version=__version__,
         description="Save movies and shows to watch later. Errors are RFC 9457 problem details.",
+        docs_url=None,  # routers/docs.py serves it, with configurable asset URLs
     )
-    for router in (health.router, auth.router, watchlists.router, admin.router, external.router):
+    for router in (health.router, docs.router, auth.router, watchlists.router, admin.router, external.router):
         app.include_router(router)
     install_problem_handlers(app)
     app.add_middleware(RequestContextMiddleware)
