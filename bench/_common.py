@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import statistics
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
@@ -48,3 +49,24 @@ def percentile(samples: list[float], fraction: float) -> float:
 
 def describe(samples: list[float]) -> dict[str, Any]:
     return {"median": statistics.median(samples), "p99": percentile(samples, 0.99), "n": len(samples)}
+
+
+def interleaved(calls: dict[str, Callable[[], object]], rounds: int) -> dict[str, list[float]]:
+    """Milliseconds of each call, `rounds` times, one of each in turn, so machine noise falls on all alike."""
+    samples: dict[str, list[float]] = {name: [] for name in calls}
+    for _ in range(rounds):
+        for name, call in calls.items():
+            started = time.perf_counter()
+            call()
+            samples[name].append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def print_against_bare(samples: dict[str, list[float]], bare: str, heading: str = "warm handler(event)") -> None:
+    """Median, p99 and the median's ratio to the `bare` case, one line per case."""
+    width = max(len(heading), *(len(name) for name in samples)) + 2
+    bare_median = describe(samples[bare])["median"]
+    print(f"\n{heading:{width}} {'median ms':>10} {'p99 ms':>8} {'x bare':>7}")
+    for name, values in samples.items():
+        figures = describe(values)
+        print(f"{name:{width}} {figures['median']:10.2f} {figures['p99']:8.2f} {figures['median'] / bare_median:7.2f}")

@@ -4,14 +4,13 @@ and of a 304 revalidation, against the bare handler; on a real Redis, 300 interl
 from __future__ import annotations
 
 import os
-import time
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 import redis
 
-from bench._common import describe, local_stack
+from bench._common import interleaved, local_stack, print_against_bare
 from bench.redis_cost import counting_round_trips
 from bench.warm import bare_handler
 from infra.events import LambdaContext, api_gateway_event, response_headers
@@ -71,17 +70,7 @@ def main() -> None:
             lookup("octocat")
         print(f"Redis round trips of a cache HIT: {sends[0]}")
 
-        samples: dict[str, list[float]] = {name: [] for name in cases}
-        for _ in range(ROUNDS):
-            for name, call in cases.items():
-                started = time.perf_counter()
-                call()
-                samples[name].append((time.perf_counter() - started) * 1000)
-        bare_median = describe(samples["bare Mangum+FastAPI"])["median"]
-        print(f"\n{'warm handler(event)':32} {'median ms':>10} {'p99 ms':>8} {'x bare':>7}")
-        for name, values in samples.items():
-            figures = describe(values)
-            print(f"{name:32} {figures['median']:10.2f} {figures['p99']:8.2f} {figures['median'] / bare_median:7.2f}")
+        print_against_bare(interleaved(dict(cases), ROUNDS), bare="bare Mangum+FastAPI")
 
 
 if __name__ == "__main__":

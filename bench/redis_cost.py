@@ -3,7 +3,6 @@ count of network sends), DynamoDB requests, and the warm latency of a cached lis
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -12,7 +11,7 @@ from typing import Any
 import redis
 from redis.connection import Connection
 
-from bench._common import describe, local_stack, tally_dynamodb
+from bench._common import interleaved, local_stack, print_against_bare, tally_dynamodb
 from bench.warm import bare_handler
 from infra.events import LambdaContext, api_gateway_event, response_headers
 from tests.support import Api
@@ -81,21 +80,11 @@ def main() -> None:
             print(f"{name:30} {x_cache:8} {sends[0]:11} {commands:44} {ops:20}")
 
         bare = bare_handler()
-        samples: dict[str, list[float]] = {"cached GET /v1/watchlists": [], "bare Mangum+FastAPI": []}
-        calls = {
+        calls: dict[str, Callable[[], object]] = {
             "cached GET /v1/watchlists": cases["cached GET /v1/watchlists"][1],
             "bare Mangum+FastAPI": lambda: bare(list_event, LambdaContext()),
         }
-        for _ in range(ROUNDS):
-            for label, call in calls.items():
-                started = time.perf_counter()
-                call()
-                samples[label].append((time.perf_counter() - started) * 1000)
-        bare_median = describe(samples["bare Mangum+FastAPI"])["median"]
-        print(f"\n{'warm handler(event)':30} {'median ms':>10} {'p99 ms':>8} {'x bare':>7}")
-        for label, values in samples.items():
-            figures = describe(values)
-            print(f"{label:30} {figures['median']:10.2f} {figures['p99']:8.2f} {figures['median'] / bare_median:7.2f}")
+        print_against_bare(interleaved(calls, ROUNDS), bare="bare Mangum+FastAPI")
         print("target: a cached authenticated GET makes at most 2 Redis round trips, no DynamoDB request, <= 2x bare")
 
 
