@@ -6,11 +6,7 @@ The pictures go to docs/ (the README shows them).
 from __future__ import annotations
 
 import json
-import os
 import secrets
-import signal
-import subprocess
-import sys
 import threading
 import time
 import urllib.request
@@ -18,7 +14,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 from selenium import webdriver
@@ -28,10 +23,9 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
-from infra.redis_server import RedisServer
+from infra.dev_stack import ROOT, dev_stack, wait_until_answering
 from infra.servers import free_port
 
-ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 ADMIN_EMAIL = "admin@example.com"
 DEMO_ITEMS = [
@@ -69,38 +63,19 @@ def swagger_ui_assets() -> Iterator[str]:
 
 
 @contextmanager
-def dev_stack(password: str) -> Iterator[tuple[str, str]]:
-    """`make dev` with the front end and the GitHub stub; yields (API URL, front end URL)."""
-    api_port, frontend_port = free_port(), free_port()
-    with RedisServer() as redis, swagger_ui_assets() as assets:
-        environment = os.environ | {
-            "SWAGGER_UI_ASSETS_URL": assets,
-            "REDIS_URL": redis.url,
-            "PORT": str(api_port),
-            "FRONTEND": "1",
-            "FRONTEND_PORT": str(frontend_port),
-            "GITHUB_STUB": "1",
-            "ADMIN_EMAIL": ADMIN_EMAIL,
-            "ADMIN_PASSWORD": password,
-        }
-        environment.pop("DYNAMODB_ENDPOINT_URL", None)
-        dev = subprocess.Popen([sys.executable, "-m", "infra.dev"], cwd=ROOT, env=environment)
-        api, frontend = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{frontend_port}"
-        try:
-            deadline = time.monotonic() + 90
-            while True:
-                try:
-                    _http("GET", api + "/health")
-                    urllib.request.urlopen(frontend, timeout=2).close()
-                    break
-                except OSError:
-                    if time.monotonic() > deadline or dev.poll() is not None:
-                        raise
-                    time.sleep(0.5)
-            yield api, frontend
-        finally:
-            dev.send_signal(signal.SIGTERM)
-            dev.wait(timeout=30)
+def frontend_stack(password: str) -> Iterator[tuple[str, str]]:
+    """`make dev` with the front end, Swagger UI's assets on loopback; yields (API URL, front end URL)."""
+    frontend_port = str(free_port())
+    with (
+        swagger_ui_assets() as assets,
+        dev_stack(ADMIN_EMAIL, password, FRONTEND="1", FRONTEND_PORT=frontend_port, SWAGGER_UI_ASSETS_URL=assets) as (
+            api,
+            process,
+        ),
+    ):
+        frontend = f"http://127.0.0.1:{frontend_port}"
+        wait_until_answering(frontend, process)
+        yield api, frontend
 
 
 def browser() -> WebDriver:
@@ -126,7 +101,7 @@ def choose_page(driver: WebDriver, page: str, expect: str) -> None:
 def main() -> int:
     password = secrets.token_urlsafe(12)
     DOCS.mkdir(exist_ok=True)
-    with dev_stack(password) as (api, frontend):
+    with frontend_stack(password) as (api, frontend):
         token = _http("POST", api + "/v1/auth/login", {"email": ADMIN_EMAIL, "password": password})["access_token"]
         for item in DEMO_ITEMS:
             _http("POST", api + "/v1/watchlists/items", item, token)

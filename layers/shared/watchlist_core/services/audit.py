@@ -14,6 +14,7 @@ from typing import Protocol
 
 from watchlist_core.audit import AuditEvent
 from watchlist_core.observability import count, logger
+from watchlist_core.queues import SEND_BATCH_LIMIT
 from watchlist_core.storage.audit_events import AuditEventStore
 from watchlist_core.storage.outbox import OutboxStore
 
@@ -90,8 +91,8 @@ class OutboxRelay:
     def run(self) -> RelayReport:
         due = self._outbox.due(self._max_attempts, self._batch_limit)
         sent = gave_up = 0
-        for start in range(0, len(due), 10):
-            chunk = due[start : start + 10]
+        for start in range(0, len(due), SEND_BATCH_LIMIT):
+            chunk = due[start : start + SEND_BATCH_LIMIT]
             accepted = self._queue.send_batch([entry.event for entry in chunk])
             if not accepted:
                 break  # the queue is down: the rows stay due for the next run
