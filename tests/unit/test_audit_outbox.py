@@ -108,3 +108,13 @@ def test_a_failed_send_of_a_committed_event_leaves_it_to_the_relay(outbox: Outbo
     outbox.put(event)  # as the change's transaction wrote it
     AuditTrail(queue, outbox).committed(event)
     assert OutboxRelay(outbox, FakeQueue(), max_attempts=3).run().sent == 1
+
+
+def test_forgetting_a_batch_that_names_an_event_twice_removes_its_row(outbox: OutboxStore) -> None:
+    # An event sent by the API and again by the relay can arrive twice in one SQS batch; DynamoDB refuses a
+    # BatchWriteItem that names one key twice, which left every row of such a batch behind.
+    events = _events(2)
+    for event in events:
+        outbox.put(event)
+    outbox.forget([events[0].id, events[1].id, events[0].id])
+    assert list(OutboxRecord.scan()) == []

@@ -76,8 +76,9 @@ class OutboxStore:
                 raise  # else the audit function stored it and removed the row meanwhile: nothing to count
 
     def forget(self, event_ids: Iterable[str]) -> None:
-        """Remove the rows of stored events (rows that are not there cost nothing but the request)."""
-        ids = iter(event_ids)
+        """Remove the rows of stored events (rows that are not there cost nothing but the request). An id named
+        twice is removed once: BatchWriteItem refuses a request that names a key twice."""
+        ids = iter(dict.fromkeys(event_ids))
         while chunk := list(islice(ids, 25)):  # BatchWriteItem takes 25 requests at most
             with OutboxRecord.batch_write() as batch:
                 for event_id in chunk:
