@@ -5,7 +5,7 @@ SAM_VENV := .venv-sam
 PY := $(VENV)/bin/python
 export PYTHONPATH := $(CURDIR)/layers/shared:$(CURDIR)/functions/api:$(CURDIR)/functions/audit:$(CURDIR)/frontend:$(CURDIR)
 
-.PHONY: dev test install lint typecheck sam-validate sam-build postman screenshots unit integration bench invoke admin clean
+.PHONY: dev sam-local test install lint typecheck sam-validate sam-build postman screenshots unit integration bench invoke admin clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt layers/dependencies/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,11 @@ install: $(VENV)/.installed
 
 dev: install
 	exec $(PY) -m infra.dev
+
+# The same API through `sam local start-api` in Lambda containers, with the docker-compose.yml services (a Docker
+# engine: the running one, else a private one; stand-in images where the real ones cannot be pulled).
+sam-local: install sam-build
+	exec $(PY) -m infra.containers.sam_local
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -1,11 +1,13 @@
 """`make dev`'s stand-in for the two audit functions, in a process of their own as in AWS: the SQS event
 source feeding AuditQueue's batches to the audit handler, and the schedule that runs the outbox relay.
 
-AUDIT_RELAY_INTERVAL_SECONDS (default 10) sets how often the relay runs; stops on SIGINT or SIGTERM.
+AUDIT_RELAY_INTERVAL_SECONDS (default 10) sets how often the relay runs; LAMBDA_ENDPOINT_URL, a local Lambda
+endpoint to invoke the functions at instead of in this process. Stops on SIGINT or SIGTERM.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import threading
@@ -14,10 +16,37 @@ from types import FrameType
 from typing import Any, cast
 
 import boto3
+from botocore.config import Config
 
 from infra.events import LambdaContext, scheduled_event
-from infra.sqs_poller import QueuePoller
+from infra.sqs_poller import Handler, QueuePoller
 from watchlist_core.settings import get_settings
+
+
+def _handlers(region: str) -> tuple[Handler, Handler]:
+    """The audit and relay functions' handlers: in this process, or, with LAMBDA_ENDPOINT_URL set (`make
+    sam-local`: `sam local start-lambda`), invoked there, in their Lambda containers."""
+    endpoint = os.environ.get("LAMBDA_ENDPOINT_URL")
+    if not endpoint:
+        from watchlist_audit.handler import handler as audit_handler
+        from watchlist_audit.relay import handler as relay_handler
+
+        return audit_handler, relay_handler
+    # A cold container takes many seconds to answer; retries would run a batch twice.
+    config = Config(read_timeout=120, connect_timeout=5, retries={"total_max_attempts": 1})
+    client = boto3.client("lambda", region_name=region, endpoint_url=endpoint, config=config)
+
+    def invoker(function_name: str) -> Handler:
+        def invoke(event: dict[str, Any], context: Any) -> Any:
+            response = client.invoke(FunctionName=function_name, Payload=json.dumps(event).encode())
+            payload = json.loads(response["Payload"].read() or b"null")
+            if response.get("FunctionError"):
+                raise RuntimeError(f"{function_name} failed: {payload}")
+            return payload
+
+        return invoke
+
+    return invoker("AuditFunction"), invoker("OutboxRelayFunction")
 
 
 def main() -> int:
@@ -31,9 +60,7 @@ def main() -> int:
     settings = get_settings()
     if not settings.audit_queue_url:
         raise SystemExit("AUDIT_QUEUE_URL is not set")
-    from watchlist_audit.handler import handler as audit_handler
-    from watchlist_audit.relay import handler as relay_handler
-
+    audit_handler, relay_handler = _handlers(settings.aws_region)
     sqs = boto3.client("sqs", region_name=settings.aws_region, endpoint_url=settings.sqs_endpoint_url)
     poller = QueuePoller(sqs, settings.audit_queue_url, audit_handler)
     interval = float(os.environ.get("AUDIT_RELAY_INTERVAL_SECONDS", "10"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import sys
 from typing import Any
 
@@ -19,6 +20,8 @@ from infra.template import create_table_requests, load_template, queue_definitio
 from watchlist_core.domain import User
 from watchlist_core.settings import Settings, get_settings
 from watchlist_core.wiring import get_services
+
+DEFAULT_ADMIN_EMAIL = "admin@example.com"
 
 
 def table_names(settings: Settings) -> dict[str, str]:
@@ -88,6 +91,18 @@ def create_queues(
 def ensure_admin(email: str, password: str) -> tuple[User, bool]:
     """The first admin: created, or an existing account promoted (its password left alone)."""
     return get_services().auth.ensure_admin(email, password)
+
+
+def first_admin() -> str:
+    """The first admin of a local stack, from ADMIN_EMAIL and ADMIN_PASSWORD, else with a generated password;
+    what to tell the user."""
+    email, password = os.environ.get("ADMIN_EMAIL"), os.environ.get("ADMIN_PASSWORD")
+    if not (email and password):
+        email, password = DEFAULT_ADMIN_EMAIL, secrets.token_urlsafe(12)
+        ensure_admin(email, password)
+        return f"admin (generated): {email} / {password}"
+    user, created = ensure_admin(email, password)
+    return f"admin {user.email}: {'created' if created else 'promoted, password unchanged'}"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,23 +11,20 @@ two API processes on one DynamoDB). Stops cleanly on SIGINT or SIGTERM, taking e
 from __future__ import annotations
 
 import os
-import secrets
 import signal
 import socket
-import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 from types import FrameType
 
-from infra.bootstrap import create_queues, create_tables, ensure_admin
+from infra.bootstrap import create_queues, create_tables, first_admin
 from infra.gateway import make_server
 from infra.github_stub import DEMO_USERS, GitHubStub
 from infra.moto_server import MotoServer
+from infra.servers import child_process
 from watchlist_core.settings import get_settings
 
-DEFAULT_ADMIN_EMAIL = "admin@example.com"
 LOCAL_REDIS = ("127.0.0.1", 6379)
 LOCAL_AWS_ENVIRONMENT = {
     # moto accepts any credentials; fixed fake ones keep boto3 from looking for real ones.
@@ -59,21 +56,6 @@ def _choose_redis() -> str:
         os.environ["REDIS_URL"] = "redis://{}:{}/0".format(*LOCAL_REDIS)
         return f"Redis: the local server, {os.environ['REDIS_URL']}"
     return "Redis: none found; using the IN-PROCESS stand-in (per process: limits and cache are not shared)"
-
-
-@contextmanager
-def _child(argv: list[str]) -> Iterator[subprocess.Popen[bytes]]:
-    """A child process sharing this one's environment and output, ended (SIGTERM) when we leave."""
-    process = subprocess.Popen(argv)  # noqa: S603 (our own module, fixed argv)
-    try:
-        yield process
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def _streamlit(api_url: str, host: str, port: str) -> list[str]:
@@ -119,21 +101,10 @@ def main() -> int:
         os.environ.update(create_queues(os.environ["SQS_ENDPOINT_URL"], os.environ["AWS_REGION"]))
         print(f"audit queue: {os.environ['AUDIT_QUEUE_URL']}", flush=True)
         print("tables created:", ", ".join(create_tables(get_settings())), flush=True)
-        worker = stack.enter_context(_child([sys.executable, "-m", "infra.audit_worker"]))
+        worker = stack.enter_context(child_process([sys.executable, "-m", "infra.audit_worker"]))
         print(f"audit worker (queue poller and outbox relay): pid {worker.pid}", flush=True)
 
-        email = os.environ.get("ADMIN_EMAIL")
-        password = os.environ.get("ADMIN_PASSWORD")
-        generated = not (email and password)
-        if generated:
-            email, password = DEFAULT_ADMIN_EMAIL, secrets.token_urlsafe(12)
-        assert email
-        assert password
-        user, created = ensure_admin(email, password)
-        if generated:
-            print(f"admin (generated): {email} / {password}", flush=True)
-        else:
-            print(f"admin {user.email}: {'created' if created else 'promoted, password unchanged'}", flush=True)
+        print(first_admin(), flush=True)
 
         from watchlist_api.handler import handler  # after the environment above is in place
 
@@ -142,7 +113,7 @@ def main() -> int:
         print(f"API (through the Lambda handler): {base}   docs: {base}/docs   health: {base}/health", flush=True)
         if os.environ.get("FRONTEND"):
             frontend_port = os.environ.get("FRONTEND_PORT", "8501")
-            stack.enter_context(_child(_streamlit(base, host, frontend_port)))
+            stack.enter_context(child_process(_streamlit(base, host, frontend_port)))
             print(f"front end (Streamlit): http://{host}:{frontend_port}", flush=True)
         try:
             server.serve_forever()

@@ -7,32 +7,15 @@ import os
 import signal
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from infra.redis_server import RedisServer
-from infra.servers import free_port
+from infra.servers import free_port, wait_until_answering
 
 ROOT = Path(__file__).resolve().parent.parent
 READY_SECONDS = 90
-
-
-def wait_until_answering(url: str, process: subprocess.Popen[bytes]) -> None:
-    """Until `url` answers 200; fails if the process exits or the time is up."""
-    deadline = time.monotonic() + READY_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"make dev exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (loopback)
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise SystemExit(f"{url} did not answer within {READY_SECONDS}s")
 
 
 @contextmanager
@@ -54,7 +37,7 @@ def dev_stack(
         process = subprocess.Popen([sys.executable, "-m", "infra.dev"], cwd=ROOT, env=child_environment)
         api = f"http://127.0.0.1:{port}"
         try:
-            wait_until_answering(api + "/health", process)
+            wait_until_answering(api + "/health", [process], READY_SECONDS)
             yield api, process
         finally:
             process.send_signal(signal.SIGTERM)

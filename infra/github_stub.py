@@ -7,8 +7,11 @@ Every request is recorded.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
+import signal
+import sys
 import threading
 import time
 from collections import deque
@@ -52,12 +55,12 @@ def profile(login: str, **fields: Any) -> dict[str, Any]:
 
 
 class GitHubStub:
-    def __init__(self, users: dict[str, dict[str, Any]] | None = None) -> None:
+    def __init__(self, users: dict[str, dict[str, Any]] | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
         self._users = {login.lower(): profile(login, **fields) for login, fields in (users or {}).items()}
         self._scripts: dict[str, deque[Reply]] = {}
         self._lock = threading.Lock()
         self.requests: list[RecordedRequest] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server = ThreadingHTTPServer((host, port), self._handler_class())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="github-stub", daemon=True)
 
@@ -129,3 +132,21 @@ class GitHubStub:
     ) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m infra.github_stub --host 0.0.0.0 --port 8080`: the demo users, until SIGINT or SIGTERM."""
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8080)
+    args = parser.parse_args(argv)
+    for stop in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop, lambda signum, frame: sys.exit(0))
+    with GitHubStub(DEMO_USERS, args.host, args.port):
+        print(f"GitHub stub on {args.host}:{args.port} (users: {', '.join(DEMO_USERS)})", flush=True)
+        signal.pause()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

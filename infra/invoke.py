@@ -24,6 +24,7 @@ from infra.bootstrap import create_tables
 from infra.dev import LOCAL_AWS_ENVIRONMENT
 from infra.events import LambdaContext
 from infra.moto_server import MotoServer
+from infra.template import load_template
 from watchlist_core.domain import Credentials, ItemDraft, ItemType, Registration
 from watchlist_core.settings import get_settings
 from watchlist_core.wiring import get_services
@@ -76,6 +77,15 @@ def handler_for(path: Path) -> Any:
     """The handler of the function whose folder under events/ holds `path` (imported on first use)."""
     function = path.resolve().relative_to(EVENTS_ROOT).parts[0]
     return importlib.import_module(FUNCTION_MODULES[function]).handler
+
+
+def function_for(path: Path) -> str:
+    """The template's logical id of the function whose folder under events/ holds `path` (for `sam local`)."""
+    handler = FUNCTION_MODULES[path.resolve().relative_to(EVENTS_ROOT).parts[0]] + ".handler"
+    resources: dict[str, dict[str, Any]] = load_template()["Resources"]
+    return next(
+        name for name, resource in resources.items() if resource.get("Properties", {}).get("Handler") == handler
+    )
 
 
 def main(argv: list[str]) -> int:

@@ -23,8 +23,8 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
-from infra.dev_stack import ROOT, dev_stack, wait_until_answering
-from infra.servers import free_port
+from infra.dev_stack import READY_SECONDS, ROOT, dev_stack
+from infra.servers import free_port, wait_until_answering
 
 DOCS = ROOT / "docs"
 ADMIN_EMAIL = "admin@example.com"
@@ -74,7 +74,7 @@ def frontend_stack(password: str) -> Iterator[tuple[str, str]]:
         ),
     ):
         frontend = f"http://127.0.0.1:{frontend_port}"
-        wait_until_answering(frontend, process)
+        wait_until_answering(frontend, [process], READY_SECONDS)
         yield api, frontend
 
 

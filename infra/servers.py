@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
 import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 READY_TIMEOUT_SECONDS = 30.0
 
@@ -16,6 +20,48 @@ def free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
+
+
+def stop_process(
+    process: subprocess.Popen[bytes], stop_signal: int = signal.SIGTERM, grace_seconds: float = 10
+) -> None:
+    """Asks a child process to stop (`stop_signal`), kills it if it has not within the grace period, reaps it."""
+    if process.poll() is not None:
+        return
+    process.send_signal(stop_signal)
+    try:
+        process.wait(timeout=grace_seconds)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@contextmanager
+def child_process(
+    argv: list[str], *, stop_signal: int = signal.SIGTERM, grace_seconds: float = 10, **popen: Any
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A child process (sharing this one's output unless `popen` says otherwise), stopped when we leave."""
+    process = subprocess.Popen(argv, **popen)  # noqa: S603 (our own programs, fixed argv)
+    try:
+        yield process
+    finally:
+        stop_process(process, stop_signal, grace_seconds)
+
+
+def wait_until_answering(url: str, processes: list[subprocess.Popen[bytes]], seconds: float) -> None:
+    """Until `url` answers 200; fails if one of `processes` exits first, or the time is up."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for process in processes:
+            if process.poll() is not None:
+                raise SystemExit(f"{process.args!r} exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=60) as response:  # noqa: S310 (our own local servers)
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise SystemExit(f"{url} did not answer within {seconds:g}s")
 
 
 class ChildServer:
@@ -51,13 +97,8 @@ class ChildServer:
         raise RuntimeError(f"{self.name} did not answer on port {self.port} within {READY_TIMEOUT_SECONDS}s")
 
     def stop(self) -> None:
-        if self._process and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+        if self._process:
+            stop_process(self._process)
 
     def __enter__(self) -> Self:
         return self.start()

@@ -5,10 +5,14 @@ from __future__ import annotations
 import json as jsonlib
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+from pydantic import ValidationError
+
 from infra.events import LambdaContext, api_gateway_event, response_body, response_headers
+from watchlist_core.audit import AuditEvent
 
 PASSWORD = "correct horse battery"
 
@@ -105,3 +109,33 @@ class Api:
 
 def unique_email() -> str:
     return f"user-{uuid.uuid4().hex[:12]}@example.com"
+
+
+def assert_expected_outcome(path: Path, event: dict[str, Any], response: dict[str, Any]) -> None:
+    """What a sample event's file name promises: `__<status>` for the API (with the request id echoed and
+    problem bodies on errors), `__stored` and `__stored-once` for audit batches (no failures), `__partial-failure`
+    (exactly the records that are not audit events fail), `__report` for the relay."""
+    expected = path.stem.rsplit("__", 1)[1]
+    if expected.isdigit():
+        headers = {name.lower(): value for name, value in response_headers(response)}
+        assert response["statusCode"] == int(expected), response.get("body")
+        assert headers["x-request-id"] == event["requestContext"]["requestId"]
+        if response["statusCode"] >= 400:
+            assert headers["content-type"] == "application/problem+json"
+            assert jsonlib.loads(response["body"])["request_id"] == headers["x-request-id"]
+    elif expected in {"stored", "stored-once", "partial-failure"}:
+        poison = [record["messageId"] for record in event["Records"] if not _is_audit_event(record["body"])]
+        assert bool(poison) == (expected == "partial-failure"), path
+        assert response == {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in poison]}
+    elif expected == "report":
+        assert set(response) == {"due", "sent", "gave_up"}
+    else:
+        raise AssertionError(f"{path.name}: no known outcome {expected!r}")
+
+
+def _is_audit_event(body: str) -> bool:
+    try:
+        AuditEvent.model_validate_json(body)
+    except ValidationError:
+        return False
+    return True

@@ -11,16 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from infra.events import LambdaContext, response_headers
+from infra.events import LambdaContext
 from infra.invoke import handler_for, load_event, placeholder_values
+from tests.support import assert_expected_outcome
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = sorted((ROOT / "events" / "api").rglob("*.json"))
-
-
-def _expected_status(path: Path) -> int:
-    """`name__201.json` expects 201."""
-    return int(path.stem.rsplit("__", 1)[1])
 
 
 def test_there_are_sample_events_for_every_endpoint_group() -> None:
@@ -34,13 +30,7 @@ def test_sample_event_gets_its_expected_answer(handler, path: Path) -> None:  # 
     event = load_event(path, placeholder_values())
     assert "{{" not in json.dumps(event)
     assert handler_for(path) is handler
-    response = handler(event, LambdaContext())
-    headers = {name.lower(): value for name, value in response_headers(response)}
-    assert response["statusCode"] == _expected_status(path), response.get("body")
-    assert headers["x-request-id"] == event["requestContext"]["requestId"]
-    if response["statusCode"] >= 400:
-        assert headers["content-type"] == "application/problem+json"
-        assert json.loads(response["body"])["request_id"] == headers["x-request-id"]
+    assert_expected_outcome(path, event, handler(event, LambdaContext()))
 
 
 def test_make_invoke_prints_the_lambda_response(moto_server) -> None:  # type: ignore[no-untyped-def]

@@ -69,3 +69,10 @@ def test_malformed_rate_limits_are_refused_at_start(spec: str) -> None:
 def test_rate_limits_come_from_configuration() -> None:
     policy = Settings.from_environment({"RATE_LIMIT_LOGIN": " 3 / 30 "}).rate_policy("login")
     assert (policy.name, policy.quota, policy.window_seconds) == ("login", 3, 30)
+
+
+def test_an_empty_variable_is_unset_so_a_deployed_function_never_gets_an_empty_endpoint() -> None:
+    deployed = {"STAGE": "Prod", "REDIS_URL": REDIS, "AUDIT_QUEUE_URL": QUEUE, "JWT_SECRET_ARN": "arn:x"}
+    settings = Settings.from_environment(deployed | {"DYNAMODB_ENDPOINT_URL": "", "SQS_ENDPOINT_URL": ""})
+    assert (settings.dynamodb_endpoint_url, settings.sqs_endpoint_url) == (None, None)
+    assert Settings.from_environment({"JWT_SECRET_ARN": "", "LOG_LEVEL": ""}) == Settings()

@@ -147,7 +147,8 @@ class Settings(BaseModel):
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> Settings:
-        return cls.model_validate({name: environ[name.upper()] for name in cls.model_fields if name.upper() in environ})
+        """An empty variable counts as unset: the template declares local overrides (endpoints) as empty."""
+        return cls.model_validate({name: environ[name.upper()] for name in cls.model_fields if environ.get(name.upper())})
 
 
 @cache

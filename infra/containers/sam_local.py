@@ -1,0 +1,218 @@
+"""`make sam-local`: the API served by `sam local start-api`, its functions in Lambda containers, with the
+Docker Compose services; what README's "sam local with Docker" has a user type, in one command.
+
+In order: a Docker engine (the running one, else a private one: engine.py); the images (the real ones, else
+stand-ins built offline: images.py); `docker compose up` (DynamoDB Local, Redis, ElasticMQ, and the bootstrap
+that creates the template's tables and queues); the first admin (ADMIN_EMAIL / ADMIN_PASSWORD, else generated);
+`sam local start-lambda` for the audit functions, fed by an audit worker on this machine (the queue poller and
+the outbox relay); `sam local start-api` on PORT (default 3000). Ready when GET /health answers 200. Stops
+everything it started on SIGINT or SIGTERM: SAM and its containers, the compose services, the private engine.
+
+GITHUB_STUB=1: the GitHub stand-in as a compose service, the API pointed at it. FRONTEND=1: the Streamlit front
+end as a compose service (FRONTEND_PORT, default 8501). LAMBDA_PORT: the port of `sam local start-lambda`
+(default: a free one). DYNAMODB_PORT, REDIS_PORT, SQS_PORT: where the compose services are published (see
+docker-compose.yml). Run it after `sam build` (the Makefile does).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+from infra.containers.engine import compose_binary, docker_engine, say
+from infra.containers.images import ROOT, Resolved, resolve
+from infra.servers import child_process, free_port, wait_until_answering
+
+BUILD_DIR = ROOT / ".aws-sam" / "build"
+ENV_VARS_FILE = ROOT / "infra" / "sam-local-env.json"
+NETWORK = "watchlist"
+GITHUB_STUB_URL = "http://github-stub:8080"
+READY_SECONDS = 300  # the first request creates the function's container: 20 s and more on a busy machine
+
+
+def _stop(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(0)
+
+
+@dataclass(frozen=True)
+class Compose:
+    """`docker compose` on this repository's compose file, with the stand-ins' overrides and chosen profiles."""
+
+    environment: dict[str, str]
+    overrides: list[Path]
+    profiles: list[str]
+
+    def run(self, *arguments: str, capture: bool = False, check: bool = True) -> subprocess.CompletedProcess[str]:
+        files = [argument for path in [ROOT / "docker-compose.yml", *self.overrides] for argument in ("-f", str(path))]
+        profiles = [argument for profile in self.profiles for argument in ("--profile", profile)]
+        return subprocess.run(  # noqa: S603
+            [compose_binary(), "--project-directory", str(ROOT), *files, *profiles, *arguments],
+            env=self.environment,
+            stdout=subprocess.PIPE if capture else None,
+            text=True,
+            check=check,
+        )
+
+    def published(self, service: str, port: int) -> str:
+        """http://127.0.0.1:<host port> of a service's container port."""
+        address = self.run("port", service, str(port), capture=True).stdout.strip()
+        return f"http://127.0.0.1:{address.rsplit(':', 1)[1]}"
+
+    def up(self) -> None:
+        """Every service started, and the bootstrap finished (its tables and queues exist)."""
+        self.run("up", "--detach", "--quiet-pull")
+        waited = self.run("wait", "bootstrap", capture=True, check=False)  # exits with the container's code
+        if waited.returncode:
+            self.run("logs", "bootstrap")
+            raise SystemExit(f"the compose bootstrap failed: {waited.stdout.strip()}")
+
+    def down(self) -> None:
+        self.run("down", "--volumes", "--remove-orphans", "--timeout", "5")
+
+
+@dataclass(frozen=True)
+class Sam:
+    """`sam local` commands on the built template, in the compose network, with the chosen Lambda image."""
+
+    environment: dict[str, str]
+    images: Resolved
+    env_vars_file: Path
+
+    def command(self, subcommand: str, *arguments: str) -> list[str]:
+        image = ["--invoke-image", self.images.lambda_image] if self.images.lambda_is_standin else []
+        return [
+            str(ROOT / ".venv-sam" / "bin" / "sam"),
+            "local",
+            subcommand,
+            "--template",
+            str(BUILD_DIR / "template.yaml"),
+            "--docker-network",
+            NETWORK,
+            "--env-vars",
+            str(self.env_vars_file),
+            "--parameter-overrides",
+            "RedisUrl=redis://redis:6379/0",
+            "--region",
+            "us-east-1",
+            "--skip-pull-image",  # the image is here: pulled, or the stand-in
+            *image,
+            *arguments,
+        ]
+
+
+def env_vars_file(directory: Path, github_stub: bool) -> Path:
+    """infra/sam-local-env.json, with the GitHub stand-in when asked for."""
+    variables = json.loads(ENV_VARS_FILE.read_text())
+    if github_stub:
+        variables["Parameters"]["GITHUB_API_URL"] = GITHUB_STUB_URL
+    path = directory / "env-vars.json"
+    path.write_text(json.dumps(variables, indent=2))
+    return path
+
+
+def host_environment(compose: Compose) -> dict[str, str]:
+    """What the host-side tools (first admin, audit worker) need to reach the compose services."""
+    variables = json.loads(ENV_VARS_FILE.read_text())["Parameters"]
+    return {
+        **{name: value for name, value in variables.items() if name.endswith("_TABLE") or name == "AUDIT_QUEUE_URL"},
+        "STAGE": "local",
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "DYNAMODB_ENDPOINT_URL": compose.published("dynamodb", 8000),
+        "SQS_ENDPOINT_URL": compose.published("sqs", 9324),
+        "REDIS_URL": compose.published("redis", 6379).replace("http://", "redis://") + "/0",
+        "AUDIT_OUTBOX_GRACE_SECONDS": "10",
+    }
+
+
+def remove_function_containers(environment: dict[str, str]) -> None:
+    """SAM's function containers on our network that SAM left behind (it was killed, or failed to stop them)."""
+    listed = subprocess.run(  # noqa: S603
+        ["docker", "ps", "-aq", "--filter", "label=sam.cli.container.type=lambda", "--filter", f"network={NETWORK}"],  # noqa: S607
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.split()
+    if listed:
+        subprocess.run(["docker", "rm", "--force", *listed], env=environment, capture_output=True, check=False)  # noqa: S603, S607
+
+
+def main() -> int:
+    port = int(os.environ.get("PORT", "3000"))
+    github_stub = bool(os.environ.get("GITHUB_STUB"))
+    profiles = [
+        name for name, wanted in (("github-stub", github_stub), ("frontend", os.environ.get("FRONTEND"))) if wanted
+    ]
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    started = time.monotonic()
+    with ExitStack() as stack:
+        engine = stack.enter_context(docker_engine())
+        images = resolve(engine)
+        compose = Compose(
+            engine | images.compose_environment | {"API_PORT": str(port)}, images.compose_overrides, profiles
+        )
+        stack.callback(compose.down)
+        say("docker compose up: DynamoDB, Redis, SQS, and the bootstrap of the template's tables and queues")
+        compose.up()
+        os.environ.update(host_environment(compose))
+        from infra.bootstrap import first_admin  # after the environment above: the settings are read once
+
+        print(first_admin(), flush=True)
+
+        directory = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sam-local-")))
+        sam = Sam(engine, images, env_vars_file(directory, github_stub))
+        stack.callback(remove_function_containers, engine)
+        lambda_endpoint = f"http://127.0.0.1:{os.environ.get('LAMBDA_PORT') or free_port()}"
+        functions = stack.enter_context(
+            child_process(
+                sam.command("start-lambda", "--port", lambda_endpoint.rsplit(":", 1)[1], "--warm-containers", "LAZY"),
+                env=engine | {"SAM_CLI_TELEMETRY": "0"},
+                grace_seconds=60,
+            )
+        )
+        api = stack.enter_context(
+            child_process(
+                sam.command("start-api", "--host", "127.0.0.1", "--port", str(port), "--warm-containers", "LAZY"),
+                env=engine | {"SAM_CLI_TELEMETRY": "0"},
+                grace_seconds=60,
+            )
+        )
+        base = f"http://127.0.0.1:{port}"
+        say(f"waiting for {base}/health (the first request starts the function's container)")
+        wait_until_answering(base + "/health", [functions, api], READY_SECONDS)
+        worker = stack.enter_context(
+            child_process(
+                [sys.executable, "-m", "infra.audit_worker"], env=os.environ | {"LAMBDA_ENDPOINT_URL": lambda_endpoint}
+            )
+        )
+        print(f"audit worker (queue poller and outbox relay, through {lambda_endpoint}): pid {worker.pid}", flush=True)
+        print(
+            f"API (sam local start-api): {base}   docs: {base}/docs   health: {base}/health   "
+            f"ready in {time.monotonic() - started:.0f}s",
+            flush=True,
+        )
+        if github_stub:
+            print(f"GitHub stub: {GITHUB_STUB_URL} on the compose network", flush=True)
+        if os.environ.get("FRONTEND"):
+            print(f"front end (Streamlit): http://127.0.0.1:{os.environ.get('FRONTEND_PORT', '8501')}", flush=True)
+        while all(process.poll() is None for process in (functions, api, worker)):
+            time.sleep(1)
+        say("a child process exited; stopping")
+    return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

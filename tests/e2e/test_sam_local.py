@@ -1,0 +1,169 @@
+"""`make sam-local` end to end: SAM CLI's own local API and Lambda service, the functions in Lambda containers, the
+Docker Compose services; the Postman collection, every sample event, and a clean stop of everything it started.
+
+Needs a Docker engine, or root to start one (CI runs as root): elsewhere it is skipped, never under CI=true.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from infra.containers.engine import docker_engine, engine_answers
+from infra.containers.images import resolve
+from infra.containers.sam_local import NETWORK, Sam, env_vars_file
+from infra.invoke import EVENTS_ROOT, function_for, load_event, placeholder_values
+from infra.postman import newman
+from infra.servers import free_port
+from tests.support import assert_expected_outcome
+from watchlist_core import wiring
+
+ROOT = Path(__file__).resolve().parents[2]
+ADMIN = {"email": "sam-local-admin@example.com", "password": "admin password 77"}
+EVENTS = sorted(EVENTS_ROOT.rglob("*.json"))
+
+# The first run on a new machine installs the engine and builds the stand-in images (minutes).
+pytestmark = pytest.mark.timeout(1200)
+
+
+@dataclass
+class SamLocalStack:
+    process: subprocess.Popen[str]
+    output: list[str]  # every line it printed so far (a thread drains the pipe: SAM's logs must never block it)
+    api: str
+    lambda_endpoint: str
+    services: dict[str, str]  # the compose services' published endpoints, for tools on this machine
+
+    def stop(self) -> str:
+        """SIGTERM, as Ctrl-C or a supervisor would; everything it printed."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        self.process.wait(timeout=300)
+        return "".join(self.output)
+
+
+def _drain(process: subprocess.Popen[str], output: list[str], ready: threading.Event) -> None:
+    for line in process.stdout or []:
+        output.append(line)
+        if line.startswith("API (sam local start-api): "):
+            ready.set()
+    ready.set()  # it exited
+
+
+@pytest.fixture(scope="module")
+def sam_local() -> Iterator[SamLocalStack]:
+    if not engine_answers(dict(os.environ)) and os.geteuid() != 0 and os.environ.get("CI") != "true":
+        pytest.skip("needs a Docker engine, or root to start one")
+    ports = {name: str(free_port()) for name in ("PORT", "LAMBDA_PORT", "DYNAMODB_PORT", "REDIS_PORT", "SQS_PORT")}
+    environment = os.environ | ports | {"GITHUB_STUB": "1", "ADMIN_EMAIL": ADMIN["email"]}
+    environment["ADMIN_PASSWORD"] = ADMIN["password"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "infra.containers.sam_local"],
+        cwd=ROOT,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    output: list[str] = []
+    ready = threading.Event()
+    threading.Thread(target=_drain, args=(process, output, ready), daemon=True).start()
+    ready.wait()
+    if process.poll() is not None:
+        pytest.fail("make sam-local exited before it was ready:\n" + "".join(output[-60:]))
+    stack = SamLocalStack(
+        process,
+        output,
+        f"http://127.0.0.1:{ports['PORT']}",
+        f"http://127.0.0.1:{ports['LAMBDA_PORT']}",
+        {
+            "DYNAMODB_ENDPOINT_URL": f"http://127.0.0.1:{ports['DYNAMODB_PORT']}",
+            "SQS_ENDPOINT_URL": f"http://127.0.0.1:{ports['SQS_PORT']}",
+        },
+    )
+    yield stack
+    stack.stop()
+
+
+@pytest.fixture
+def placeholders(sam_local: SamLocalStack, monkeypatch: pytest.MonkeyPatch) -> Callable[[], dict[str, str]]:
+    """Makes a user, an item and an admin in the compose DynamoDB, for a sample event's placeholders (an event
+    may change them: each event gets its own)."""
+    for name, value in sam_local.services.items():
+        monkeypatch.setenv(name, value)
+    wiring.reset()
+    return placeholder_values
+
+
+def test_the_postman_collection_passes_against_sam_local(sam_local: SamLocalStack) -> None:
+    assert newman(sam_local.api, ADMIN["email"], ADMIN["password"]) == 0
+
+
+def test_every_sample_event_gets_its_expected_outcome_in_its_functions_container(
+    sam_local: SamLocalStack, placeholders: Callable[[], dict[str, str]]
+) -> None:
+    # SAM's local Lambda service (`sam local start-lambda`, warm containers): the same invocation path as
+    # `sam local invoke`, without a new container per event.
+    client: Any = boto3.client("lambda", endpoint_url=sam_local.lambda_endpoint, region_name="us-east-1")
+    for path in EVENTS:
+        event = load_event(path, placeholders())
+        answer = client.invoke(FunctionName=function_for(path), Payload=json.dumps(event).encode())
+        assert "FunctionError" not in answer, path
+        assert_expected_outcome(path, event, json.loads(answer["Payload"].read()))
+
+
+def test_sam_local_invoke_runs_each_function_on_a_sample_event(
+    sam_local: SamLocalStack, placeholders: Callable[[], dict[str, str]], tmp_path: Path
+) -> None:
+    samples = ["api/watchlists/get-item__200.json", "audit/batch__stored.json", "relay/scheduled__report.json"]
+    with docker_engine() as engine:  # the engine the stack runs on
+        sam = Sam(engine, resolve(engine), env_vars_file(tmp_path, github_stub=True))
+        for sample in samples:
+            path = EVENTS_ROOT / sample
+            event = load_event(path, placeholders())
+            event_file = tmp_path / path.name
+            event_file.write_text(json.dumps(event))
+            command = sam.command("invoke", function_for(path), "--event", str(event_file))
+            result = subprocess.run(  # noqa: S603
+                command, env=engine | {"SAM_CLI_TELEMETRY": "0"}, capture_output=True, text=True, check=False
+            )
+            assert result.returncode == 0, result.stderr[-3000:]
+            assert_expected_outcome(path, event, json.loads(result.stdout))
+
+
+def test_the_stack_stops_with_everything_it_started(sam_local: SamLocalStack) -> None:
+    output = sam_local.stop()
+    assert sam_local.process.returncode == 0, output[-3000:]
+    private_engine = re.search(r"starting a private one \((unix://\S+),", output)
+    if private_engine:  # the engine it started is stopped too
+        assert not engine_answers(dict(os.environ) | {"DOCKER_HOST": private_engine[1]})
+    with docker_engine() as engine:  # the same engine (a private one starts again on the same images)
+        containers = subprocess.run(
+            ["docker", "ps", "-a", "--format", "{{.Names}} {{.Labels}}"],  # noqa: S607
+            env=engine,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.splitlines()
+        networks = subprocess.run(
+            ["docker", "network", "ls", "--format", "{{.Name}}"],  # noqa: S607
+            env=engine,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+    labels = ("com.docker.compose.project=watchlist", "sam.cli.container.type=lambda")
+    assert [line for line in containers if any(label in line for label in labels)] == []
+    assert NETWORK not in networks
