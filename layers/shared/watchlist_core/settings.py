@@ -148,7 +148,8 @@ class Settings(BaseModel):
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> Settings:
         """An empty variable counts as unset: the template declares local overrides (endpoints) as empty."""
-        return cls.model_validate({name: environ[name.upper()] for name in cls.model_fields if environ.get(name.upper())})
+        values = {name: environ.get(name.upper()) for name in cls.model_fields}
+        return cls.model_validate({name: value for name, value in values.items() if value})
 
 
 @cache
