@@ -43,7 +43,7 @@ sam-build: $(SAM_VENV)/.installed install
 	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam build --cached --build-dir .aws-sam/build --template template.yaml
 	$(PY) -m infra.verify_build .aws-sam/build
 
-test: install lint typecheck sam-validate sam-build
+test: install lint typecheck sam-validate sam-build node_modules/.installed
 	$(PY) -m pytest --cov --cov-report=term --cov-fail-under=90
 	$(MAKE) postman
 
@@ -62,13 +62,14 @@ postman: install node_modules/.installed
 	.venv-runtime/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $@
 
-bench: install .venv-runtime/.installed
+bench: install .venv-runtime/.installed sam-build
 	$(PY) bench/cold_start.py
 	$(PY) bench/warm.py
 	$(PY) bench/list_cost.py
 	$(PY) bench/redis_cost.py
 	$(PY) bench/audit_throughput.py
 	$(PY) bench/github_cache.py
+	$(PY) bench/sam_local.py
 
 # docs/*.png: headless Chromium (Debian's chromium and chromium-driver, installed here if missing) photographs
 # the Streamlit front end and Swagger UI served by FRONTEND=1 make dev.

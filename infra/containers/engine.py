@@ -20,7 +20,7 @@ from pathlib import Path
 
 from infra.servers import stop_process
 
-PRIVATE_ROOT = Path(os.environ.get("WATCHLIST_DOCKER_ROOT", "/var/lib/watchlist-api/docker"))
+DEFAULT_PRIVATE_ROOT = Path("/var/lib/watchlist-api/docker")
 # Debian bookworm's packages, pinned: the engine, its NAT rules, and debootstrap for the stand-in base image.
 ENGINE_PACKAGES = ("docker.io=20.10.24+dfsg1-1+deb12u1+b6", "iptables=1.8.9-2")
 DEBOOTSTRAP_PACKAGE = "debootstrap=1.0.128+nmu2+deb12u2"
@@ -69,32 +69,38 @@ def engine_answers(environment: dict[str, str]) -> bool:
     return result.returncode == 0
 
 
+def private_root() -> Path:
+    """Where the private engine keeps its socket, state and images (WATCHLIST_DOCKER_ROOT)."""
+    return Path(os.environ.get("WATCHLIST_DOCKER_ROOT") or DEFAULT_PRIVATE_ROOT)
+
+
 @contextmanager
 def docker_engine() -> Iterator[dict[str, str]]:
     """The environment (DOCKER_HOST) of a Docker engine that answers, for as long as the caller needs it."""
     environment = dict(os.environ)
+    root = private_root()
     if engine_answers(environment):
         say(f"using the running Docker engine ({environment.get('DOCKER_HOST', 'default socket')})")
         yield environment
         return
-    private = environment | {"DOCKER_HOST": f"unix://{PRIVATE_ROOT}/docker.sock"}
+    private = environment | {"DOCKER_HOST": f"unix://{root}/docker.sock"}
     if engine_answers(private):
         say(f"using the private Docker engine another run started ({private['DOCKER_HOST']})")
         yield private
         return
     if shutil.which("dockerd") is None or shutil.which("docker") is None:
         apt_install(*ENGINE_PACKAGES)
-    PRIVATE_ROOT.mkdir(parents=True, exist_ok=True)
-    (PRIVATE_ROOT / "dockerd.pid").unlink(missing_ok=True)  # left by an engine that was killed
-    log = (PRIVATE_ROOT / "dockerd.log").open("ab")
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "dockerd.pid").unlink(missing_ok=True)  # left by an engine that was killed
+    log = (root / "dockerd.log").open("ab")
     say(f"no Docker engine answers: starting a private one ({private['DOCKER_HOST']}, log {log.name})")
     process = subprocess.Popen(  # noqa: S603
         [
             shutil.which("dockerd") or "dockerd",
             f"--host={private['DOCKER_HOST']}",
-            f"--data-root={PRIVATE_ROOT / 'data'}",
-            f"--exec-root={PRIVATE_ROOT / 'exec'}",
-            f"--pidfile={PRIVATE_ROOT / 'dockerd.pid'}",
+            f"--data-root={root / 'data'}",
+            f"--exec-root={root / 'exec'}",
+            f"--pidfile={root / 'dockerd.pid'}",
         ],
         stdout=log,
         stderr=log,

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,27 +48,39 @@ def loud(message: str) -> None:
     print(f"{line}\n!! {message}\n{line}", file=sys.stderr, flush=True)
 
 
-def docker(*arguments: str, environment: dict[str, str], quiet: bool = False, timeout: float = 900) -> bool:
-    """Runs `docker ARGUMENTS`; True when it succeeded."""
-    output = subprocess.DEVNULL if quiet else None
-    result = subprocess.run(  # noqa: S603 (fixed program, our arguments)
-        ["docker", *arguments],  # noqa: S607 (the Docker CLI, from the PATH)
-        env=environment,
-        stdout=output,
-        stderr=output,
-        timeout=timeout,
-        check=False,
-    )
+def docker(*arguments: str, environment: dict[str, str]) -> bool:
+    """Runs `docker ARGUMENTS` quietly; True when it succeeded (its output is shown when it did not)."""
+    return _quietly(["docker", *arguments], environment)
+
+
+def _quietly(command: list[str], environment: dict[str, str] | None = None) -> bool:
+    result = subprocess.run(command, env=environment, capture_output=True, text=True, check=False)  # noqa: S603
+    if result.returncode:
+        print(result.stdout[-3000:], result.stderr[-3000:], sep="\n", file=sys.stderr)
     return result.returncode == 0
 
 
 def have_image(name: str, environment: dict[str, str]) -> bool:
-    return docker("image", "inspect", name, environment=environment, quiet=True)
+    inspected = subprocess.run(  # noqa: S603
+        ["docker", "image", "inspect", name],  # noqa: S607 (the Docker CLI, from the PATH)
+        env=environment,
+        capture_output=True,
+        check=False,
+    )
+    return inspected.returncode == 0
 
 
 def pull(name: str, environment: dict[str, str]) -> bool:
     """The image is here, or was pulled now."""
-    return have_image(name, environment) or docker("pull", "--quiet", name, environment=environment, quiet=True)
+    if have_image(name, environment):
+        return True
+    pulled = subprocess.run(  # noqa: S603
+        ["docker", "pull", "--quiet", name],  # noqa: S607
+        env=environment,
+        capture_output=True,
+        check=False,
+    )
+    return pulled.returncode == 0
 
 
 def lambda_image() -> str:
@@ -101,25 +114,10 @@ def _recipe(*names: str) -> bytes:
 
 def _pip_target(target: Path, requirements: list[str]) -> None:
     """Linux x86_64 wheels for CPython 3.11, installed into `target` on the host (pip reaches PyPI here)."""
-    subprocess.run(  # noqa: S603
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--target",
-            str(target),
-            "--only-binary=:all:",
-            *_MANYLINUX_PLATFORMS,
-            "--python-version",
-            "3.11",
-            "--implementation",
-            "cp",
-            *requirements,
-        ],
-        check=True,
-    )
+    command = [sys.executable, "-m", "pip", "install", "--quiet", "--target", str(target), "--only-binary=:all:"]
+    command += [*_MANYLINUX_PLATFORMS, "--python-version", "3.11", "--implementation", "cp", *requirements]
+    if not _quietly(command):
+        raise SystemExit(f"pip could not install {requirements} for the stand-in image")
 
 
 def _pins(requirements: Path) -> list[str]:
@@ -160,64 +158,58 @@ class StandIns:
     """Builds the stand-in images on demand, each once, reusing one already built from the same recipe."""
 
     environment: dict[str, str]
-    built: dict[str, str] = field(default_factory=dict)
+    built: set[str] = field(default_factory=set)
 
-    def _build(self, name: str, tag_input: str, dockerfile: str, fill: object, **arguments: str) -> str:
-        tag = f"watchlist-standin/{name}:{_digest(tag_input, _recipe(dockerfile), *arguments.values())}"
-        if tag in self.built or have_image(tag, self.environment):
-            self.built[tag] = tag
-            return tag
-        say(f"building the stand-in image {tag} (offline)")
-        with tempfile.TemporaryDirectory(prefix=f"standin-{name}-") as directory:
-            context = Path(directory)
-            shutil.copy2(STANDINS / dockerfile, context / "Dockerfile")
-            fill(context)  # type: ignore[operator]
-            build_arguments = [f"--build-arg={key}={value}" for key, value in arguments.items()]
-            if not docker(
-                "build", "--quiet", *build_arguments, "--tag", tag, str(context), environment=self.environment
-            ):
-                raise SystemExit(f"building {tag} failed")
-        self.built[tag] = tag
+    def _once(self, tag: str, build: Callable[[], None]) -> str:
+        if tag not in self.built and not have_image(tag, self.environment):
+            build()
+        self.built.add(tag)
         return tag
+
+    def _build(self, name: str, recipe: str, dockerfile: str, fill: Callable[[Path], None], **arguments: str) -> str:
+        """An image from `dockerfile`, its context filled by `fill`; `recipe` is what else its tag must hash."""
+        tag = f"watchlist-standin/{name}:{_digest(recipe, _recipe(dockerfile), *arguments.values())}"
+
+        def build() -> None:
+            say(f"building the stand-in image {tag} (offline)")
+            with tempfile.TemporaryDirectory(prefix=f"standin-{name}-") as directory:
+                context = Path(directory)
+                shutil.copy2(STANDINS / dockerfile, context / "Dockerfile")
+                fill(context)
+                build_arguments = [f"--build-arg={key}={value}" for key, value in arguments.items()]
+                if not docker("build", *build_arguments, "--tag", tag, str(context), environment=self.environment):
+                    raise SystemExit(f"building {tag} failed")
+
+        return self._once(tag, build)
 
     def base(self) -> str:
         tag = f"watchlist-standin/debian:{DEBIAN_SUITE}-{_digest(DEBIAN_SUITE, DEBIAN_MIRROR, BASE_PACKAGES)}"
-        if tag in self.built or have_image(tag, self.environment):
-            self.built[tag] = tag
-            return tag
-        say(f"building the stand-in base image {tag}: debootstrap {DEBIAN_SUITE} from {DEBIAN_MIRROR} (1-2 minutes)")
-        if shutil.which("debootstrap") is None:
-            apt_install(DEBOOTSTRAP_PACKAGE)
-        with tempfile.TemporaryDirectory(prefix="standin-rootfs-") as directory:
-            rootfs = Path(directory) / "rootfs"
-            subprocess.run(  # noqa: S603
-                [  # noqa: S607 (Debian's debootstrap, from the PATH)
-                    "debootstrap",
-                    "--variant=minbase",
-                    f"--include={BASE_PACKAGES}",
-                    DEBIAN_SUITE,
-                    str(rootfs),
-                    DEBIAN_MIRROR,
-                ],
-                check=True,
-                stdout=subprocess.DEVNULL,
-            )
-            for cache in ("var/cache/apt/archives", "var/lib/apt/lists"):
-                for entry in (rootfs / cache).glob("*"):
-                    if entry.is_file():
-                        entry.unlink()
-            tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)  # noqa: S603, S607
-            imported = subprocess.run(  # noqa: S603
-                ["docker", "import", "-", tag],  # noqa: S607
-                stdin=tar.stdout,
-                env=self.environment,
-                stdout=subprocess.DEVNULL,
-                check=False,
-            )
-            if tar.wait() or imported.returncode:
-                raise SystemExit(f"importing {tag} failed")
-        self.built[tag] = tag
-        return tag
+
+        def build() -> None:
+            say(f"building the stand-in base image {tag}: debootstrap {DEBIAN_SUITE} from {DEBIAN_MIRROR}")
+            if shutil.which("debootstrap") is None:
+                apt_install(DEBOOTSTRAP_PACKAGE)
+            with tempfile.TemporaryDirectory(prefix="standin-rootfs-") as directory:
+                rootfs = Path(directory) / "rootfs"
+                debootstrap = ["debootstrap", "--variant=minbase", f"--include={BASE_PACKAGES}"]
+                if not _quietly([*debootstrap, DEBIAN_SUITE, str(rootfs), DEBIAN_MIRROR]):
+                    raise SystemExit("debootstrap failed")
+                for cache in ("var/cache/apt/archives", "var/lib/apt/lists"):
+                    for entry in (rootfs / cache).glob("*"):
+                        if entry.is_file():
+                            entry.unlink()
+                tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)  # noqa: S603, S607
+                imported = subprocess.run(  # noqa: S603
+                    ["docker", "import", "-", tag],  # noqa: S607
+                    stdin=tar.stdout,
+                    env=self.environment,
+                    stdout=subprocess.DEVNULL,
+                    check=False,
+                )
+                if tar.wait() or imported.returncode:
+                    raise SystemExit(f"importing {tag} failed")
+
+        return self._once(tag, build)
 
     def python(self) -> str:
         def fill(context: Path) -> None:

@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -63,7 +65,21 @@ def _drain(process: subprocess.Popen[str], output: list[str], ready: threading.E
 
 
 @pytest.fixture(scope="module")
-def sam_local() -> Iterator[SamLocalStack]:
+def engine_root() -> Iterator[None]:
+    """Under CI, with no engine running: a private engine with an empty image store of its own, so that the run
+    proves the whole path on every machine, stand-in images built from nothing included."""
+    if engine_answers(dict(os.environ)) or os.environ.get("CI") != "true":
+        yield
+        return
+    root = tempfile.mkdtemp(prefix="wl-docker-", dir="/var/tmp")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("WATCHLIST_DOCKER_ROOT", root)
+        yield
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def sam_local(engine_root: None) -> Iterator[SamLocalStack]:
     if not engine_answers(dict(os.environ)) and os.geteuid() != 0 and os.environ.get("CI") != "true":
         pytest.skip("needs a Docker engine, or root to start one")
     ports = {name: str(free_port()) for name in ("PORT", "LAMBDA_PORT", "DYNAMODB_PORT", "REDIS_PORT", "SQS_PORT")}

@@ -1,0 +1,115 @@
+"""`make sam-local` beside `make dev`, in one run: time until /health answers, the first requests after that, and
+warm requests (one new connection each, interleaved so that machine noise falls on both alike).
+
+python bench/sam_local.py [rounds]     (needs a Docker engine, or root to start one; `make bench` runs it)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from bench._common import describe, interleaved
+from infra.dev_stack import ROOT, dev_stack
+from infra.servers import free_port
+
+ADMIN = ("bench-admin@example.com", "bench admin password 1")
+
+
+def call(base: str, method: str, path: str, body: Any = None, token: str | None = None) -> Any:
+    request = urllib.request.Request(base + path, method=method)  # noqa: S310 (loopback)
+    if body is not None:
+        request.data = json.dumps(body).encode()
+        request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310
+        return json.loads(response.read() or b"null")
+
+
+@contextmanager
+def sam_local_stack() -> Iterator[str]:
+    port = free_port()
+    ports = {name: str(free_port()) for name in ("LAMBDA_PORT", "DYNAMODB_PORT", "REDIS_PORT", "SQS_PORT")}
+    environment = os.environ | ports | {"PORT": str(port), "ADMIN_EMAIL": ADMIN[0], "ADMIN_PASSWORD": ADMIN[1]}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "infra.containers.sam_local"],
+        cwd=ROOT,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    ready = threading.Event()
+
+    def drain() -> None:  # SAM logs every invocation: the pipe must never fill
+        for line in process.stdout or []:
+            if line.startswith("API (sam local start-api)"):
+                ready.set()
+        ready.set()
+
+    threading.Thread(target=drain, daemon=True).start()
+    ready.wait()
+    if process.poll() is not None:
+        raise SystemExit("make sam-local exited before it was ready")
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=300)
+
+
+def timed(action: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    action()
+    return (time.perf_counter() - started) * 1000
+
+
+def main() -> int:
+    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 30
+    figures: dict[str, dict[str, float]] = {}
+    started = time.perf_counter()
+    with dev_stack(*ADMIN, RATE_LIMIT_USER="1000000/60") as (dev, _):
+        figures["make dev"] = {"ready s": time.perf_counter() - started}
+        started = time.perf_counter()
+        with sam_local_stack() as sam:
+            figures["make sam-local"] = {"ready s": time.perf_counter() - started}
+            tokens = {}
+            for name, base in (("make dev", dev), ("make sam-local", sam)):
+                login = {"email": ADMIN[0], "password": ADMIN[1]}
+                figures[name]["first login ms"] = timed(lambda b=base, a=login: call(b, "POST", "/v1/auth/login", a))
+                tokens[name] = call(base, "POST", "/v1/auth/login", login)["access_token"]
+                item = {"title": "Benchmark", "type": "movie"}
+                figures[name]["first create ms"] = timed(
+                    lambda b=base, t=tokens[name], body=item: call(b, "POST", "/v1/watchlists/items", body, t)
+                )
+            requests = {
+                f"{name} {label}": (lambda b=base, p=path, t=tokens[name]: call(b, "GET", p, token=t))
+                for name, base in (("make dev", dev), ("make sam-local", sam))
+                for label, path in (("GET /health", "/health"), ("GET /v1/watchlists", "/v1/watchlists"))
+            }
+            warm = interleaved(requests, rounds)
+    print(f"\n{'stack':16} {'ready s':>8} {'first login ms':>15} {'first create ms':>16}")
+    for name, values in figures.items():
+        print(f"{name:16} {values['ready s']:8.1f} {values['first login ms']:15.1f} {values['first create ms']:16.1f}")
+    print(f"\n{'warm, new connection each':34} {'median ms':>10} {'p99 ms':>8}")
+    for name, samples in warm.items():
+        summary = describe(samples)
+        print(f"{name:34} {summary['median']:10.2f} {summary['p99']:8.2f}")
+    for label in ("GET /health", "GET /v1/watchlists"):
+        ratio = describe(warm[f"make sam-local {label}"])["median"] / describe(warm[f"make dev {label}"])["median"]
+        print(f"sam-local / dev, {label}: {ratio:.1f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
