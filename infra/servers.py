@@ -100,6 +100,15 @@ class ChildServer:
         if self._process:
             stop_process(self._process)
 
+    def freeze(self) -> None:
+        """SIGSTOP: the port still accepts connections (the kernel does), nothing answers: a hung server."""
+        if self._process:
+            self._process.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        if self._process:
+            self._process.send_signal(signal.SIGCONT)
+
     def __enter__(self) -> Self:
         return self.start()
 

@@ -37,6 +37,9 @@ def dynamodb(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> str:
     """Point the app at the session's moto server: the template's tables, and audit queues of this test's own."""
     monkeypatch.setenv("DYNAMODB_ENDPOINT_URL", moto_server.endpoint_url)
     monkeypatch.setenv("SQS_ENDPOINT_URL", moto_server.endpoint_url)
+    # moto on a busy 2-core machine can take longer than DynamoDB's deployed 0.8 s read limit allows for; the
+    # failure tests (test_dynamodb_failures.py) run with the deployed limits.
+    monkeypatch.setenv("DYNAMODB_READ_TIMEOUT_SECONDS", "5")
     queues = create_queues(
         moto_server.endpoint_url,
         "us-east-1",

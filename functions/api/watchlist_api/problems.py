@@ -124,9 +124,7 @@ def _domain_error(request: Request, exc: Exception) -> ProblemResponse:
 
 def _aws_error(request: Request, exc: Exception) -> ProblemResponse:
     cause = exc.cause if isinstance(exc, PynamoDBException) else exc
-    code = exc.cause_response_code if isinstance(exc, PynamoDBException) else None
-    if isinstance(cause, ClientError):
-        code = cause.response.get("Error", {}).get("Code", code)
+    code = cause.response.get("Error", {}).get("Code") if isinstance(cause, ClientError) else None
     unreachable = isinstance(cause, BotoCoreError)
     if unreachable or code in _RETRYABLE_AWS_CODES:
         logger.warning("storage unavailable", extra={"aws_error_code": code, "error_class": type(cause).__name__})

@@ -38,10 +38,13 @@ class Settings(BaseModel):
     sessions_table: str = "watchlist-sessions"
     audit_table: str = "watchlist-audit"
     audit_outbox_table: str = "watchlist-audit-outbox"
-    # Client-side limits keep a dead DynamoDB from holding a request past the function timeout.
-    dynamodb_connect_timeout_seconds: float = 1.0
-    dynamodb_read_timeout_seconds: float = 2.0
-    dynamodb_max_retry_attempts: int = 2
+    # A hung DynamoDB costs a request at most one call's budget: two attempts of (connect or read) timeout plus
+    # botocore's back-off (< 1 s), under 3 s; then calls fail at once for the pause (storage/outage.py).
+    # DynamoDB answers in milliseconds; moto, locally, can take longer under load (the tests raise the read limit).
+    dynamodb_connect_timeout_seconds: float = Field(default=0.5, gt=0)
+    dynamodb_read_timeout_seconds: float = Field(default=0.8, gt=0)
+    dynamodb_max_retry_attempts: int = Field(default=1, ge=0)
+    dynamodb_pause_after_failure_seconds: float = Field(default=2.0, ge=0)
     health_check_timeout_seconds: float = 1.5
 
     jwt_secret: SecretStr | None = None

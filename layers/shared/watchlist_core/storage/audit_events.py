@@ -6,12 +6,12 @@ from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import Any
 
-from pynamodb.exceptions import PutError
 from ulid import ULID
 
 from watchlist_core.audit import AuditEvent, AuditPage, AuditQuery
 from watchlist_core.storage.pagination import decode_cursor, dynamodb_key, encode_cursor
 from watchlist_core.storage.tables import AuditEventRecord
+from watchlist_core.storage.transactions import conditional_write
 
 # The constant partition of the `by_time` index. Its write rate is bounded by the audit function's
 # concurrency, which SQS buffers, so one partition holds (about 1,000 writes a second per partition).
@@ -40,13 +40,7 @@ class AuditEventStore:
             body=event.model_dump_json(),
             expires_at=event.occurred_at + self._retention,
         )
-        try:
-            record.save(condition=AuditEventRecord.id.does_not_exist())
-        except PutError as error:
-            if error.cause_response_code == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return conditional_write(lambda: record.save(condition=AuditEventRecord.id.does_not_exist()))
 
     def list(self, query: AuditQuery) -> AuditPage:
         index: Any

@@ -29,7 +29,7 @@ from watchlist_core.errors import ConflictError, NotFoundError
 from watchlist_core.storage.outbox import OutboxStore
 from watchlist_core.storage.pagination import decode_cursor, dynamodb_key, encode_cursor
 from watchlist_core.storage.tables import ItemRecord, UserRecord
-from watchlist_core.storage.transactions import cancellation_codes, run_transaction
+from watchlist_core.storage.transactions import run_transaction, write_condition_failed
 from watchlist_core.storage.users import user_pk
 
 # Sorts by something other than creation use a key `<value>\x00<item id>`: NUL sorts below every
@@ -170,10 +170,9 @@ class ItemStore:
         try:
             run_transaction(self._connection, build)
         except TransactWriteError as error:
-            codes = cancellation_codes(error)
-            if codes[0] == "ConditionalCheckFailed":
+            if write_condition_failed(error, 0):
                 raise ConflictError("The item changed concurrently.") from error
-            if codes[1:2] == ["ConditionalCheckFailed"]:
+            if write_condition_failed(error, 1):
                 raise NotFoundError("No such user.") from error
             raise
 

@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from itertools import islice
 
-from pynamodb.exceptions import UpdateError
 from pynamodb.transactions import TransactWrite
 
 from watchlist_core.audit import AuditEvent
 from watchlist_core.domain import utc_now
 from watchlist_core.storage.tables import OutboxRecord
+from watchlist_core.storage.transactions import conditional_write
 
 # SQS keeps a message at most 14 days; an outbox row has no reason to outlive that.
 ROW_LIFETIME = timedelta(days=14)
@@ -63,17 +63,16 @@ class OutboxStore:
     def sent_again(self, entry: PendingEvent) -> None:
         """Count a relay attempt and back off exponentially before the next one."""
         delay = self._grace_seconds * 2**entry.attempts
-        try:
-            OutboxRecord(event_id=entry.event.id).update(
+        # A refused condition: the audit function stored the event and removed its row meanwhile; nothing to count.
+        conditional_write(
+            lambda: OutboxRecord(event_id=entry.event.id).update(
                 actions=[
                     OutboxRecord.attempts.set(entry.attempts + 1),
                     OutboxRecord.due_at.set(int(utc_now().timestamp()) + delay),
                 ],
                 condition=OutboxRecord.event_id.exists(),
             )
-        except UpdateError as error:
-            if error.cause_response_code != "ConditionalCheckFailedException":
-                raise  # else the audit function stored it and removed the row meanwhile: nothing to count
+        )
 
     def forget(self, event_ids: Iterable[str]) -> None:
         """Remove the rows of stored events (rows that are not there cost nothing but the request). An id named

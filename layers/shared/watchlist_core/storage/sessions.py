@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.exceptions import DoesNotExist
 
 from watchlist_core.storage.tables import SessionRecord
+from watchlist_core.storage.transactions import conditional_write
 
 
 @dataclass(frozen=True)
@@ -33,22 +34,16 @@ class SessionStore:
 
     def rotate(self, session_id: str, presented_jti: str, next_jti: str, expires_at: datetime) -> bool:
         """Move the session to `next_jti` if `presented_jti` is still its current, unrevoked token."""
-        try:
-            SessionRecord(session_id=session_id).update(
+        return conditional_write(
+            lambda: SessionRecord(session_id=session_id).update(
                 actions=[SessionRecord.current_jti.set(next_jti), SessionRecord.expires_at.set(expires_at)],
                 condition=(SessionRecord.current_jti == presented_jti) & (SessionRecord.revoked == False),  # noqa: E712
             )
-        except UpdateError as error:
-            if error.cause_response_code == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        )
 
     def revoke(self, session_id: str) -> None:
-        try:
-            SessionRecord(session_id=session_id).update(
+        conditional_write(  # an unknown session needs no revoking
+            lambda: SessionRecord(session_id=session_id).update(
                 actions=[SessionRecord.revoked.set(True)], condition=SessionRecord.session_id.exists()
             )
-        except UpdateError as error:
-            if error.cause_response_code != "ConditionalCheckFailedException":
-                raise
+        )

@@ -12,16 +12,26 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     VersionAttribute,
 )
-from pynamodb.connection import Connection
+from pynamodb.connection import Connection, TableConnection
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, LocalSecondaryIndex
 from pynamodb.models import Model
 
 from watchlist_core.settings import Settings
+from watchlist_core.storage.outage import Outage
 
 
 class _Record(Model):
     class Meta:
         abstract = True
+
+    outage = Outage(pause_seconds=0)  # replaced by bind_tables
+
+    @classmethod
+    def _get_connection(cls) -> TableConnection:
+        """PynamoDB's connection of this record class, its client guarded by the outage pause."""
+        connection = super()._get_connection()
+        cls.outage.watch(connection.connection.client)
+        return connection
 
 
 # Users table: one partition key `pk` holds three kinds of record, told apart by its prefix.
@@ -237,10 +247,12 @@ def bind_tables(settings: Settings) -> None:
         meta.read_timeout_seconds = settings.dynamodb_read_timeout_seconds
         meta.max_retry_attempts = settings.dynamodb_max_retry_attempts
         record._connection = None
+    _Record.outage = Outage(settings.dynamodb_pause_after_failure_seconds)
 
 
 def connection_for(settings: Settings) -> Connection:
-    """A connection for transactions, with the same endpoint and limits as the records."""
+    """A connection for transactions, with the same endpoint and limits as the records (and the same outage
+    pause: see `guarded`)."""
     return Connection(
         region=settings.aws_region,
         host=settings.dynamodb_endpoint_url,
@@ -248,3 +260,9 @@ def connection_for(settings: Settings) -> Connection:
         read_timeout_seconds=settings.dynamodb_read_timeout_seconds,
         max_retry_attempts=settings.dynamodb_max_retry_attempts,
     )
+
+
+def guarded(connection: Connection) -> Connection:
+    """`connection`, its client guarded by the records' outage pause (creates the client: call it at use)."""
+    _Record.outage.watch(connection.client)
+    return connection

@@ -15,7 +15,7 @@ from watchlist_core.errors import ConflictError
 from watchlist_core.storage.outbox import OutboxStore
 from watchlist_core.storage.pagination import decode_cursor, dynamodb_key, encode_cursor
 from watchlist_core.storage.tables import EmailClaimRecord, TallyRecord, UserRecord
-from watchlist_core.storage.transactions import cancellation_codes, run_transaction
+from watchlist_core.storage.transactions import run_transaction, write_condition_failed
 
 USER_PREFIX = "USER#"
 EMAIL_PREFIX = "EMAIL#"
@@ -79,7 +79,7 @@ class UserStore:
         try:
             run_transaction(self._connection, build)
         except TransactWriteError as error:
-            if cancellation_codes(error)[0] == "ConditionalCheckFailed":
+            if write_condition_failed(error, 0):
                 raise ConflictError("An account with this e-mail address already exists.") from error
             raise
         # Outside the transaction on purpose: every registration would otherwise contend on this one item.
@@ -127,10 +127,9 @@ class UserStore:
         try:
             run_transaction(self._connection, build)
         except TransactWriteError as error:
-            codes = cancellation_codes(error)
-            if demoting and codes[1] == "ConditionalCheckFailed":
+            if demoting and write_condition_failed(error, 1):
                 raise ConflictError("The last admin cannot be demoted.") from error
-            if codes[0] == "ConditionalCheckFailed":
+            if write_condition_failed(error, 0):
                 raise ConflictError("The user's role changed concurrently; retry.") from error
             raise
         return current.model_copy(update={"role": role})
