@@ -48,7 +48,11 @@ def make_server(handler: LambdaHandler, host: str, port: int) -> HTTPServer:
             if self.command != "HEAD":
                 self.wfile.write(payload)
 
-        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _proxy
+        def __getattr__(self, name: str) -> Any:
+            """Every method reaches the function, as API Gateway's proxy (ANY) passes them: `do_TRACE` too."""
+            if name.startswith("do_"):
+                return self._proxy
+            raise AttributeError(name)
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the stdlib's signature)
             """Silent: the function's own JSON access log already records each request."""

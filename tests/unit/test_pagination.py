@@ -1,3 +1,5 @@
+import base64
+
 import pytest
 
 from watchlist_core.errors import InvalidInputError
@@ -26,3 +28,9 @@ def test_foreign_or_tampered_cursors_are_invalid_input(cursor: str, fields: tupl
     with pytest.raises(InvalidInputError) as raised:
         decode_cursor(cursor, "title||", fields)
     assert raised.value.field == ("query", "cursor")
+
+
+def test_a_cursor_nested_too_deep_is_malformed_not_a_crash() -> None:
+    deep = base64.urlsafe_b64encode(("[" * 1000 + "]" * 1000).encode()).decode()
+    with pytest.raises(InvalidInputError, match="malformed"):
+        decode_cursor(deep, "query", ("id",))

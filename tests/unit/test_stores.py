@@ -6,6 +6,7 @@ import pytest
 
 from watchlist_core.domain import ItemChanges, ItemDraft, ItemQuery, ItemStatus, ItemType, Registration, Role
 from watchlist_core.errors import ConflictError
+from watchlist_core.storage.items import derived_keys
 from watchlist_core.storage.sessions import SessionStore
 from watchlist_core.wiring import Services
 
@@ -51,3 +52,11 @@ def test_a_session_rotates_only_from_its_current_token(services: Services) -> No
     assert session.revoked
     sessions.revoke("unknown")  # revoking nothing is fine
     assert sessions.get("unknown") is None
+
+
+@pytest.mark.parametrize("title", ["ΐ" * 200, "\U0001f600" * 200, "ß" * 200, "A" * 200])
+def test_every_derived_sort_key_fits_dynamodbs_key_limit(title: str) -> None:
+    item_id = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
+    keys = derived_keys(item_id, {"title": title, "type": "movie", "rating": 10, "year": 2026})
+    assert all(len(key.encode()) <= 1024 for key in keys.values()), {k: len(v.encode()) for k, v in keys.items()}
+    assert keys["title_key"].endswith("\x00" + item_id)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from urllib.parse import urlencode
 
 from fastapi import Request, Response
 from fastapi.encoders import jsonable_encoder
@@ -63,19 +64,26 @@ def respond(
     return Response(representation.body, status_code=status_code, media_type="application/json", headers=headers)
 
 
+def canonical_query(values: Mapping[str, object]) -> str:
+    """The validated query as a cache key: sorted, defaults filled in, unset values left out."""
+    return urlencode(sorted((name, str(value)) for name, value in values.items() if value is not None))
+
+
 def cached(
     request: Request,
     cache: ResponseCache,
     owner_id: str,
     version: int | None,
     produce: Callable[[], CachedRepresentation],
+    query: Mapping[str, object] | None = None,
 ) -> Response:
-    """Serve the owner's cached representation of this URL, or produce and store it.
+    """Serve the owner's cached representation of this path and validated `query`, or produce and store it.
 
-    `version` None (Redis unavailable) bypasses the cache. The cache key is the path and query under
-    the owner's own key tag: an entry can only ever answer requests about the same owner.
+    `version` None (Redis unavailable) bypasses the cache. The key is the path and the validated query (never
+    the raw one: `?a=1&a=2` and `?a=2&a=1` differ) under the owner's own key tag: an entry can only ever
+    answer requests about the same owner.
     """
-    resource = request.url.path + "?" + "&".join(sorted(request.url.query.split("&")))
+    resource = request.url.path + "?" + canonical_query(query or {})
     if version is not None and (hit := cache.get(owner_id, version, resource)):
         return respond(request, hit, cache="HIT")
     representation = produce()

@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.security import OAuth2PasswordBearer
 
 from watchlist_core.domain import User
@@ -73,3 +74,14 @@ def limited_by_client_ip(policy_name: str) -> Callable[[Request, Services], Awai
 
 AnonymousLimit = Depends(limited_by_client_ip("anonymous"))
 LoginLimit = Depends(limited_by_client_ip("login"))
+
+
+async def single_valued_query(request: Request) -> None:
+    """Every query parameter at most once: `?type=show&type=movie` has no one meaning, so it is refused (422)
+    rather than read as whichever value comes last."""
+    names = [name for name, _ in request.query_params.multi_items()]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise RequestValidationError(
+            [{"type": "repeated", "loc": ("query", name), "msg": "Give this parameter once."} for name in repeated]
+        )

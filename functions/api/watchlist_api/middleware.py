@@ -163,6 +163,24 @@ class RequestContextMiddleware:
             )
 
 
+class HeadAsGetMiddleware:
+    """HEAD is GET without the body (RFC 9110, 9.3.2): routed, limited and cached as GET; the body is dropped
+    and its headers, Content-Length included, kept."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_headers_only(message: Message) -> None:
+            await send({**message, "body": b""} if message["type"] == "http.response.body" else message)
+
+        await self.app({**scope, "method": "GET"}, receive, send_headers_only)
+
+
 class CorsMiddleware:
     """Starlette's CORS middleware with the configured origins, built on the first request: the app reads no
     configuration at import. With no origins configured, requests pass through untouched."""

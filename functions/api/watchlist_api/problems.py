@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pynamodb.exceptions import PynamoDBException
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from watchlist_core.errors import (
     AuthenticationError,
@@ -39,6 +40,7 @@ _RETRYABLE_AWS_CODES = {
     "TransactionConflict",
     "TransactionCanceledException",
 }
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 _DOMAIN_STATUS: dict[type[DomainError], tuple[int, str]] = {
     AuthenticationError: (401, "unauthenticated"),
     PermissionDeniedError: (403, "forbidden"),
@@ -86,18 +88,38 @@ def _problem_for(request: Request, status: int, **kwargs: Any) -> ProblemRespons
 
 def _http_error(request: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, HTTPException)
+    if exc.status_code == 400 and isinstance(exc.__cause__, RecursionError):  # FastAPI's body parser gave up
+        return _malformed_json(request)
     headers = dict(exc.headers or {})
     detail = exc.detail if isinstance(exc.detail, str) else None
     if exc.status_code == 401:
         headers.setdefault("WWW-Authenticate", "Bearer")
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(_allowed_methods(request))
     return _problem_for(request, exc.status_code, detail=detail, headers=headers)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this path (Starlette's own 405 names only the first such route's);
+    HEAD wherever GET is (middleware.HeadAsGetMiddleware)."""
+    routes = request.app.router.routes
+    methods = [
+        method
+        for method in _METHODS
+        if any(route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes)
+    ]
+    return [*methods, "HEAD"] if "GET" in methods else methods
+
+
+def _malformed_json(request: Request) -> ProblemResponse:
+    return _problem_for(request, 400, slug="malformed-json", detail="The request body is not valid JSON.")
 
 
 def _validation_error(request: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, RequestValidationError)
     errors = exc.errors()
     if any(error.get("type") == "json_invalid" for error in errors):
-        return _problem_for(request, 400, slug="malformed-json", detail="The request body is not valid JSON.")
+        return _malformed_json(request)
     # Only loc, msg and type: pydantic's `input` and `ctx` could echo a password back.
     listed = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in errors]
     return _problem_for(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import partial
 from typing import Annotated, Generic, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, PlainSerializer, model_validator
@@ -73,12 +75,18 @@ def _not_after_next_year(year: int | None) -> int | None:
     return year
 
 
-Title = Annotated[str, Field(min_length=1, max_length=200)]
+def _no_control_characters(text: str, allowed: str = "") -> str:
+    if any(unicodedata.category(character) == "Cc" and character not in allowed for character in text):
+        raise ValueError("control characters are not allowed" + (f" (but {allowed!r})" if allowed else ""))
+    return text
+
+
+Title = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_no_control_characters)]
 Year = Annotated[int, Field(ge=FIRST_FILM_YEAR), AfterValidator(_not_after_next_year)]
 Rating = Annotated[int, Field(ge=1, le=10)]
-Notes = Annotated[str, Field(max_length=2000)]
+Notes = Annotated[str, Field(max_length=2000), AfterValidator(partial(_no_control_characters, allowed="\n\r\t"))]
 Password = Annotated[str, Field(min_length=8, max_length=128)]
-DisplayName = Annotated[str, Field(min_length=1, max_length=100)]
+DisplayName = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_no_control_characters)]
 
 
 class StrictInput(BaseModel):
@@ -94,7 +102,7 @@ class Registration(StrictInput):
 
 
 class Credentials(StrictInput):
-    email: str = Field(min_length=1, max_length=320)
+    email: Annotated[str, Field(min_length=1, max_length=320), AfterValidator(_no_control_characters)]
     password: str = Field(min_length=1, max_length=128)
 
 

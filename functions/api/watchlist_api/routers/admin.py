@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated
 
@@ -45,6 +46,7 @@ def user_watchlist(request: Request, user_id: UserId, query: ItemQueryDep, _: Ad
         user_id,
         services.cache.version(user_id),
         lambda: page_representation(request, services.admin.user_watchlist(user_id, query)),
+        query=asdict(query),
     )
 
 

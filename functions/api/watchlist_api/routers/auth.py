@@ -64,7 +64,7 @@ async def _credentials(request: Request) -> Credentials:
     else:
         try:
             raw = json.loads(await request.body() or b"null")
-        except ValueError as error:
+        except (ValueError, RecursionError) as error:  # RecursionError: nested deeper than the parser goes
             raise RequestValidationError([{"type": "json_invalid", "loc": ("body",), "msg": "Invalid JSON"}]) from error
     try:
         return Credentials.model_validate(raw)

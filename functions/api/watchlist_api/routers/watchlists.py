@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -70,6 +71,7 @@ async def list_items(request: Request, caller: Caller, query: ItemQueryDep, serv
         caller.user_id,
         request.state.cache_version,
         lambda: page_representation(request, services.watchlists.list(caller.user_id, query)),
+        query=asdict(query),
     )
 
 

@@ -22,7 +22,8 @@ def _lowest_id_at(moment: datetime) -> str:
     """The smallest ULID of that millisecond: every event at or after `moment` sorts at or above it."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)  # RFC 3339 without an offset: read as UTC, like every stored time
-    milliseconds = int(moment.timestamp() * 1000)
+    # ULIDs start at the Unix epoch and end in 10889: a moment outside means everything, or nothing yet.
+    milliseconds = min(max(int(moment.timestamp() * 1000), 0), 2**48 - 1)
     return str(ULID.from_bytes(milliseconds.to_bytes(6, "big") + bytes(10)))
 
 

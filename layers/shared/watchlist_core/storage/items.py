@@ -36,6 +36,7 @@ from watchlist_core.storage.users import user_pk
 # other character, so "Alien" comes before "Aliens", and equal values keep creation order.
 _SEPARATOR = "\x00"
 _MISSING_NUMBER = "0000"  # no rating or year sorts as the lowest value
+_SORT_PREFIX_BYTES = 1024 - len(_SEPARATOR) - 26  # DynamoDB's sort key limit, less the separator and a ULID
 
 
 @dataclass(frozen=True)
@@ -59,11 +60,17 @@ def _sortable_number(value: int | None) -> str:
     return _MISSING_NUMBER if value is None else f"{value:04d}"
 
 
+def _within_key_limit(text: str) -> str:
+    """`text` cut, on a character boundary, to what a sort key holds beside the separator and an item id
+    (DynamoDB: 1,024 bytes): casefolding can grow a title (200 x 'ΐ' is 1,200 bytes)."""
+    return text.encode()[:_SORT_PREFIX_BYTES].decode("utf-8", errors="ignore")
+
+
 def derived_keys(item_id: str, fields: dict[str, Any]) -> dict[str, str]:
     """The index sort keys of an item with these field values."""
     return {
         "type_key": f"{fields['type']}#{item_id}",
-        "title_key": fields["title"].casefold() + _SEPARATOR + item_id,
+        "title_key": _within_key_limit(fields["title"].casefold()) + _SEPARATOR + item_id,
         "rating_key": _sortable_number(fields.get("rating")) + _SEPARATOR + item_id,
         "year_key": _sortable_number(fields.get("year")) + _SEPARATOR + item_id,
     }

@@ -26,7 +26,7 @@ def decode_cursor(cursor: str, query_id: str, key_fields: tuple[str, ...]) -> di
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         payload = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
-    except (ValueError, UnicodeError, binascii.Error) as error:
+    except (ValueError, UnicodeError, binascii.Error, RecursionError) as error:  # RecursionError: nested too deep
         raise InvalidInputError("The cursor is malformed.", field=_CURSOR_FIELD) from error
     if not isinstance(payload, dict) or payload.get("q") != query_id:
         raise InvalidInputError(

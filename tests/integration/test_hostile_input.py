@@ -1,0 +1,115 @@
+"""What attackers and careless clients send: nothing of it may cause a 500, a stack trace per request, a wrong
+cached answer, a redirect to another host or a key DynamoDB would refuse."""
+
+from __future__ import annotations
+
+import http.client
+import io
+import json
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from infra.gateway import make_server
+from tests.support import Api
+from watchlist_core.observability import logger
+
+DEEP = "[" * 1000 + "]" * 1000
+
+
+@pytest.fixture
+def log_lines(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
+    buffer = io.StringIO()
+    monkeypatch.setattr(logger.registered_handler, "stream", buffer)
+    return buffer
+
+
+@pytest.mark.parametrize("body", [DEEP, '{"email": ' + DEEP + ', "password": "x"}'], ids=["array", "field"])
+@pytest.mark.parametrize("path", ["/v1/auth/login", "/v1/auth/register", "/v1/auth/refresh"])
+def test_json_nested_too_deep_is_a_400_problem_without_a_stack_trace(
+    api: Api, log_lines: io.StringIO, path: str, body: str
+) -> None:
+    response = api.post(path, body=body.encode(), headers={"Content-Type": "application/json"})
+    assert response.status == 400
+    assert response.json()["type"].endswith("malformed-json")
+    assert all(json.loads(line)["level"] != "ERROR" for line in log_lines.getvalue().splitlines())
+
+
+def test_a_repeated_query_parameter_is_refused_and_the_cache_keys_on_the_validated_query(api: Api) -> None:
+    _, token = api.new_user()
+    for order in (["show", "movie"], ["movie", "show"]):
+        refused = api.get("/v1/watchlists", token=token, query={"type": order})
+        assert refused.status == 422
+        assert refused.json()["errors"][0]["loc"] == ["query", "type"]
+    api.post("/v1/watchlists/items", token=token, json={"title": "Arrival", "type": "movie"})
+    first = api.get("/v1/watchlists", token=token, query={"type": "movie"})
+    same = api.get("/v1/watchlists", token=token, query={"sort": "-created_at", "limit": "20", "type": "movie"})
+    other = api.get("/v1/watchlists", token=token, query={"type": "show"})
+    assert (first.header("x-cache"), same.header("x-cache"), other.header("x-cache")) == ("MISS", "HIT", "MISS")
+    assert [len(r.json()["items"]) for r in (first, same, other)] == [1, 1, 0]
+
+
+def test_audit_since_outside_the_id_range_is_answered(api: Api, admin_token: str) -> None:
+    for since in ("1969-12-31T23:59:59Z", "1900-01-01T00:00:00Z", "9999-12-31T23:59:59Z"):
+        assert api.get("/v1/admin/audit", token=admin_token, query={"since": since}).status == 200, since
+
+
+def test_405_names_every_method_of_the_path_and_head_works_where_get_does(api: Api) -> None:
+    _, token = api.new_user()
+    item = api.post("/v1/watchlists/items", token=token, json={"title": "Arrival", "type": "movie"}).json()
+    refused = api.request("PUT", f"/v1/watchlists/items/{item['id']}", token=token)
+    assert refused.status == 405
+    assert refused.header("content-type") == "application/problem+json"
+    assert refused.header("allow") == "GET, PATCH, DELETE, HEAD"
+    got = api.get(f"/v1/watchlists/items/{item['id']}", token=token)
+    head = api.request("HEAD", f"/v1/watchlists/items/{item['id']}", token=token)
+    assert (head.status, head.body, head.header("etag")) == (200, b"", got.header("etag"))
+
+
+def test_no_redirect_is_built_from_the_clients_host(api: Api) -> None:
+    _, token = api.new_user()
+    response = api.get("/v1/watchlists/", token=token, headers={"Host": "evil.example"})
+    assert response.status == 404
+    assert response.header("location") is None
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/watchlists/items", {"title": "bad\u0000title", "type": "movie"}),
+        ("/v1/watchlists/items", {"title": "Arrival", "type": "movie", "notes": "ring \u0007 bell"}),
+        ("/v1/auth/register", {"email": "x@example.com", "password": "long password", "display_name": "a\u001bb"}),
+    ],
+)
+def test_control_characters_are_refused_in_text_fields(api: Api, path: str, body: dict[str, str]) -> None:
+    _, token = api.new_user()
+    response = api.post(path, token=token, json=body)
+    assert response.status == 422, response.body
+
+
+def test_notes_keep_their_line_breaks(api: Api) -> None:
+    _, token = api.new_user()
+    notes = "first line\nsecond line\r\n\tindented"
+    created = api.post("/v1/watchlists/items", token=token, json={"title": "A", "type": "show", "notes": notes})
+    assert (created.status, created.json()["notes"]) == (201, notes)
+
+
+@pytest.fixture
+def gateway(handler) -> Iterator[int]:  # type: ignore[no-untyped-def]
+    server = make_server(handler, "127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_port
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("method", ["TRACE", "PUT", "BREW"])
+def test_the_local_gateway_hands_every_method_to_the_function(gateway: int, method: str) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", gateway, timeout=10)
+    connection.request(method, "/health")
+    response = connection.getresponse()
+    assert (response.status, response.getheader("content-type")) == (405, "application/problem+json")
+    assert response.getheader("allow") == "GET, HEAD"
+    connection.close()
