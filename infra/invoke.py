@@ -30,6 +30,7 @@ from watchlist_core.settings import get_settings
 from watchlist_core.wiring import get_services
 
 DEMO_PASSWORD = "demo-password-1"  # noqa: S105 (a throwaway local demo account)
+LOCAL_ADDRESS = "127.0.0.1"  # where the demo logins come from, for the login throttle
 EVENTS_ROOT = Path(__file__).resolve().parent.parent / "events"
 FUNCTION_MODULES = {
     "api": "watchlist_api.handler",
@@ -44,11 +45,11 @@ def placeholder_values() -> dict[str, str]:
     unique = uuid.uuid4().hex[:12]
     email = f"demo-{unique}@example.com"
     user = auth.register(Registration(email=email, password=DEMO_PASSWORD, display_name="Demo"))
-    tokens = auth.login(Credentials(email=email, password=DEMO_PASSWORD))
+    tokens = auth.login(Credentials(email=email, password=DEMO_PASSWORD), LOCAL_ADDRESS)
     item = get_services().watchlists.add(user.id, ItemDraft(title="Arrival", type=ItemType.MOVIE, year=2016))
     admin_email = f"admin-{unique}@example.com"
     auth.ensure_admin(admin_email, DEMO_PASSWORD)
-    admin_tokens = auth.login(Credentials(email=admin_email, password=DEMO_PASSWORD))
+    admin_tokens = auth.login(Credentials(email=admin_email, password=DEMO_PASSWORD), LOCAL_ADDRESS)
     return {
         "access_token": tokens.access_token,
         "refresh_token": tokens.refresh_token,

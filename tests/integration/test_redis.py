@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from infra.redis_server import RedisServer
 from tests.support import PASSWORD, Api, ApiResponse, unique_email
 from watchlist_core import wiring
 from watchlist_core.wiring import get_services
@@ -68,17 +69,55 @@ def test_a_refused_request_gets_429_with_retry_after_and_a_problem(
     assert redis_api.get("/v1/auth/me", token=token).status == 429
 
 
-def test_login_locks_an_account_after_five_failures_even_for_the_right_password(redis_api: Api) -> None:
+def test_five_wrong_passwords_lock_that_address_out_of_that_account_and_nothing_else(redis_api: Api) -> None:
     user = redis_api.register()
+    stranger = Api(redis_api.handler, source_ip="198.51.100.66")
     for _ in range(5):
-        assert redis_api.post("/v1/auth/login", json={"email": user["email"], "password": "wrong guess"}).status == 401
-    locked = redis_api.post("/v1/auth/login", json={"email": user["email"], "password": PASSWORD})
-    assert locked.status == 429
+        assert stranger.post("/v1/auth/login", json={"email": user["email"], "password": "wrong guess"}).status == 401
+    locked = stranger.post("/v1/auth/login", json={"email": user["email"], "password": PASSWORD})
+    assert locked.status == 429  # even the right password: no answer about it at all
     assert locked.header("ratelimit-policy") == '"login_failures";q=5;w=900'
     assert 800 < int(locked.header("retry-after") or 0) <= 900
-    # Another account from the same client is not locked.
+    # The owner, from their own address, is not locked out; the stranger's other accounts are not either.
+    assert redis_api.post("/v1/auth/login", json={"email": user["email"], "password": PASSWORD}).status == 200
     other = redis_api.register()
-    assert redis_api.post("/v1/auth/login", json={"email": other["email"], "password": PASSWORD}).status == 200
+    assert stranger.post("/v1/auth/login", json={"email": other["email"], "password": PASSWORD}).status == 200
+
+
+def test_each_further_lockout_of_an_address_lasts_twice_as_long(
+    redis_api: Api, redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import redis
+
+    monkeypatch.setenv("RATE_LIMIT_LOGIN", "100/60")  # the per-address request limit is not under test
+    wiring.reset()
+    user = redis_api.register()
+    guesses = {"email": user["email"], "password": "wrong guess"}
+    retry_after = []
+    for _ in range(2):
+        for _ in range(5):
+            assert redis_api.post("/v1/auth/login", json=guesses).status == 401
+        retry_after.append(int(redis_api.post("/v1/auth/login", json=guesses).header("retry-after") or 0))
+        client = redis.Redis.from_url(redis_server.url)
+        client.delete(*client.keys("wl:{login:*}:lock:*"))  # the lock's time is up
+    assert 800 < retry_after[0] <= 900
+    assert 1700 < retry_after[1] <= 1800
+
+
+def test_past_the_account_ceiling_only_known_addresses_may_try(redis_api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RATE_LIMIT_LOGIN_ACCOUNT_FAILURES", "6/900")
+    wiring.reset()
+    user = redis_api.register()
+    redis_api.login(user["email"])  # the owner's address is known from now on
+    for address in ("198.51.100.1", "198.51.100.2", "198.51.100.3"):  # a distributed guesser
+        guesser = Api(redis_api.handler, source_ip=address)
+        for _ in range(2):
+            assert guesser.post("/v1/auth/login", json={"email": user["email"], "password": "guess"}).status == 401
+    newcomer = Api(redis_api.handler, source_ip="198.51.100.4")
+    refused = newcomer.post("/v1/auth/login", json={"email": user["email"], "password": PASSWORD})
+    assert refused.status == 429
+    assert refused.header("ratelimit-policy") == '"login_account_failures";q=6;w=900'
+    assert redis_api.post("/v1/auth/login", json={"email": user["email"], "password": PASSWORD}).status == 200
 
 
 def test_a_successful_login_clears_the_failure_count(redis_api: Api) -> None:

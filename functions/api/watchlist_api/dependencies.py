@@ -62,12 +62,16 @@ def admin_user(services: ServicesDep, claims: Caller) -> User:
 Admin = Annotated[User, Depends(admin_user)]
 
 
+def client_ip(request: Request) -> str:
+    """The client's address: API Gateway's source IP, never a header a client can set."""
+    return request.client.host if request.client else "unknown"
+
+
 def limited_by_client_ip(policy_name: str) -> Callable[[Request, Services], Awaitable[None]]:
-    """A dependency counting requests per client IP (API Gateway's source IP, never a header)."""
+    """A dependency counting requests per client IP."""
 
     async def admit(request: Request, services: ServicesDep) -> None:
-        client_ip = request.client.host if request.client else "unknown"
-        _remember(request, services.admission.admit_anonymous(client_ip, policy_name))
+        _remember(request, services.admission.admit_anonymous(client_ip(request), policy_name))
 
     return admit
 

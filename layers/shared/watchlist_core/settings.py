@@ -19,7 +19,7 @@ from watchlist_core.ratelimit import RatePolicy
 LOCAL_STAGE = "local"
 LOCAL_JWT_SECRET = "local-development-secret-never-use-it-outside-local"  # noqa: S105 (refused outside local)
 MIN_SECRET_BYTES = 32
-RATE_POLICIES = ("user", "anonymous", "login", "login_failures", "external")
+RATE_POLICIES = ("user", "anonymous", "login", "login_failures", "login_account_failures", "external")
 
 
 class Settings(BaseModel):
@@ -104,7 +104,11 @@ class Settings(BaseModel):
     rate_limit_user: str = "100/60"
     rate_limit_anonymous: str = "60/60"
     rate_limit_login: str = "10/60"
+    # Wrong passwords for one account from one address, then from all addresses together (past that ceiling
+    # only addresses that signed in to the account before may try): state/login_throttle.py.
     rate_limit_login_failures: str = "5/900"
+    rate_limit_login_account_failures: str = "50/900"
+    login_known_address_days: int = Field(default=30, ge=1)
     rate_limit_external: str = "30/60"
 
     @property

@@ -22,7 +22,8 @@ from watchlist_core.services.watchlist import WatchlistService
 from watchlist_core.settings import RATE_POLICIES, Settings, get_settings
 from watchlist_core.state.cache import ResponseCache
 from watchlist_core.state.client import RedisState, connect
-from watchlist_core.state.gate import LoginFailures, RedisRevokedTokens, RequestGate
+from watchlist_core.state.gate import RedisRevokedTokens, RequestGate
+from watchlist_core.state.login_throttle import RedisLoginThrottle
 from watchlist_core.state.lookups import GitHubLookups
 from watchlist_core.storage.audit_events import AuditEventStore
 from watchlist_core.storage.items import ItemStore
@@ -80,7 +81,12 @@ def get_services() -> Services:
         PasswordHasher(settings),
         TokenSigner(settings, signing_key_loader(settings)),
         RedisRevokedTokens(redis),
-        LoginFailures(redis, policies["login_failures"]),
+        RedisLoginThrottle(
+            redis,
+            policies["login_failures"],
+            policies["login_account_failures"],
+            settings.login_known_address_days,
+        ),
         audit,
     )
     admission = AdmissionService(

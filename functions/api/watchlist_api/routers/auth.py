@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
 from watchlist_api.conditional import cached, represent
-from watchlist_api.dependencies import AnonymousLimit, Caller, LoginLimit, ServicesDep
+from watchlist_api.dependencies import AnonymousLimit, Caller, LoginLimit, ServicesDep, client_ip
 from watchlist_core.domain import Credentials, Registration, StrictInput, TokenPair, User
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
@@ -82,7 +82,7 @@ def register(registration: Registration, services: ServicesDep) -> User:
 @router.post("/login", response_model=Tokens, openapi_extra=_LOGIN_BODY, dependencies=[LoginLimit])
 async def login(request: Request, response: Response, services: ServicesDep) -> Tokens:
     credentials = await _credentials(request)
-    pair = await run_in_threadpool(services.auth.login, credentials)
+    pair = await run_in_threadpool(services.auth.login, credentials, client_ip(request))
     response.headers.update(_NO_STORE)
     return Tokens.of(pair)
 

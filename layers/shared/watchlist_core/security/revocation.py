@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-from watchlist_core.ratelimit import RatePolicy
+from watchlist_core.ratelimit import RateLimitResult
 
 
 class RevokedTokens(Protocol):
@@ -15,12 +15,12 @@ class RevokedTokens(Protocol):
 
 
 class LoginThrottle(Protocol):
-    """Failed logins per account within the window of `policy`."""
+    """Password guessing, counted per account and client address (state/login_throttle.py)."""
 
-    policy: RatePolicy
+    def refusal(self, email: str, address: str) -> RateLimitResult | None:
+        """Why this address may not try a password for this account now; None when it may."""
+        ...
 
-    def current(self, email: str) -> tuple[int, int] | None: ...
+    def failed(self, email: str, address: str) -> None: ...
 
-    def record(self, email: str) -> None: ...
-
-    def clear(self, email: str) -> None: ...
+    def succeeded(self, email: str, address: str) -> None: ...

@@ -14,7 +14,6 @@ from watchlist_core.errors import (
     PermissionDeniedError,
     RateLimitedError,
 )
-from watchlist_core.ratelimit import RateLimitResult
 from watchlist_core.security.passwords import PasswordHasher
 from watchlist_core.security.revocation import LoginThrottle, RevokedTokens
 from watchlist_core.security.tokens import AccessClaims, TokenSigner, new_token_id
@@ -33,7 +32,7 @@ class AuthService:
         passwords: PasswordHasher,
         tokens: TokenSigner,
         revoked: RevokedTokens,
-        login_failures: LoginThrottle,
+        login_throttle: LoginThrottle,
         audit: AuditTrail,
     ) -> None:
         self._users = users
@@ -41,7 +40,7 @@ class AuthService:
         self._passwords = passwords
         self._tokens = tokens
         self._revoked = revoked
-        self._login_failures = login_failures
+        self._login_throttle = login_throttle
         self._audit = audit
 
     def register(self, registration: Registration, role: Role = Role.USER) -> User:
@@ -58,37 +57,26 @@ class AuthService:
         self._audit.committed(event)
         return created
 
-    def login(self, credentials: Credentials) -> TokenPair:
+    def login(self, credentials: Credentials, source_ip: str) -> TokenPair:
+        """Tokens for the right password. Guessing is throttled per account and address (`LoginThrottle`):
+        a refused address gets no answer about the password at all."""
         email = normalize_email(credentials.email)
-        self._refuse_while_locked(email)
+        refusal = self._login_throttle.refusal(email, source_ip)
+        if refusal is not None:
+            self._audit.record(new_event(AuditAction.LOGIN_LOCKED, actor_id=None))
+            raise RateLimitedError("Too many failed logins for this account; try again later.", limit=refusal)
         stored = self._users.find_credentials(email)
         valid, new_hash = self._passwords.verify(credentials.password, stored.password_hash if stored else None)
         if stored is None or not valid:
-            self._login_failures.record(email)
+            self._login_throttle.failed(email, source_ip)
             # An unknown address is not recorded: it may be a password typed into the wrong field.
             target = user_target(stored.user.id) if stored else None
             self._audit.record(new_event(AuditAction.LOGIN_FAILED, actor_id=None, target=target))
             raise AuthenticationError(INVALID_CREDENTIALS)
-        self._login_failures.clear(email)
+        self._login_throttle.succeeded(email, source_ip)
         if new_hash:
             self._users.replace_password_hash(stored.user.id, new_hash)
         return self._start_session(stored.user)
-
-    def _refuse_while_locked(self, email: str) -> None:
-        """Brute-force protection: after too many failures an account takes no guesses for a while.
-
-        Unknown addresses are counted too, so the lock reveals nothing about which accounts exist.
-        """
-        current = self._login_failures.current(email)
-        if current is None:
-            return  # Redis unavailable: fail open, the per-IP login limit still applies
-        failures, seconds_left = current
-        policy = self._login_failures.policy
-        if failures >= policy.quota:
-            wait = max(1, seconds_left)
-            limit = RateLimitResult(policy, allowed=False, remaining=0, reset_seconds=wait, retry_after_seconds=wait)
-            self._audit.record(new_event(AuditAction.LOGIN_LOCKED, actor_id=None))
-            raise RateLimitedError("Too many failed logins for this account; try again later.", limit=limit)
 
     def refresh(self, refresh_token: str) -> TokenPair:
         claims = self._tokens.verify_refresh(refresh_token)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -96,43 +95,3 @@ class RedisRevokedTokens:
     def revoke(self, user_id: str, jti: str, until: datetime) -> bool:
         key = revoked_key(user_id, jti)
         return self._state.run("revoke", lambda client: client.set(key, 1, exat=int(until.timestamp()) + 1)) is not None
-
-
-class LoginFailures:
-    """Failed logins per account, for brute-force protection; keyed by a digest, not the address."""
-
-    def __init__(self, state: RedisState, policy: RatePolicy) -> None:
-        self._state = state
-        self.policy = policy
-
-    def _key(self, email: str) -> str:
-        digest = hashlib.sha256(email.encode()).hexdigest()[:32]
-        return f"{KEY_PREFIX}{{login:{digest}}}:failures"
-
-    def current(self, email: str) -> tuple[int, int] | None:
-        """(failures in the window, seconds until the window ends), or None when Redis is unavailable."""
-        key = self._key(email)
-
-        def read(client: Redis) -> tuple[int, int]:
-            pipe = client.pipeline(transaction=False)
-            pipe.get(key)
-            pipe.ttl(key)
-            failures, ttl = pipe.execute()
-            return int(failures or 0), max(int(ttl), 0)
-
-        return self._state.run("login_failures", read)
-
-    def record(self, email: str) -> None:
-        key = self._key(email)
-
-        def add(client: Redis) -> None:
-            pipe = client.pipeline(transaction=False)
-            pipe.set(key, 0, ex=self.policy.window_seconds, nx=True)
-            pipe.incr(key)
-            pipe.execute()
-
-        self._state.run("login_failures", add)
-
-    def clear(self, email: str) -> None:
-        key = self._key(email)
-        self._state.run("login_failures", lambda client: client.delete(key))
