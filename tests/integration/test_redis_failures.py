@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from infra.aws_calls import tally_aws_calls
 from infra.redis_server import RedisServer
 from tests.support import Api
 from watchlist_core import wiring
@@ -174,3 +175,21 @@ def test_a_hung_redis_costs_one_short_timeout_then_is_skipped(  # type: ignore[n
     for _ in range(5):
         assert api.get("/v1/watchlists", token=token).status == 200
     assert redis_connections == [timeout, timeout]  # paused: seven requests, no further attempt
+
+
+def test_a_revoked_token_stays_revoked_after_redis_loses_its_data(
+    handler, own_redis: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("REDIS_PAUSE_AFTER_FAILURE_SECONDS", "0")
+    api = Api(handler)
+    _, logged_out = api.new_user()
+    _, kept = api.new_user()
+    assert api.post("/v1/auth/logout", token=logged_out).status == 204
+    own_redis.stop()
+    own_redis.start()  # no persistence: an empty Redis, as after an ElastiCache failover
+    assert api.get("/v1/watchlists", token=logged_out).status == 401
+    assert api.get("/v1/watchlists", token=logged_out).status == 401  # remembered in Redis again
+    assert api.get("/v1/watchlists", token=kept).status == 200  # its session is checked once, and is live
+    with tally_aws_calls("dynamodb") as dynamodb:
+        assert api.get("/v1/watchlists", token=kept).header("x-cache") == "HIT"
+    assert dynamodb.total == 0  # steady state again: no DynamoDB read to admit a request

@@ -11,9 +11,15 @@ from watchlist_core.settings import Settings
 def test_access_and_refresh_tokens_round_trip_and_are_not_interchangeable() -> None:
     settings = Settings()
     signer = TokenSigner(settings, signing_key_loader(settings))
-    access = signer.issue_access("user-1", Role.ADMIN)
+    access = signer.issue_access("user-1", Role.ADMIN, "session-1")
     claims = signer.verify_access(access.token)
-    assert (claims.user_id, claims.role, claims.jti) == ("user-1", Role.ADMIN, access.jti)
+    assert (claims.user_id, claims.role, claims.jti, claims.session_id) == (
+        "user-1",
+        Role.ADMIN,
+        access.jti,
+        "session-1",
+    )
+    assert claims.issued_at < claims.expires_at
     refresh = signer.issue_refresh("user-1", "session-1")
     assert signer.verify_refresh(refresh.token).session_id == "session-1"
     with pytest.raises(AuthenticationError):
@@ -35,6 +41,6 @@ def test_the_signing_key_comes_from_secrets_manager_once_when_an_arn_is_configur
 
 def test_tokens_signed_with_another_key_are_refused() -> None:
     settings = Settings()
-    other = TokenSigner(settings, lambda: "x" * 64).issue_access("user-1", Role.USER)
+    other = TokenSigner(settings, lambda: "x" * 64).issue_access("user-1", Role.USER, "session-1")
     with pytest.raises(AuthenticationError, match="invalid"):
         TokenSigner(settings, signing_key_loader(settings)).verify_access(other.token)

@@ -74,13 +74,15 @@ def get_services() -> Services:
     queue = AuditQueue(settings, lambda: connection.session)
     audit = AuditTrail(queue, outbox)
     users = UserStore(connection, outbox)
+    sessions = SessionStore()
+    revoked_tokens = RedisRevokedTokens(redis)
     watchlists = WatchlistService(ItemStore(connection, outbox), response_cache, audit)
     auth = AuthService(
         users,
-        SessionStore(),
+        sessions,
         PasswordHasher(settings),
         TokenSigner(settings, signing_key_loader(settings)),
-        RedisRevokedTokens(redis),
+        revoked_tokens,
         RedisLoginThrottle(
             redis,
             policies["login_failures"],
@@ -90,7 +92,11 @@ def get_services() -> Services:
         audit,
     )
     admission = AdmissionService(
-        RequestGate(redis), policies, revocation_fails_closed=settings.revocation_fail_mode == "closed"
+        RequestGate(redis),
+        policies,
+        sessions,
+        revoked_tokens,
+        revocation_fails_closed=settings.revocation_fail_mode == "closed",
     )
     health = HealthService(
         # Redis and SQS are not required: without them the API degrades (no shared limits; audit via outbox).

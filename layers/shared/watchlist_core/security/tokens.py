@@ -27,6 +27,8 @@ class AccessClaims:
     role: Role
     jti: str
     expires_at: datetime
+    issued_at: datetime
+    session_id: str | None = None  # None in tokens issued before access tokens named their session
 
 
 @dataclass(frozen=True)
@@ -52,8 +54,9 @@ class TokenSigner:
         self._settings = settings
         self._signing_key = signing_key
 
-    def issue_access(self, user_id: str, role: Role) -> IssuedToken:
-        return self._issue(ACCESS, user_id, self._settings.access_token_ttl_seconds, {"role": role.value})
+    def issue_access(self, user_id: str, role: Role, session_id: str) -> IssuedToken:
+        extra = {"role": role.value, "sid": session_id}
+        return self._issue(ACCESS, user_id, self._settings.access_token_ttl_seconds, extra)
 
     def issue_refresh(self, user_id: str, session_id: str) -> IssuedToken:
         return self._issue(REFRESH, user_id, self._settings.refresh_token_ttl_seconds, {"sid": session_id})
@@ -64,7 +67,15 @@ class TokenSigner:
             role = Role(str(claims.get("role")))
         except ValueError as error:
             raise AuthenticationError("The access token is invalid.") from error
-        return AccessClaims(claims["sub"], role, claims["jti"], datetime.fromtimestamp(claims["exp"], tz=UTC))
+        session_id = claims.get("sid")
+        return AccessClaims(
+            claims["sub"],
+            role,
+            claims["jti"],
+            expires_at=datetime.fromtimestamp(claims["exp"], tz=UTC),
+            issued_at=datetime.fromtimestamp(claims["iat"], tz=UTC),
+            session_id=session_id if isinstance(session_id, str) else None,
+        )
 
     def verify_refresh(self, token: str) -> RefreshClaims:
         claims = self._verify(token, REFRESH)

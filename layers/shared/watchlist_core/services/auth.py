@@ -101,16 +101,21 @@ class AuthService:
         self._audit.record(
             new_event(AuditAction.REFRESHED, actor_id=user.id, target=session_target(user.id, session.id))
         )
-        return self._pair(user, refresh.token)
+        return self._pair(user, session.id, refresh.token)
 
     def logout(self, access: AccessClaims, refresh_token: str | None) -> None:
+        """Ends the access token's session and the refresh token's (DynamoDB: what outlives Redis losing its
+        data, see AdmissionService), and revokes the access token in Redis, where every request checks it."""
         target = user_target(access.user_id)
+        if access.session_id:
+            self._sessions.revoke(access.session_id)
+            target = session_target(access.user_id, access.session_id)
         if refresh_token:
             try:
                 claims = self._tokens.verify_refresh(refresh_token)
             except AuthenticationError:
                 claims = None  # nothing valid to revoke; logging out stays idempotent
-            if claims and claims.user_id == access.user_id:
+            if claims and claims.user_id == access.user_id and claims.session_id != access.session_id:
                 self._sessions.revoke(claims.session_id)
                 target = session_target(access.user_id, claims.session_id)
         if not self._revoked.revoke(access.user_id, access.jti, access.expires_at):
@@ -154,9 +159,9 @@ class AuthService:
         self._audit.record(
             new_event(AuditAction.LOGIN_SUCCEEDED, actor_id=user.id, target=session_target(user.id, session_id))
         )
-        return self._pair(user, refresh.token)
+        return self._pair(user, session_id, refresh.token)
 
-    def _pair(self, user: User, refresh_token: str) -> TokenPair:
-        access = self._tokens.issue_access(user.id, user.role)
+    def _pair(self, user: User, session_id: str, refresh_token: str) -> TokenPair:
+        access = self._tokens.issue_access(user.id, user.role, session_id)
         expires_in = int((access.expires_at - utc_now()).total_seconds())
         return TokenPair(access_token=access.token, refresh_token=refresh_token, expires_in=expires_in)

@@ -15,13 +15,24 @@ if TYPE_CHECKING:
     from redis.client import Pipeline
 
 
+# Since when (Unix time) this Redis has held every revocation: written by the first request that finds it
+# missing, so it is missing after Redis lost its data. One key, no expiry.
+REMEMBERS_SINCE_KEY = f"{KEY_PREFIX}revocations-since"
+
+
 @dataclass(frozen=True)
 class Admission:
-    """What Redis said about a request. None means Redis could not say (it is unavailable)."""
+    """What Redis said about a request. None means Redis could not say (it is unavailable).
+
+    `remembers_since`: tokens issued before it may have been revoked in a Redis that lost its data, unless
+    `vouched` (their session was found live in DynamoDB since).
+    """
 
     limit: RateLimitResult | None
     revoked: bool | None = None
     cache_version: int | None = None
+    remembers_since: float | None = None
+    vouched: bool | None = None
 
 
 def _counter_keys(subject_tag: str, policy: RatePolicy, window: Window) -> tuple[str, str]:
@@ -35,6 +46,10 @@ def cache_version_key(user_id: str) -> str:
 
 def revoked_key(user_id: str, jti: str) -> str:
     return user_tag(user_id) + "revoked:" + jti
+
+
+def vouched_key(user_id: str, jti: str) -> str:
+    return user_tag(user_id) + "vouched:" + jti
 
 
 class RequestGate:
@@ -51,9 +66,14 @@ class RequestGate:
             _count(pipe, current_key, previous_key, policy)
             pipe.exists(revoked_key(user_id, jti))
             pipe.get(cache_version_key(user_id))
-            _, current, previous, revoked, version = pipe.execute()
+            pipe.get(REMEMBERS_SINCE_KEY)
+            pipe.exists(vouched_key(user_id, jti))
+            _, current, previous, revoked, version, since, vouched = pipe.execute()
+            if since is None:  # a new or emptied Redis: it remembers revocations from now on
+                since = time.time()
+                client.set(REMEMBERS_SINCE_KEY, since, nx=True)
             limit = self._decide(client, policy, window, current_key, current, previous)
-            return Admission(limit, bool(revoked), int(version or 0))
+            return Admission(limit, bool(revoked), int(version or 0), float(since), bool(vouched))
 
         return self._state.run("admit_user", pipeline) or Admission(None)
 
@@ -95,3 +115,8 @@ class RedisRevokedTokens:
     def revoke(self, user_id: str, jti: str, until: datetime) -> bool:
         key = revoked_key(user_id, jti)
         return self._state.run("revoke", lambda client: client.set(key, 1, exat=int(until.timestamp()) + 1)) is not None
+
+    def vouch(self, user_id: str, jti: str, until: datetime) -> None:
+        """The token's session was found live: no need to ask DynamoDB again for this token."""
+        key = vouched_key(user_id, jti)
+        self._state.run("vouch", lambda client: client.set(key, 1, exat=int(until.timestamp()) + 1))
