@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from infra.aws_calls import tally_aws_calls
 from watchlist_core.domain import ItemChanges, ItemDraft, ItemQuery, ItemStatus, ItemType, Registration, Role
 from watchlist_core.errors import ConflictError
 from watchlist_core.storage.items import derived_keys
@@ -28,6 +29,12 @@ def test_an_empty_change_writes_nothing(services: Services) -> None:
     user = services.auth.register(Registration(email="e@example.com", password="p" * 10))
     item = services.watchlists.add(user.id, ItemDraft(title="A", type=ItemType.MOVIE))
     assert services.watchlists.change(user.id, item.id, ItemChanges()).version == 1
+    # Setting fields to the values they have is no change either: no write, no new version, no audit event.
+    same = ItemChanges(title="A", status=item.status)
+    with tally_aws_calls("dynamodb") as dynamodb, tally_aws_calls("sqs") as sqs:
+        assert services.watchlists.change(user.id, item.id, same).version == 1
+    assert "TransactWriteItems" not in dynamodb.operations
+    assert sqs.total == 0
 
 
 def test_the_admin_tally_guards_the_last_admin(services: Services) -> None:

@@ -43,20 +43,19 @@ class WatchlistService:
     def change(
         self, owner_id: str, item_id: str, changes: ItemChanges, expected_versions: frozenset[int] | None = None
     ) -> WatchlistItem:
-        """Apply a partial update; with `expected_versions` (If-Match) only to one of those versions."""
+        """Apply a partial update; with `expected_versions` (If-Match) only to one of those versions. A change
+        that sets every field to the value it has is no change: nothing is written, versioned or audited."""
         fields = changes.changed_fields()
         for _ in range(WRITE_ATTEMPTS):
             current = self._current(owner_id, item_id, expected_versions)
-            if not fields:
+            difference = field_changes(
+                current.model_dump(mode="json"), changes.model_dump(mode="json", exclude_unset=True)
+            )
+            if not difference:
                 return current
             updated = WatchlistItem.model_validate(current.model_dump() | fields | {"updated_at": utc_now()})
             event = new_event(
-                AuditAction.ITEM_UPDATED,
-                actor_id=owner_id,
-                target=item_target(owner_id, item_id),
-                changes=field_changes(
-                    current.model_dump(mode="json"), changes.model_dump(mode="json", exclude_unset=True)
-                ),
+                AuditAction.ITEM_UPDATED, actor_id=owner_id, target=item_target(owner_id, item_id), changes=difference
             )
             try:
                 changed = self._items.update(owner_id, current, updated, event)
