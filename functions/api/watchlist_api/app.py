@@ -6,6 +6,7 @@ from fastapi import Depends, FastAPI
 
 from watchlist_api.dependencies import single_valued_query
 from watchlist_api.middleware import CorsMiddleware, HeadAsGetMiddleware, RequestContextMiddleware
+from watchlist_api.openapi import install_openapi
 from watchlist_api.problems import install_problem_handlers
 from watchlist_api.routers import admin, auth, docs, external, health, watchlists
 from watchlist_core import __version__
@@ -24,6 +25,7 @@ def create_app() -> FastAPI:
     for router in (health.router, docs.router, auth.router, watchlists.router, admin.router, external.router):
         app.include_router(router)
     install_problem_handlers(app)
+    install_openapi(app)
     app.add_middleware(HeadAsGetMiddleware)
     app.add_middleware(RequestContextMiddleware)
     app.add_middleware(CorsMiddleware)  # outermost: preflights are answered before anything else
