@@ -14,13 +14,14 @@ import os
 import signal
 import socket
 import sys
-from contextlib import ExitStack
+from contextlib import ExitStack, closing
 from pathlib import Path
 from types import FrameType
 
 from infra.bootstrap import create_queues, create_tables, first_admin
 from infra.gateway import make_server
 from infra.github_stub import DEMO_USERS, GitHubStub
+from infra.instances import instances
 from infra.moto_server import MotoServer
 from infra.servers import child_process
 from watchlist_core.settings import get_settings
@@ -108,9 +109,15 @@ def main() -> int:
 
         from watchlist_api.handler import handler  # after the environment above is in place
 
-        server = make_server(handler, host, port)
+        count = int(os.environ.get("INSTANCES", "1"))
+        pool = stack.enter_context(closing(instances(count, handler)))
+        server = make_server(pool, host, port)
         base = f"http://{host}:{server.server_port}"
-        print(f"API (through the Lambda handler): {base}   docs: {base}/docs   health: {base}/health", flush=True)
+        print(
+            f"API (through the Lambda handler, {count} instance{'s' if count > 1 else ''}): {base}   "
+            f"docs: {base}/docs   health: {base}/health",
+            flush=True,
+        )
         if os.environ.get("FRONTEND"):
             frontend_port = os.environ.get("FRONTEND_PORT", "8501")
             stack.enter_context(child_process(_streamlit(base, host, frontend_port)))

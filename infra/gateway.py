@@ -1,25 +1,21 @@
-"""A local API Gateway: each HTTP request becomes a proxy event handed to the Lambda handler in-process.
+"""A local API Gateway: each HTTP request becomes a proxy event handed to a Lambda instance (infra/instances.py).
 
-Connections are served concurrently (a client holding a keep-alive connection must not block the others),
-but the handler runs one invocation at a time, like one Lambda instance.
+Connections are served concurrently (a client holding a keep-alive connection must not block the others); each
+instance runs one invocation at a time, as in AWS. The response says which instance answered
+(`X-Local-Instance`), so concurrency can be seen.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, HTTPServer, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from infra.events import LambdaContext, api_gateway_event, response_body, response_headers
+from infra.events import api_gateway_event, response_body, response_headers
+from infra.instances import InProcessInstance, InstancePool
 
-LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
-
-def make_server(handler: LambdaHandler, host: str, port: int) -> HTTPServer:
-    one_invocation_at_a_time = threading.Lock()
-
+def make_server(instances: InProcessInstance | InstancePool, host: str, port: int) -> HTTPServer:
     class GatewayRequestHandler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "watchlist-local-gateway"
@@ -36,13 +32,13 @@ def make_server(handler: LambdaHandler, host: str, port: int) -> HTTPServer:
                 body=body,
                 source_ip=self.client_address[0],
             )
-            with one_invocation_at_a_time:
-                result = handler(event, LambdaContext())
+            result, instance = instances.invoke(event)
             payload = response_body(result)
             self.send_response(int(result.get("statusCode", 502)))
             for name, value in response_headers(result):
                 if name.lower() not in {"content-length", "connection"}:
                     self.send_header(name, value)
+            self.send_header("X-Local-Instance", str(instance))
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             if self.command != "HEAD":

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json as jsonlib
+import urllib.error
+import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -139,3 +141,25 @@ def _is_audit_event(body: str) -> bool:
     except ValidationError:
         return False
     return True
+
+
+def http_request(
+    base: str,
+    path: str,
+    token: str | None = None,
+    body: object = None,
+    method: str = "GET",
+    headers: dict[str, str] | None = None,
+) -> tuple[int, dict[str, str], bytes]:
+    """One request over real HTTP to a local stack: status, headers (lower-cased names), body."""
+    request = urllib.request.Request(base + path, method=method, headers=headers or {})  # noqa: S310 (loopback)
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    if body is not None:
+        request.data = jsonlib.dumps(body).encode()
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
+            return response.status, {k.lower(): v for k, v in response.headers.items()}, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, {k.lower(): v for k, v in error.headers.items()}, error.read()

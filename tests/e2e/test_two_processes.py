@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -13,24 +12,9 @@ import pytest
 from infra.moto_server import MotoServer
 from infra.redis_server import RedisServer
 from tests.e2e.test_dev_server import start_dev
+from tests.support import http_request
 
 LIMIT = 100
-
-
-def _request(
-    base: str, path: str, token: str | None = None, body: object = None, method: str = "GET"
-) -> tuple[int, dict[str, str], bytes]:
-    request = urllib.request.Request(base + path, method=method)  # noqa: S310 (loopback)
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    if body is not None:
-        request.data = json.dumps(body).encode()
-        request.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
-            return response.status, {k.lower(): v for k, v in response.headers.items()}, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, {k.lower(): v for k, v in error.headers.items()}, error.read()
 
 
 @pytest.fixture(scope="module")
@@ -55,9 +39,10 @@ def two_instances() -> Iterator[tuple[str, str]]:
 def _token(base: str) -> str:
     email = f"two-{os.urandom(6).hex()}@example.com"
     assert (
-        _request(base, "/v1/auth/register", body={"email": email, "password": "two instances"}, method="POST")[0] == 201
+        http_request(base, "/v1/auth/register", body={"email": email, "password": "two instances"}, method="POST")[0]
+        == 201
     )
-    status, _, body = _request(
+    status, _, body = http_request(
         base, "/v1/auth/login", body={"email": email, "password": "two instances"}, method="POST"
     )
     assert status == 200
@@ -68,7 +53,7 @@ def test_a_limit_holds_across_instances_under_concurrency(two_instances: tuple[s
     token = _token(two_instances[0])
     targets = [two_instances[i % 2] for i in range(2 * LIMIT)]
     with ThreadPoolExecutor(max_workers=32) as pool:
-        statuses = list(pool.map(lambda base: _request(base, "/v1/auth/me", token)[0], targets))
+        statuses = list(pool.map(lambda base: http_request(base, "/v1/auth/me", token)[0], targets))
     assert statuses.count(200) == LIMIT
     assert statuses.count(429) == LIMIT
 
@@ -76,11 +61,11 @@ def test_a_limit_holds_across_instances_under_concurrency(two_instances: tuple[s
 def test_a_write_on_one_instance_invalidates_the_others_cache(two_instances: tuple[str, str]) -> None:
     first, second = two_instances
     token = _token(first)
-    assert _request(second, "/v1/watchlists", token)[1]["x-cache"] == "MISS"
-    assert _request(second, "/v1/watchlists", token)[1]["x-cache"] == "HIT"
-    assert _request(first, "/v1/watchlists", token)[1]["x-cache"] == "HIT"  # one shared cache
-    assert _request(first, "/v1/watchlists/items", token, {"title": "Shared", "type": "movie"}, "POST")[0] == 201
-    status, headers, body = _request(second, "/v1/watchlists", token)
+    assert http_request(second, "/v1/watchlists", token)[1]["x-cache"] == "MISS"
+    assert http_request(second, "/v1/watchlists", token)[1]["x-cache"] == "HIT"
+    assert http_request(first, "/v1/watchlists", token)[1]["x-cache"] == "HIT"  # one shared cache
+    assert http_request(first, "/v1/watchlists/items", token, {"title": "Shared", "type": "movie"}, "POST")[0] == 201
+    status, headers, body = http_request(second, "/v1/watchlists", token)
     assert (status, headers["x-cache"]) == (200, "MISS")
     assert [item["title"] for item in json.loads(body)["items"]] == ["Shared"]
 
@@ -88,6 +73,6 @@ def test_a_write_on_one_instance_invalidates_the_others_cache(two_instances: tup
 def test_a_logout_on_one_instance_revokes_the_token_on_the_other(two_instances: tuple[str, str]) -> None:
     first, second = two_instances
     token = _token(first)
-    assert _request(second, "/v1/auth/me", token)[0] == 200
-    assert _request(first, "/v1/auth/logout", token, method="POST")[0] == 204
-    assert _request(second, "/v1/auth/me", token)[0] == 401
+    assert http_request(second, "/v1/auth/me", token)[0] == 200
+    assert http_request(first, "/v1/auth/logout", token, method="POST")[0] == 204
+    assert http_request(second, "/v1/auth/me", token)[0] == 401

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from infra.gateway import make_server
+from infra.instances import InProcessInstance
 from tests.support import Api
 from watchlist_core.observability import logger
 
@@ -97,7 +98,7 @@ def test_notes_keep_their_line_breaks(api: Api) -> None:
 
 @pytest.fixture
 def gateway(handler) -> Iterator[int]:  # type: ignore[no-untyped-def]
-    server = make_server(handler, "127.0.0.1", 0)
+    server = make_server(InProcessInstance(handler), "127.0.0.1", 0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield server.server_port
