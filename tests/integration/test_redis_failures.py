@@ -193,3 +193,20 @@ def test_a_revoked_token_stays_revoked_after_redis_loses_its_data(
     with tally_aws_calls("dynamodb") as dynamodb:
         assert api.get("/v1/watchlists", token=kept).header("x-cache") == "HIT"
     assert dynamodb.total == 0  # steady state again: no DynamoDB read to admit a request
+
+
+def test_a_frozen_redis_is_waited_for_once_then_left_alone(
+    handler, own_redis: RedisServer, redis_connections: list[float | None], monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("REDIS_PAUSE_AFTER_FAILURE_SECONDS", "3600")
+    wiring.reset()
+    api = Api(handler)
+    _, token = api.new_user()
+    opened = len(redis_connections)
+    own_redis.freeze()  # SIGSTOP: connections are accepted by the kernel, nothing answers
+    try:
+        answers = [api.get("/v1/watchlists", token=token) for _ in range(3)]
+    finally:
+        own_redis.thaw()
+    assert [(a.status, a.header("x-cache")) for a in answers] == [(200, "MISS")] * 3
+    assert len(redis_connections) == opened  # one wait on the pooled connection, then paused: no new attempt
