@@ -11,7 +11,7 @@ __all__ = ["MotoServer", "free_port"]
 
 
 class MotoServer(ChildServer):
-    """`python -m moto.server`; its state lives in memory and goes with it."""
+    """moto's server, with DynamoDB's atomic writes (infra/moto_atomic.py); its state lives in memory only."""
 
     name = "moto server"
 
@@ -20,7 +20,7 @@ class MotoServer(ChildServer):
         return f"http://127.0.0.1:{self.port}"
 
     def command(self) -> list[str]:
-        return [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)]
+        return [sys.executable, "-m", "infra.moto_atomic", "-H", "127.0.0.1", "-p", str(self.port)]
 
     def answers(self) -> bool:
         with urllib.request.urlopen(self.endpoint_url + "/moto-api/", timeout=1):  # noqa: S310 (loopback)

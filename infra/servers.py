@@ -9,10 +9,12 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
 READY_TIMEOUT_SECONDS = 30.0
+ROOT = Path(__file__).resolve().parent.parent  # `python -m infra....` finds the project from here
 
 
 def free_port() -> int:
@@ -81,7 +83,7 @@ class ChildServer:
 
     def start(self) -> Self:
         self._process = subprocess.Popen(  # noqa: S603 (fixed argv, no shell)
-            self.command(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            self.command(), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         deadline = time.monotonic() + READY_TIMEOUT_SECONDS
         while time.monotonic() < deadline:

@@ -52,7 +52,8 @@ class AdmissionService:
         if claims.session_id is None:
             return  # a token from before access tokens named their session: Redis alone decides, as it did
         session = self._sessions.get(claims.session_id)
-        if session is None or session.revoked or session.user_id != claims.user_id:
+        # A logout revokes access tokens; a family ended for refresh-token reuse does not (as in steady state).
+        if session is None or session.logged_out or session.user_id != claims.user_id:
             self._revoked.revoke(claims.user_id, claims.jti, claims.expires_at)
             raise AuthenticationError("The access token has been revoked.")
         self._revoked.vouch(claims.user_id, claims.jti, claims.expires_at)

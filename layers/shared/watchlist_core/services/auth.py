@@ -108,7 +108,7 @@ class AuthService:
         data, see AdmissionService), and revokes the access token in Redis, where every request checks it."""
         target = user_target(access.user_id)
         if access.session_id:
-            self._sessions.revoke(access.session_id)
+            self._sessions.revoke(access.session_id, logged_out=True)
             target = session_target(access.user_id, access.session_id)
         if refresh_token:
             try:

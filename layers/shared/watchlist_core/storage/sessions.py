@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from pynamodb.exceptions import DoesNotExist
+from pynamodb.expressions.update import Action
 
 from watchlist_core.storage.tables import SessionRecord
 from watchlist_core.storage.transactions import conditional_write
@@ -17,6 +18,7 @@ class Session:
     user_id: str
     current_jti: str
     revoked: bool
+    logged_out: bool = False
 
 
 class SessionStore:
@@ -30,7 +32,9 @@ class SessionStore:
             record = SessionRecord.get(session_id, consistent_read=True)
         except DoesNotExist:
             return None
-        return Session(record.session_id, record.user_id, record.current_jti, bool(record.revoked))
+        return Session(
+            record.session_id, record.user_id, record.current_jti, bool(record.revoked), bool(record.logged_out)
+        )
 
     def rotate(self, session_id: str, presented_jti: str, next_jti: str, expires_at: datetime) -> bool:
         """Move the session to `next_jti` if `presented_jti` is still its current, unrevoked token."""
@@ -41,9 +45,14 @@ class SessionStore:
             )
         )
 
-    def revoke(self, session_id: str) -> None:
+    def revoke(self, session_id: str, *, logged_out: bool = False) -> None:
+        """No refresh token of the session is accepted any more; with `logged_out`, none of its access tokens
+        either (what a logout records: it outlives Redis losing the access token's revocation)."""
+        actions: list[Action] = [SessionRecord.revoked.set(True)]
+        if logged_out:
+            actions.append(SessionRecord.logged_out.set(True))
         conditional_write(  # an unknown session needs no revoking
             lambda: SessionRecord(session_id=session_id).update(
-                actions=[SessionRecord.revoked.set(True)], condition=SessionRecord.session_id.exists()
+                actions=actions, condition=SessionRecord.session_id.exists()
             )
         )

@@ -161,7 +161,8 @@ class SessionRecord(_Record):
     session_id = UnicodeAttribute(hash_key=True)
     user_id = UnicodeAttribute()
     current_jti = UnicodeAttribute()
-    revoked = BooleanAttribute(default=False)
+    revoked = BooleanAttribute(default=False)  # no refresh token of it is accepted any more
+    logged_out = BooleanAttribute(null=True)  # and its access tokens are revoked too (a logout)
     expires_at = TTLAttribute()
 
 
