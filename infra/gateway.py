@@ -19,6 +19,10 @@ def make_server(instances: InProcessInstance | InstancePool, host: str, port: in
     class GatewayRequestHandler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "watchlist-local-gateway"
+        # A response leaves in one write, with Nagle off: headers and body written apart on a kept-alive
+        # connection made every response after the first wait ~40 ms for the client's delayed ACK.
+        wbufsize = 64 * 1024
+        disable_nagle_algorithm = True
 
         def _proxy(self) -> None:
             url = urlsplit(self.path)

@@ -3,16 +3,11 @@ cached answer, a redirect to another host or a key DynamoDB would refuse."""
 
 from __future__ import annotations
 
-import http.client
 import io
 import json
-import threading
-from collections.abc import Iterator
 
 import pytest
 
-from infra.gateway import make_server
-from infra.instances import InProcessInstance
 from tests.support import Api
 from watchlist_core.observability import logger
 
@@ -94,23 +89,3 @@ def test_notes_keep_their_line_breaks(api: Api) -> None:
     notes = "first line\nsecond line\r\n\tindented"
     created = api.post("/v1/watchlists/items", token=token, json={"title": "A", "type": "show", "notes": notes})
     assert (created.status, created.json()["notes"]) == (201, notes)
-
-
-@pytest.fixture
-def gateway(handler) -> Iterator[int]:  # type: ignore[no-untyped-def]
-    server = make_server(InProcessInstance(handler), "127.0.0.1", 0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server.server_port
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.mark.parametrize("method", ["TRACE", "PUT", "BREW"])
-def test_the_local_gateway_hands_every_method_to_the_function(gateway: int, method: str) -> None:
-    connection = http.client.HTTPConnection("127.0.0.1", gateway, timeout=10)
-    connection.request(method, "/health")
-    response = connection.getresponse()
-    assert (response.status, response.getheader("content-type")) == (405, "application/problem+json")
-    assert response.getheader("allow") == "GET, HEAD"
-    connection.close()
