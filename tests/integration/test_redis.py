@@ -210,3 +210,21 @@ def test_logout_revokes_the_access_token_in_redis(redis_api: Api, redis_server) 
     assert len(revoked) == 1
     ttl = redis.Redis.from_url(redis_server.url).ttl(revoked[0])
     assert 0 < ttl <= 901  # kept only until the token would have expired
+
+
+def test_a_cache_version_gone_from_redis_never_brings_an_old_entry_back(
+    redis_api: Api, redis_server: RedisServer
+) -> None:
+    import redis
+
+    client = redis.Redis.from_url(redis_server.url)
+    user, token = redis_api.new_user()
+    assert redis_api.get("/v1/watchlists", token=token).json()["items"] == []  # cached: an empty page
+    assert redis_api.post("/v1/watchlists/items", token=token, json={"title": "Dune", "type": "movie"}).status == 201
+    for _ in range(3):  # the version expires, is evicted, or Redis forgets it: a new one, never an old one
+        listed = redis_api.get("/v1/watchlists", token=token)
+        assert [item["title"] for item in listed.json()["items"]] == ["Dune"], listed.header("x-cache")
+        version_keys = client.keys(f"wl:{{u:{user['id']}}}:cv")
+        assert version_keys
+        assert 0 < client.ttl(version_keys[0]) <= 3600  # the version key expires, kept alive by requests
+        client.delete(*version_keys)

@@ -1,4 +1,4 @@
-"""The response cache: entries under a per-user version, so one INCR makes all of a user's entries stale.
+"""The response cache: entries under a per-user version, so one new version makes all of a user's entries stale.
 
 An entry key holds the version it was written under; a write bumps the version, and old entries are
 never read again and expire by TTL. A user's entries live under that user's key tag, so no request
@@ -13,10 +13,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from watchlist_core.state.client import RedisState, user_tag
-from watchlist_core.state.gate import cache_version_key
+from watchlist_core.state.gate import (
+    CACHE_VERSION_SECONDS,
+    cache_version_key,
+    new_cache_version,
+    start_cache_version,
+)
 
 if TYPE_CHECKING:
-    pass
+    from redis import Redis
 
 
 @dataclass(frozen=True)
@@ -38,7 +43,12 @@ class ResponseCache:
 
     def version(self, owner_id: str) -> int | None:
         """The owner's cache version; None when Redis is unavailable (then nothing is cached)."""
-        return self._state.run("cache_version", lambda client: int(client.get(cache_version_key(owner_id)) or 0))
+
+        def read(client: Redis) -> int:
+            version = client.getex(cache_version_key(owner_id), ex=CACHE_VERSION_SECONDS)
+            return int(version) if version is not None else start_cache_version(client, owner_id)
+
+        return self._state.run("cache_version", read)
 
     def get(self, owner_id: str, version: int, resource: str) -> CachedRepresentation | None:
         raw = self._state.run("cache_get", lambda client: client.get(_entry_key(owner_id, version, resource)))
@@ -55,5 +65,8 @@ class ResponseCache:
         self._state.run("cache_put", lambda client: client.set(key, value, ex=self._ttl))
 
     def user_data_changed(self, user_id: str) -> None:
-        """Every cached answer about this user is stale now: one INCR, whatever their number."""
-        self._state.run("cache_invalidate", lambda client: client.incr(cache_version_key(user_id)))
+        """Every cached answer about this user is stale now: one new label, whatever their number."""
+        key = cache_version_key(user_id)
+        self._state.run(
+            "cache_invalidate", lambda client: client.set(key, new_cache_version(), ex=CACHE_VERSION_SECONDS)
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -44,6 +45,24 @@ def cache_version_key(user_id: str) -> str:
     return user_tag(user_id) + "cv"
 
 
+# A user's cache version is a random label, never an incremented count: when the key is gone (expired after
+# an hour without requests, evicted, or Redis emptied) a new label starts, so no entry written under an earlier
+# one can ever be read again. Every request keeps it alive.
+CACHE_VERSION_SECONDS = 3600
+
+
+def new_cache_version() -> int:
+    return secrets.randbits(62) + 1
+
+
+def start_cache_version(client: Redis, user_id: str) -> int:
+    """A label for a user whose key is missing; of two requests starting one at once, the first set wins."""
+    key, fresh = cache_version_key(user_id), new_cache_version()
+    if client.set(key, fresh, nx=True, ex=CACHE_VERSION_SECONDS):
+        return fresh
+    return int(client.get(key) or fresh)
+
+
 def revoked_key(user_id: str, jti: str) -> str:
     return user_tag(user_id) + "revoked:" + jti
 
@@ -65,10 +84,12 @@ class RequestGate:
             pipe = client.pipeline(transaction=False)
             _count(pipe, current_key, previous_key, policy)
             pipe.exists(revoked_key(user_id, jti))
-            pipe.get(cache_version_key(user_id))
+            pipe.getex(cache_version_key(user_id), ex=CACHE_VERSION_SECONDS)
             pipe.get(REMEMBERS_SINCE_KEY)
             pipe.exists(vouched_key(user_id, jti))
             _, current, previous, revoked, version, since, vouched = pipe.execute()
+            if version is None:
+                version = start_cache_version(client, user_id)
             if since is None:  # a new or emptied Redis: it remembers revocations from now on
                 since = time.time()
                 client.set(REMEMBERS_SINCE_KEY, since, nx=True)
