@@ -67,6 +67,7 @@ bench: install .venv-runtime/.installed sam-build
 	$(PY) bench/warm.py
 	$(PY) bench/list_cost.py
 	$(PY) bench/redis_cost.py
+	$(PY) bench/redis_memory.py
 	$(PY) bench/audit_throughput.py
 	$(PY) bench/github_cache.py
 	$(PY) bench/sam_local.py
