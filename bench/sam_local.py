@@ -7,65 +7,22 @@ python bench/sam_local.py [rounds]     (needs a Docker engine, or root to start 
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
 import sys
-import threading
 import time
-import urllib.request
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 from bench._common import describe, interleaved
-from infra.dev_stack import ROOT, dev_stack
-from infra.servers import free_port
+from infra.dev_stack import dev_stack, sam_local_stack
+from tests.support import http_request
 
 ADMIN = ("bench-admin@example.com", "bench admin password 1")
 
 
 def call(base: str, method: str, path: str, body: Any = None, token: str | None = None) -> Any:
-    request = urllib.request.Request(base + path, method=method)  # noqa: S310 (loopback)
-    if body is not None:
-        request.data = json.dumps(body).encode()
-        request.add_header("Content-Type", "application/json")
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310
-        return json.loads(response.read() or b"null")
-
-
-@contextmanager
-def sam_local_stack() -> Iterator[str]:
-    port = free_port()
-    ports = {name: str(free_port()) for name in ("LAMBDA_PORT", "DYNAMODB_PORT", "REDIS_PORT", "SQS_PORT")}
-    environment = os.environ | ports | {"PORT": str(port), "ADMIN_EMAIL": ADMIN[0], "ADMIN_PASSWORD": ADMIN[1]}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "infra.containers.sam_local"],
-        cwd=ROOT,
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    ready = threading.Event()
-
-    def drain() -> None:  # SAM logs every invocation: the pipe must never fill
-        for line in process.stdout or []:
-            if line.startswith("API (sam local start-api)"):
-                ready.set()
-        ready.set()
-
-    threading.Thread(target=drain, daemon=True).start()
-    ready.wait()
-    if process.poll() is not None:
-        raise SystemExit("make sam-local exited before it was ready")
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=300)
+    status, _, answer = http_request(base, path, token, body, method)
+    assert status < 300, (status, answer)
+    return json.loads(answer or b"null")
 
 
 def timed(action: Callable[[], object]) -> float:
@@ -81,7 +38,8 @@ def main() -> int:
     with dev_stack(*ADMIN, RATE_LIMIT_USER="1000000/60") as (dev, _):
         figures["make dev"] = {"ready s": time.perf_counter() - started}
         started = time.perf_counter()
-        with sam_local_stack() as sam:
+        with sam_local_stack(*ADMIN) as sam_stack:
+            sam = sam_stack.api
             figures["make sam-local"] = {"ready s": time.perf_counter() - started}
             tokens = {}
             for name, base in (("make dev", dev), ("make sam-local", sam)):

@@ -10,13 +10,9 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
-import sys
 import tempfile
-import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +22,9 @@ import pytest
 from infra.containers.engine import docker_engine, engine_answers
 from infra.containers.images import resolve
 from infra.containers.sam_local import NETWORK, Sam, env_vars_file
+from infra.dev_stack import SamLocalStack, sam_local_stack
 from infra.invoke import EVENTS_ROOT, function_for, load_event, placeholder_values
 from infra.postman import newman
-from infra.servers import free_port
 from tests.support import assert_expected_outcome
 from watchlist_core import wiring
 
@@ -38,30 +34,6 @@ EVENTS = sorted(EVENTS_ROOT.rglob("*.json"))
 
 # The first run on a new machine installs the engine and builds the stand-in images (minutes).
 pytestmark = pytest.mark.timeout(1200)
-
-
-@dataclass
-class SamLocalStack:
-    process: subprocess.Popen[str]
-    output: list[str]  # every line it printed so far (a thread drains the pipe: SAM's logs must never block it)
-    api: str
-    lambda_endpoint: str
-    services: dict[str, str]  # the compose services' published endpoints, for tools on this machine
-
-    def stop(self) -> str:
-        """SIGTERM, as Ctrl-C or a supervisor would; everything it printed."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        self.process.wait(timeout=300)
-        return "".join(self.output)
-
-
-def _drain(process: subprocess.Popen[str], output: list[str], ready: threading.Event) -> None:
-    for line in process.stdout or []:
-        output.append(line)
-        if line.startswith("API (sam local start-api): "):
-            ready.set()
-    ready.set()  # it exited
 
 
 @pytest.fixture(scope="module")
@@ -82,35 +54,8 @@ def engine_root() -> Iterator[None]:
 def sam_local(engine_root: None) -> Iterator[SamLocalStack]:
     if not engine_answers(dict(os.environ)) and os.geteuid() != 0 and os.environ.get("CI") != "true":
         pytest.skip("needs a Docker engine, or root to start one")
-    ports = {name: str(free_port()) for name in ("PORT", "LAMBDA_PORT", "DYNAMODB_PORT", "REDIS_PORT", "SQS_PORT")}
-    environment = os.environ | ports | {"GITHUB_STUB": "1", "ADMIN_EMAIL": ADMIN["email"]}
-    environment["ADMIN_PASSWORD"] = ADMIN["password"]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "infra.containers.sam_local"],
-        cwd=ROOT,
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    output: list[str] = []
-    ready = threading.Event()
-    threading.Thread(target=_drain, args=(process, output, ready), daemon=True).start()
-    ready.wait()
-    if process.poll() is not None:
-        pytest.fail("make sam-local exited before it was ready:\n" + "".join(output[-60:]))
-    stack = SamLocalStack(
-        process,
-        output,
-        f"http://127.0.0.1:{ports['PORT']}",
-        f"http://127.0.0.1:{ports['LAMBDA_PORT']}",
-        {
-            "DYNAMODB_ENDPOINT_URL": f"http://127.0.0.1:{ports['DYNAMODB_PORT']}",
-            "SQS_ENDPOINT_URL": f"http://127.0.0.1:{ports['SQS_PORT']}",
-        },
-    )
-    yield stack
-    stack.stop()
+    with sam_local_stack(ADMIN["email"], ADMIN["password"], GITHUB_STUB="1") as stack:
+        yield stack
 
 
 @pytest.fixture
@@ -166,20 +111,13 @@ def test_the_stack_stops_with_everything_it_started(sam_local: SamLocalStack) ->
     if private_engine:  # the engine it started is stopped too
         assert not engine_answers(dict(os.environ) | {"DOCKER_HOST": private_engine[1]})
     with docker_engine() as engine:  # the same engine (a private one starts again on the same images)
-        containers = subprocess.run(
-            ["docker", "ps", "-a", "--format", "{{.Names}} {{.Labels}}"],  # noqa: S607
-            env=engine,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.splitlines()
-        networks = subprocess.run(
-            ["docker", "network", "ls", "--format", "{{.Name}}"],  # noqa: S607
-            env=engine,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.split()
+
+        def docker(*arguments: str) -> str:
+            result = subprocess.run(["docker", *arguments], env=engine, capture_output=True, text=True, check=True)  # noqa: S603, S607
+            return result.stdout
+
+        containers = docker("ps", "-a", "--format", "{{.Names}} {{.Labels}}").splitlines()
+        networks = docker("network", "ls", "--format", "{{.Name}}").split()
     labels = ("com.docker.compose.project=watchlist", "sam.cli.container.type=lambda")
     assert [line for line in containers if any(label in line for label in labels)] == []
     assert NETWORK not in networks
