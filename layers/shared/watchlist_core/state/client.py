@@ -6,12 +6,11 @@ per few seconds, not one per request; each failure is logged and counted as a Cl
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from watchlist_core.observability import count, logger
+from watchlist_core.pause import Pause
 
 if TYPE_CHECKING:
     from redis import Redis
@@ -47,19 +46,16 @@ class RedisState:
     def __init__(self, client: Redis, *, pause_after_failure_seconds: float, embedded: bool) -> None:
         self.client = client
         self.embedded = embedded
-        self._pause = pause_after_failure_seconds
-        self._paused_until = 0.0
-        self._lock = threading.Lock()
+        self._pause = Pause(pause_after_failure_seconds)
 
     def run(self, purpose: str, operation: Callable[[Redis], T]) -> T | None:
         """`operation(client)`, or None when Redis is unavailable (now, or failed a moment ago)."""
-        if time.monotonic() < self._paused_until:
+        if self._pause.active:
             return None
         try:
             return operation(self.client)
         except Exception as error:  # noqa: BLE001 (any Redis failure degrades to "unavailable")
-            with self._lock:
-                self._paused_until = time.monotonic() + self._pause
+            self._pause.start()
             logger.warning(
                 "redis unavailable; continuing without it",
                 extra={"purpose": purpose, "error_class": type(error).__name__},

@@ -9,14 +9,13 @@ Throttling and errors DynamoDB answers with do not pause anything: they are answ
 
 from __future__ import annotations
 
-import threading
-import time
 import weakref
 from typing import Any
 
 from botocore import exceptions as aws
 
 from watchlist_core.observability import count, logger
+from watchlist_core.pause import Pause
 
 
 class DynamoDBPaused(aws.BotoCoreError):  # type: ignore[misc]  # mapped like any other unreachable DynamoDB
@@ -25,9 +24,7 @@ class DynamoDBPaused(aws.BotoCoreError):  # type: ignore[misc]  # mapped like an
 
 class Outage:
     def __init__(self, pause_seconds: float) -> None:
-        self.pause_seconds = pause_seconds
-        self._paused_until = 0.0
-        self._lock = threading.Lock()
+        self.pause = Pause(pause_seconds)
         self._watched: weakref.WeakSet[Any] = weakref.WeakSet()
 
     def watch(self, client: Any) -> None:
@@ -39,15 +36,13 @@ class Outage:
         self._watched.add(client)
 
     def _refuse_while_paused(self, **_: Any) -> None:
-        if time.monotonic() < self._paused_until:
+        if self.pause.active:
             raise DynamoDBPaused
 
     def _pause_after_no_answer(self, exception: Exception, **_: Any) -> None:
-        if not isinstance(
-            exception, aws.ConnectionError | aws.HTTPClientError
-        ):  # timeouts, refused and dropped connections
+        # No answer: timeouts, refused and dropped connections (an answer, even an error, is not an outage).
+        if not isinstance(exception, aws.ConnectionError | aws.HTTPClientError):
             return
-        with self._lock:
-            self._paused_until = time.monotonic() + self.pause_seconds
+        self.pause.start()
         logger.warning("dynamodb unavailable; pausing calls", extra={"error_class": type(exception).__name__})
         count("DynamoDBUnavailable")
