@@ -5,42 +5,25 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 
-from infra.moto_server import MotoServer
-from infra.redis_server import RedisServer
-from tests.e2e.test_dev_server import ADMIN, start_dev
+from infra.dev_stack import dev_stack
 from tests.support import http_request
 
+ADMIN = ("instances-admin@example.com", "instances admin password")
 INSTANCES = 4
 LIMIT = 60
 
 
 @pytest.fixture(scope="module")
 def four_instances() -> Iterator[str]:
-    with MotoServer() as moto, RedisServer() as redis:
-        base, process = start_dev(
-            {
-                "INSTANCES": str(INSTANCES),
-                "DYNAMODB_ENDPOINT_URL": moto.endpoint_url,
-                "REDIS_URL": redis.url,
-                "RATE_LIMIT_USER": f"{LIMIT}/3600",
-                "RATE_LIMIT_ANONYMOUS": "10000/60",
-                "RATE_LIMIT_LOGIN": "10000/60",
-            }
-        )
-        # Four instances log every request: drain the pipe, or a full one blocks them all.
-        threading.Thread(target=process.communicate, daemon=True).start()
-        try:
-            yield base
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
+    limits = {"RATE_LIMIT_USER": f"{LIMIT}/3600", "RATE_LIMIT_ANONYMOUS": "10000/60", "RATE_LIMIT_LOGIN": "10000/60"}
+    with dev_stack(*ADMIN, INSTANCES=str(INSTANCES), **limits) as (base, _):
+        yield base
 
 
 def _all_at_once(calls: list[Any]) -> list[tuple[int, dict[str, str], bytes]]:
@@ -118,7 +101,8 @@ def test_concurrent_refreshes_of_one_token_leave_one_pair(four_instances: str) -
 
 
 def test_two_admins_demoting_each_other_at_once_leave_an_admin(four_instances: str) -> None:
-    status, _, body = http_request(four_instances, "/v1/auth/login", body=ADMIN, method="POST")
+    admin = {"email": ADMIN[0], "password": ADMIN[1]}
+    status, _, body = http_request(four_instances, "/v1/auth/login", body=admin, method="POST")
     assert status == 200
     first = json.loads(body)["access_token"]
     _, second_token, second = _new_user(four_instances)
