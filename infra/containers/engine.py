@@ -53,20 +53,23 @@ def apt_install(*packages: str) -> None:
     )
 
 
-def engine_answers(environment: dict[str, str]) -> bool:
-    if shutil.which("docker") is None:
-        return False
+def succeeds(
+    command: list[str], environment: dict[str, str] | None = None, *, show_failure: bool = False, timeout: float = 900
+) -> bool:
+    """Runs `command` with its output captured: True when it exited 0 in time; its output shown on failure when
+    `show_failure` (a probe's failure is an answer, a build's is an error)."""
     try:
-        result = subprocess.run(
-            ["docker", "version", "--format", "{{.Server.Version}}"],  # noqa: S607
-            env=environment,
-            capture_output=True,
-            timeout=15,
-            check=False,
-        )
+        result = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=timeout, check=False)  # noqa: S603
     except subprocess.TimeoutExpired:
         return False
+    if result.returncode and show_failure:
+        print(result.stdout[-3000:], result.stderr[-3000:], sep="\n", file=sys.stderr)
     return result.returncode == 0
+
+
+def engine_answers(environment: dict[str, str]) -> bool:
+    probe = ["docker", "version", "--format", "{{.Server.Version}}"]
+    return shutil.which("docker") is not None and succeeds(probe, environment, timeout=15)
 
 
 def private_root() -> Path:

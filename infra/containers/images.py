@@ -23,7 +23,7 @@ from pathlib import Path
 
 import yaml
 
-from infra.containers.engine import DEBOOTSTRAP_PACKAGE, apt_install, say
+from infra.containers.engine import DEBOOTSTRAP_PACKAGE, apt_install, say, succeeds
 from infra.template import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,37 +50,16 @@ def loud(message: str) -> None:
 
 def docker(*arguments: str, environment: dict[str, str]) -> bool:
     """Runs `docker ARGUMENTS` quietly; True when it succeeded (its output is shown when it did not)."""
-    return _quietly(["docker", *arguments], environment)
-
-
-def _quietly(command: list[str], environment: dict[str, str] | None = None) -> bool:
-    result = subprocess.run(command, env=environment, capture_output=True, text=True, check=False)  # noqa: S603
-    if result.returncode:
-        print(result.stdout[-3000:], result.stderr[-3000:], sep="\n", file=sys.stderr)
-    return result.returncode == 0
+    return succeeds(["docker", *arguments], environment, show_failure=True)
 
 
 def have_image(name: str, environment: dict[str, str]) -> bool:
-    inspected = subprocess.run(  # noqa: S603
-        ["docker", "image", "inspect", name],  # noqa: S607 (the Docker CLI, from the PATH)
-        env=environment,
-        capture_output=True,
-        check=False,
-    )
-    return inspected.returncode == 0
+    return succeeds(["docker", "image", "inspect", name], environment)
 
 
 def pull(name: str, environment: dict[str, str]) -> bool:
     """The image is here, or was pulled now."""
-    if have_image(name, environment):
-        return True
-    pulled = subprocess.run(  # noqa: S603
-        ["docker", "pull", "--quiet", name],  # noqa: S607
-        env=environment,
-        capture_output=True,
-        check=False,
-    )
-    return pulled.returncode == 0
+    return have_image(name, environment) or succeeds(["docker", "pull", "--quiet", name], environment)
 
 
 def lambda_image() -> str:
@@ -116,7 +95,7 @@ def _pip_target(target: Path, requirements: list[str]) -> None:
     """Linux x86_64 wheels for CPython 3.11, installed into `target` on the host (pip reaches PyPI here)."""
     command = [sys.executable, "-m", "pip", "install", "--quiet", "--target", str(target), "--only-binary=:all:"]
     command += [*_MANYLINUX_PLATFORMS, "--python-version", "3.11", "--implementation", "cp", *requirements]
-    if not _quietly(command):
+    if not succeeds(command, show_failure=True):
         raise SystemExit(f"pip could not install {requirements} for the stand-in image")
 
 
@@ -192,7 +171,7 @@ class StandIns:
             with tempfile.TemporaryDirectory(prefix="standin-rootfs-") as directory:
                 rootfs = Path(directory) / "rootfs"
                 debootstrap = ["debootstrap", "--variant=minbase", f"--include={BASE_PACKAGES}"]
-                if not _quietly([*debootstrap, DEBIAN_SUITE, str(rootfs), DEBIAN_MIRROR]):
+                if not succeeds([*debootstrap, DEBIAN_SUITE, str(rootfs), DEBIAN_MIRROR], show_failure=True):
                     raise SystemExit("debootstrap failed")
                 for cache in ("var/cache/apt/archives", "var/lib/apt/lists"):
                     for entry in (rootfs / cache).glob("*"):
