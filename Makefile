@@ -65,6 +65,7 @@ postman: install node_modules/.installed
 bench: install .venv-runtime/.installed sam-build
 	$(PY) bench/cold_start.py
 	$(PY) bench/warm.py
+	$(PY) bench/cost_model.py
 	$(PY) bench/local_stack.py
 	$(PY) bench/list_cost.py
 	$(PY) bench/redis_cost.py

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
+import logging
 import os
 import statistics
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
-from typing import Any
+from contextlib import AbstractContextManager, contextmanager, redirect_stdout
+from typing import Any, cast
 
 from infra.aws_calls import AwsCallTally, tally_aws_calls
 from infra.bootstrap import create_queues, create_tables
@@ -15,6 +17,7 @@ from infra.dev import LOCAL_AWS_ENVIRONMENT
 from infra.moto_server import MotoServer
 from infra.redis_server import RedisServer
 from watchlist_core import wiring
+from watchlist_core.observability import logger
 from watchlist_core.settings import get_settings
 
 
@@ -31,6 +34,20 @@ def local_stack() -> Iterator[RedisServer]:
         wiring.reset()
         create_tables(get_settings())
         yield redis
+
+
+@contextmanager
+def captured_output() -> Iterator[io.StringIO]:
+    """Everything the functions write for CloudWatch Logs (the logger's lines, the metrics' EMF lines), kept
+    out of the benchmark's output; the logger stays at its deployed level, so its cost is measured."""
+    output = io.StringIO()
+    handler = cast(logging.StreamHandler[Any], logger.registered_handler)
+    previous = handler.setStream(output)
+    try:
+        with redirect_stdout(output):
+            yield output
+    finally:
+        handler.setStream(previous)
 
 
 def uncached(user_id: str) -> None:
