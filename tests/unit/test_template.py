@@ -1,4 +1,4 @@
-"""The PynamoDB records must match the tables template.yaml declares: keys, indexes, attribute types."""
+"""template.yaml against the code: the records match its tables, and its queues and APIs fit the functions."""
 
 from typing import Any
 
@@ -89,3 +89,18 @@ def test_short_form_intrinsics_load_as_their_long_form() -> None:
     assert load_template()["Resources"]["ApiFunctionLogGroup"]["Properties"]["LogGroupName"] == {
         "Fn::Sub": "/aws/lambda/${ApiFunction}"
     }
+
+
+def test_the_optional_http_api_sends_every_request_to_the_api_function_with_the_rest_apis_throttle() -> None:
+    resources = load_template()["Resources"]
+    optional = {r["Type"]: r["Properties"] for r in resources.values() if r.get("Condition") == "WithHttpApi"}
+    integration = optional["AWS::ApiGatewayV2::Integration"]
+    assert integration["IntegrationUri"] == {"Fn::GetAtt": ["ApiFunction", "Arn"]}
+    assert integration["PayloadFormatVersion"] == "2.0"  # the format the HTTP API sample events carry
+    assert optional["AWS::ApiGatewayV2::Route"]["RouteKey"] == "$default"
+    assert optional["AWS::Lambda::Permission"]["FunctionName"] == {"Ref": "ApiFunction"}
+    stage = optional["AWS::ApiGatewayV2::Stage"]
+    assert stage["StageName"] == "$default"  # no stage prefix in the paths
+    rest_throttle = resources["RestApi"]["Properties"]["MethodSettings"][0]
+    for setting in ("ThrottlingRateLimit", "ThrottlingBurstLimit"):
+        assert stage["DefaultRouteSettings"][setting] == rest_throttle[setting]
