@@ -68,11 +68,15 @@ def describe(samples: list[float]) -> dict[str, Any]:
     return {"median": statistics.median(samples), "p99": percentile(samples, 0.99), "n": len(samples)}
 
 
-def interleaved(calls: dict[str, Callable[[], object]], rounds: int) -> dict[str, list[float]]:
-    """Milliseconds of each call, `rounds` times, one of each in turn, so machine noise falls on all alike."""
+def interleaved(
+    calls: dict[str, Callable[[], object]], rounds: int, prepare: Callable[[], object] = lambda: None
+) -> dict[str, list[float]]:
+    """Milliseconds of each call, `rounds` times, one of each in turn, so machine noise falls on all alike;
+    `prepare` runs, untimed, before every call."""
     samples: dict[str, list[float]] = {name: [] for name in calls}
     for _ in range(rounds):
         for name, call in calls.items():
+            prepare()
             started = time.perf_counter()
             call()
             samples[name].append((time.perf_counter() - started) * 1000)
