@@ -6,15 +6,21 @@ import json as jsonlib
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+import pytest
 from pydantic import ValidationError
 
 from infra.events import LambdaContext, api_gateway_event, response_body, response_headers
 from watchlist_core.audit import AuditEvent
+from watchlist_core.domain import utc_now
+from watchlist_core.settings import get_settings
 
 PASSWORD = "correct horse battery"
 
@@ -107,6 +113,17 @@ class Api:
         """A registered user and a fresh access token."""
         user = self.register()
         return user, self.login(user["email"])["access_token"]
+
+
+@contextmanager
+def past_the_refresh_grace(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The auth service's clock, meanwhile, past the refresh-token reuse grace period: a fake clock."""
+    from watchlist_core.services import auth
+
+    later = timedelta(seconds=get_settings().refresh_reuse_grace_seconds + 1)
+    with monkeypatch.context() as patch:
+        patch.setattr(auth, "utc_now", lambda: utc_now() + later)
+        yield
 
 
 def unique_email() -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -10,7 +11,8 @@ import httpx
 import jwt
 import pytest
 
-from tests.support import PASSWORD, Api, unique_email
+from tests.support import PASSWORD, Api, past_the_refresh_grace, unique_email
+from watchlist_core import wiring
 from watchlist_core.settings import LOCAL_JWT_SECRET
 from watchlist_core.wiring import get_services
 
@@ -133,7 +135,7 @@ def test_login_form_without_password_is_422(api: Api) -> None:
     assert response.json()["errors"][0]["loc"] == ["body", "password"]
 
 
-def test_refresh_rotates_and_reuse_revokes_the_whole_family(any_api: Api) -> None:
+def test_refresh_rotates_and_reuse_revokes_the_whole_family(any_api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
     user = any_api.register()
     first = any_api.login(user["email"])
     second = any_api.post("/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})
@@ -142,10 +144,48 @@ def test_refresh_rotates_and_reuse_revokes_the_whole_family(any_api: Api) -> Non
     assert rotated["refresh_token"] != first["refresh_token"]
     assert any_api.get("/v1/auth/me", token=rotated["access_token"]).status == 200
 
-    reused = any_api.post("/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})
+    with past_the_refresh_grace(monkeypatch):
+        reused = any_api.post("/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})
     _assert_unauthenticated(reused)
     # The reuse revoked the family: the legitimately rotated token is dead too.
     _assert_unauthenticated(any_api.post("/v1/auth/refresh", json={"refresh_token": rotated["refresh_token"]}))
+
+
+def test_a_refresh_retried_within_the_grace_period_gets_the_same_pair_and_the_session_lives(api: Api) -> None:
+    user = api.register()
+    first = api.login(user["email"])
+    answered = api.post("/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})
+    retried = api.post("/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})  # its answer was lost
+    assert answered.status == retried.status == 200
+    pair = answered.json()
+    assert {k: v for k, v in retried.json().items() if k != "expires_in"} == {
+        k: v for k, v in pair.items() if k != "expires_in"
+    }
+    assert api.get("/v1/auth/me", token=pair["access_token"]).status == 200
+    next_pair = api.post("/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]})
+    assert next_pair.status == 200  # the family is alive
+    # The grace covers the token just replaced only: the first one is two rotations old now.
+    _assert_unauthenticated(api.post("/v1/auth/refresh", json={"refresh_token": first["refresh_token"]}))
+
+
+def test_concurrent_refreshes_of_one_token_all_get_one_pair_and_the_family_lives(api: Api) -> None:
+    user = api.register()
+    tokens = api.login(user["email"])
+    auth = get_services().auth
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        pairs = list(pool.map(lambda _: auth.refresh(tokens["refresh_token"]), range(8)))
+    assert len({(pair.access_token, pair.refresh_token) for pair in pairs}) == 1
+    assert api.post("/v1/auth/refresh", json={"refresh_token": pairs[0].refresh_token}).status == 200
+
+
+def test_with_no_grace_period_a_retried_refresh_ends_the_session(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REFRESH_REUSE_GRACE_SECONDS", "0")
+    wiring.reset()
+    user = api.register()
+    first = api.login(user["email"])
+    rotated = api.post("/v1/auth/refresh", json={"refresh_token": first["refresh_token"]}).json()
+    _assert_unauthenticated(api.post("/v1/auth/refresh", json={"refresh_token": first["refresh_token"]}))
+    _assert_unauthenticated(api.post("/v1/auth/refresh", json={"refresh_token": rotated["refresh_token"]}))
 
 
 def test_an_access_token_is_not_a_refresh_token(api: Api) -> None:

@@ -53,6 +53,9 @@ class Settings(BaseModel):
     jwt_audience: str = "watchlist-api"
     access_token_ttl_seconds: int = Field(default=900, ge=60, le=3600)
     refresh_token_ttl_seconds: int = Field(default=14 * 24 * 3600, ge=3600)
+    # A refresh token presented again this soon after its rotation gets the same new pair (a retry after a lost
+    # response, or two tabs refreshing at once); later, a reuse ends the session. 0: any reuse ends it.
+    refresh_reuse_grace_seconds: int = Field(default=10, ge=0, le=60)
 
     # OWASP Password Storage Cheat Sheet: argon2id, 19 MiB, 2 iterations, parallelism 1.
     argon2_memory_kib: int = Field(default=19456, ge=19456)

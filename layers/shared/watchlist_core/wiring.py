@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import cache
 
 from pynamodb.connection import Connection
@@ -90,6 +91,7 @@ def get_services() -> Services:
             settings.login_known_address_days,
         ),
         audit,
+        timedelta(seconds=settings.refresh_reuse_grace_seconds),
     )
     admission = AdmissionService(
         RequestGate(redis),

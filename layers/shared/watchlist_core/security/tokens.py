@@ -43,6 +43,7 @@ class IssuedToken:
     token: str
     jti: str
     expires_at: datetime
+    issued_at: datetime
 
 
 def new_token_id() -> str:
@@ -54,12 +55,19 @@ class TokenSigner:
         self._settings = settings
         self._signing_key = signing_key
 
-    def issue_access(self, user_id: str, role: Role, session_id: str) -> IssuedToken:
+    # Given the same `jti` and `issued_at`, the same token again (HS256 signatures are deterministic): a refresh
+    # retried within the grace period gets back the pair the first attempt issued, without it being stored.
+    def issue_access(
+        self, user_id: str, role: Role, session_id: str, jti: str | None = None, issued_at: datetime | None = None
+    ) -> IssuedToken:
         extra = {"role": role.value, "sid": session_id}
-        return self._issue(ACCESS, user_id, self._settings.access_token_ttl_seconds, extra)
+        return self._issue(ACCESS, user_id, self._settings.access_token_ttl_seconds, extra, jti, issued_at)
 
-    def issue_refresh(self, user_id: str, session_id: str) -> IssuedToken:
-        return self._issue(REFRESH, user_id, self._settings.refresh_token_ttl_seconds, {"sid": session_id})
+    def issue_refresh(
+        self, user_id: str, session_id: str, jti: str | None = None, issued_at: datetime | None = None
+    ) -> IssuedToken:
+        ttl = self._settings.refresh_token_ttl_seconds
+        return self._issue(REFRESH, user_id, ttl, {"sid": session_id}, jti, issued_at)
 
     def verify_access(self, token: str) -> AccessClaims:
         claims = self._verify(token, ACCESS)
@@ -83,10 +91,18 @@ class TokenSigner:
             raise AuthenticationError("The refresh token is invalid.")
         return RefreshClaims(claims["sub"], claims["sid"], claims["jti"])
 
-    def _issue(self, kind: str, user_id: str, ttl_seconds: int, extra: dict[str, str]) -> IssuedToken:
-        issued_at = utc_now()
+    def _issue(
+        self,
+        kind: str,
+        user_id: str,
+        ttl_seconds: int,
+        extra: dict[str, str],
+        jti: str | None,
+        issued_at: datetime | None,
+    ) -> IssuedToken:
+        issued_at = issued_at or utc_now()
         expires_at = issued_at + timedelta(seconds=ttl_seconds)
-        jti = new_token_id()
+        jti = jti or new_token_id()
         claims: dict[str, Any] = {
             "iss": self._settings.jwt_issuer,
             "aud": self._settings.jwt_audience,
@@ -97,7 +113,7 @@ class TokenSigner:
             "typ": kind,
             **extra,
         }
-        return IssuedToken(jwt.encode(claims, self._signing_key(), algorithm=ALGORITHM), jti, expires_at)
+        return IssuedToken(jwt.encode(claims, self._signing_key(), algorithm=ALGORITHM), jti, expires_at, issued_at)
 
     def _verify(self, token: str, kind: str) -> dict[str, Any]:
         try:

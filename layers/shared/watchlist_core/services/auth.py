@@ -16,12 +16,13 @@ from watchlist_core.errors import (
 )
 from watchlist_core.security.passwords import PasswordHasher
 from watchlist_core.security.revocation import LoginThrottle, RevokedTokens
-from watchlist_core.security.tokens import AccessClaims, TokenSigner, new_token_id
+from watchlist_core.security.tokens import AccessClaims, IssuedToken, RefreshClaims, TokenSigner, new_token_id
 from watchlist_core.services.audit import AuditTrail
-from watchlist_core.storage.sessions import SessionStore
+from watchlist_core.storage.sessions import Rotation, Session, SessionStore
 from watchlist_core.storage.users import UserStore
 
 INVALID_CREDENTIALS = "The e-mail address or password is wrong."
+SESSION_MARGIN = timedelta(minutes=1)  # a session record outlives its refresh token a little (DynamoDB's TTL)
 
 
 class AuthService:
@@ -34,6 +35,7 @@ class AuthService:
         revoked: RevokedTokens,
         login_throttle: LoginThrottle,
         audit: AuditTrail,
+        refresh_reuse_grace: timedelta,
     ) -> None:
         self._users = users
         self._sessions = sessions
@@ -42,6 +44,7 @@ class AuthService:
         self._revoked = revoked
         self._login_throttle = login_throttle
         self._audit = audit
+        self._refresh_reuse_grace = refresh_reuse_grace
 
     def register(self, registration: Registration, role: Role = Role.USER) -> User:
         email = normalize_email(registration.email)
@@ -79,29 +82,42 @@ class AuthService:
         return self._start_session(stored.user)
 
     def refresh(self, refresh_token: str) -> TokenPair:
+        """A new pair for the session's current refresh token. The token it replaced, presented again within the
+        grace period (a retry after a lost response, two tabs at once), gets that same pair back; any other
+        reuse means the family leaked, and ends the session for everyone holding it."""
         claims = self._tokens.verify_refresh(refresh_token)
-        session = self._sessions.get(claims.session_id)
-        if session is None or session.user_id != claims.user_id or session.revoked:
-            raise AuthenticationError("The refresh token is no longer valid.")
+        session = self._live_session(claims)
         user = self._users.get(claims.user_id)
         if user is None:
             raise AuthenticationError("The refresh token is no longer valid.")
-        refresh = self._tokens.issue_refresh(user.id, session.id)
-        if session.current_jti != claims.jti or not self._sessions.rotate(
-            session.id, claims.jti, refresh.jti, refresh.expires_at
-        ):
-            # A rotated token came back: whoever holds the family, one of them stole it. End it for both.
-            self._sessions.revoke(session.id)
-            self._audit.record(
-                new_event(
-                    AuditAction.REFRESH_REUSE_DETECTED, actor_id=user.id, target=session_target(user.id, session.id)
+        if session.current_jti == claims.jti:
+            refresh = self._tokens.issue_refresh(user.id, session.id)
+            rotation = Rotation(refresh.jti, new_token_id(), refresh.issued_at, refresh.expires_at + SESSION_MARGIN)
+            if self._sessions.rotate(session.id, claims.jti, rotation):
+                self._audit.record(
+                    new_event(AuditAction.REFRESHED, actor_id=user.id, target=session_target(user.id, session.id))
                 )
-            )
-            raise AuthenticationError("The refresh token was already used; the session is revoked.")
+                return self._pair(user, session.id, refresh, rotation.access_jti)
+            session = self._live_session(claims)  # a concurrent refresh of the same token rotated it first
+        if (
+            session.previous_jti == claims.jti
+            and session.rotated_at is not None
+            and session.access_jti is not None
+            and utc_now() - session.rotated_at < self._refresh_reuse_grace
+        ):
+            refresh = self._tokens.issue_refresh(user.id, session.id, session.current_jti, session.rotated_at)
+            return self._pair(user, session.id, refresh, session.access_jti)
+        self._sessions.revoke(session.id)
         self._audit.record(
-            new_event(AuditAction.REFRESHED, actor_id=user.id, target=session_target(user.id, session.id))
+            new_event(AuditAction.REFRESH_REUSE_DETECTED, actor_id=user.id, target=session_target(user.id, session.id))
         )
-        return self._pair(user, session.id, refresh.token)
+        raise AuthenticationError("The refresh token was already used; the session is revoked.")
+
+    def _live_session(self, claims: RefreshClaims) -> Session:
+        session = self._sessions.get(claims.session_id)
+        if session is None or session.user_id != claims.user_id or session.revoked:
+            raise AuthenticationError("The refresh token is no longer valid.")
+        return session
 
     def logout(self, access: AccessClaims, refresh_token: str | None) -> None:
         """Ends the access token's session and the refresh token's (DynamoDB: what outlives Redis losing its
@@ -155,13 +171,14 @@ class AuthService:
     def _start_session(self, user: User) -> TokenPair:
         session_id = new_token_id()
         refresh = self._tokens.issue_refresh(user.id, session_id)
-        self._sessions.start(session_id, user.id, refresh.jti, refresh.expires_at + timedelta(minutes=1))
+        self._sessions.start(session_id, user.id, refresh.jti, refresh.expires_at + SESSION_MARGIN)
         self._audit.record(
             new_event(AuditAction.LOGIN_SUCCEEDED, actor_id=user.id, target=session_target(user.id, session_id))
         )
-        return self._pair(user, session_id, refresh.token)
+        return self._pair(user, session_id, refresh, new_token_id())
 
-    def _pair(self, user: User, session_id: str, refresh_token: str) -> TokenPair:
-        access = self._tokens.issue_access(user.id, user.role, session_id)
+    def _pair(self, user: User, session_id: str, refresh: IssuedToken, access_jti: str) -> TokenPair:
+        """The access token is issued with the refresh token's time, so the pair can be issued again alike."""
+        access = self._tokens.issue_access(user.id, user.role, session_id, access_jti, refresh.issued_at)
         expires_in = int((access.expires_at - utc_now()).total_seconds())
-        return TokenPair(access_token=access.token, refresh_token=refresh_token, expires_in=expires_in)
+        return TokenPair(access_token=access.token, refresh_token=refresh.token, expires_in=expires_in)

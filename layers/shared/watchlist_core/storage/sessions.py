@@ -19,6 +19,17 @@ class Session:
     current_jti: str
     revoked: bool
     logged_out: bool = False
+    previous_jti: str | None = None  # the last rotation: the refresh token it replaced,
+    rotated_at: datetime | None = None  # when (the new tokens' issue time),
+    access_jti: str | None = None  # and the access token it issued
+
+
+@dataclass(frozen=True)
+class Rotation:
+    refresh_jti: str
+    access_jti: str
+    issued_at: datetime
+    expires_at: datetime  # the record's, a little after the refresh token's
 
 
 class SessionStore:
@@ -33,14 +44,27 @@ class SessionStore:
         except DoesNotExist:
             return None
         return Session(
-            record.session_id, record.user_id, record.current_jti, bool(record.revoked), bool(record.logged_out)
+            record.session_id,
+            record.user_id,
+            record.current_jti,
+            bool(record.revoked),
+            bool(record.logged_out),
+            record.previous_jti,
+            record.rotated_at,
+            record.access_jti,
         )
 
-    def rotate(self, session_id: str, presented_jti: str, next_jti: str, expires_at: datetime) -> bool:
-        """Move the session to `next_jti` if `presented_jti` is still its current, unrevoked token."""
+    def rotate(self, session_id: str, presented_jti: str, rotation: Rotation) -> bool:
+        """Move the session to the rotation's tokens if `presented_jti` is still its current, unrevoked token."""
         return conditional_write(
             lambda: SessionRecord(session_id=session_id).update(
-                actions=[SessionRecord.current_jti.set(next_jti), SessionRecord.expires_at.set(expires_at)],
+                actions=[
+                    SessionRecord.current_jti.set(rotation.refresh_jti),
+                    SessionRecord.expires_at.set(rotation.expires_at),
+                    SessionRecord.previous_jti.set(presented_jti),
+                    SessionRecord.rotated_at.set(rotation.issued_at),
+                    SessionRecord.access_jti.set(rotation.access_jti),
+                ],
                 condition=(SessionRecord.current_jti == presented_jti) & (SessionRecord.revoked == False),  # noqa: E712
             )
         )

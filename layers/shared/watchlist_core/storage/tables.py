@@ -10,6 +10,7 @@ from pynamodb.attributes import (
     NumberAttribute,
     TTLAttribute,
     UnicodeAttribute,
+    UTCDateTimeAttribute,
     VersionAttribute,
 )
 from pynamodb.connection import Connection, TableConnection
@@ -164,6 +165,11 @@ class SessionRecord(_Record):
     revoked = BooleanAttribute(default=False)  # no refresh token of it is accepted any more
     logged_out = BooleanAttribute(null=True)  # and its access tokens are revoked too (a logout)
     expires_at = TTLAttribute()
+    # The last rotation: the token it replaced, when, and the access token it issued (a retry within the grace
+    # period gets the same pair back, re-signed from these).
+    previous_jti = UnicodeAttribute(null=True)
+    rotated_at = UTCDateTimeAttribute(null=True)
+    access_jti = UnicodeAttribute(null=True)
 
 
 # Audit trail: one item per event, keyed by its id (a ULID, so time-ordered). Three global indexes answer
