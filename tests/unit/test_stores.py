@@ -8,7 +8,7 @@ from infra.aws_calls import tally_aws_calls
 from watchlist_core.domain import ItemChanges, ItemDraft, ItemQuery, ItemStatus, ItemType, Registration, Role
 from watchlist_core.errors import ConflictError
 from watchlist_core.storage.items import derived_keys
-from watchlist_core.storage.sessions import SessionStore
+from watchlist_core.storage.sessions import Rotation, SessionStore
 from watchlist_core.wiring import Services
 
 
@@ -50,10 +50,19 @@ def test_a_session_rotates_only_from_its_current_token(services: Services) -> No
     sessions = SessionStore()
     expires = datetime.now(UTC) + timedelta(days=1)
     sessions.start("s1", "u1", "jti-1", expires)
-    assert sessions.rotate("s1", "jti-1", "jti-2", expires)
-    assert not sessions.rotate("s1", "jti-1", "jti-3", expires)
+    now = datetime.now(UTC).replace(microsecond=0)
+    assert sessions.rotate("s1", "jti-1", Rotation("jti-2", "access-2", now, expires))
+    assert not sessions.rotate("s1", "jti-1", Rotation("jti-3", "access-3", now, expires))
+    rotated = sessions.get("s1")
+    assert rotated is not None
+    assert (rotated.current_jti, rotated.previous_jti, rotated.access_jti, rotated.rotated_at) == (
+        "jti-2",
+        "jti-1",
+        "access-2",
+        now,
+    )
     sessions.revoke("s1")
-    assert not sessions.rotate("s1", "jti-2", "jti-3", expires)
+    assert not sessions.rotate("s1", "jti-2", Rotation("jti-3", "access-3", now, expires))
     session = sessions.get("s1")
     assert session is not None
     assert session.revoked

@@ -49,6 +49,7 @@ def test_every_table_reaches_the_functions_through_an_environment_variable() -> 
         "SessionsTable": "SESSIONS_TABLE",
         "AuditTable": "AUDIT_TABLE",
         "AuditOutboxTable": "AUDIT_OUTBOX_TABLE",
+        "IdempotencyTable": "IDEMPOTENCY_TABLE",
     }
 
 

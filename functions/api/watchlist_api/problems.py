@@ -23,6 +23,7 @@ from watchlist_core.errors import (
     PermissionDeniedError,
     PreconditionFailedError,
     RateLimitedError,
+    RequestInProgressError,
     UpstreamError,
     UpstreamTimeoutError,
 )
@@ -134,7 +135,7 @@ def _domain_error(request: Request, exc: Exception) -> ProblemResponse:
     extra: dict[str, Any] = {}
     if isinstance(exc, AuthenticationError):
         headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
-    if isinstance(exc, DependencyUnavailableError):
+    if isinstance(exc, DependencyUnavailableError | RequestInProgressError):
         headers["Retry-After"] = str(exc.retry_after_seconds)
     if isinstance(exc, RateLimitedError):
         headers["Retry-After"] = str(exc.limit.retry_after_seconds)

@@ -21,6 +21,12 @@ class ConflictError(DomainError):
     """The request contradicts the current state (a duplicate, the last admin)."""
 
 
+class RequestInProgressError(ConflictError):
+    """A request with the same Idempotency-Key is still being answered; retry shortly."""
+
+    retry_after_seconds = 1
+
+
 class PreconditionFailedError(DomainError):
     """The caller's If-Match version is not the current one."""
 

@@ -38,6 +38,7 @@ class Settings(BaseModel):
     sessions_table: str = "watchlist-sessions"
     audit_table: str = "watchlist-audit"
     audit_outbox_table: str = "watchlist-audit-outbox"
+    idempotency_table: str = "watchlist-idempotency"
     # A hung DynamoDB costs a request at most one call's budget: two attempts of (connect or read) timeout plus
     # botocore's back-off (< 1 s), under 3 s; then calls fail at once for the pause (storage/outage.py).
     # DynamoDB answers in milliseconds; moto, locally, can take longer under load (the tests raise the read limit).

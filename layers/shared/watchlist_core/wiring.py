@@ -19,6 +19,7 @@ from watchlist_core.services.audit import AuditIngest, AuditTrail, OutboxRelay
 from watchlist_core.services.auth import AuthService
 from watchlist_core.services.github import CachePolicy, GitHubProfiles
 from watchlist_core.services.health import Check, HealthService
+from watchlist_core.services.idempotency import IdempotentRequests
 from watchlist_core.services.watchlist import WatchlistService
 from watchlist_core.settings import RATE_POLICIES, Settings, get_settings
 from watchlist_core.state.cache import ResponseCache
@@ -27,6 +28,7 @@ from watchlist_core.state.gate import RedisRevokedTokens, RequestGate
 from watchlist_core.state.login_throttle import RedisLoginThrottle
 from watchlist_core.state.lookups import GitHubLookups
 from watchlist_core.storage.audit_events import AuditEventStore
+from watchlist_core.storage.idempotency import idempotency_records
 from watchlist_core.storage.items import ItemStore
 from watchlist_core.storage.outbox import OutboxStore
 from watchlist_core.storage.sessions import SessionStore
@@ -45,6 +47,7 @@ class Services:
     cache: ResponseCache
     health: HealthService
     github: GitHubProfiles
+    idempotency: IdempotentRequests
 
 
 def _dynamodb_probe(settings: Settings) -> Check:
@@ -129,6 +132,7 @@ def get_services() -> Services:
                 keep_seconds=settings.github_etag_ttl_seconds,
             ),
         ),
+        idempotency=IdempotentRequests(lambda: idempotency_records(settings, connection)),
     )
 
 

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 
 from watchlist_api.conditional import cached, respond
 from watchlist_api.dependencies import Admin, ServicesDep
+from watchlist_api.idempotency import IdempotencyKey, once
 from watchlist_api.routers.watchlists import ULID_PATTERN, ItemId, ItemQueryDep, page_representation
 from watchlist_core.audit import AuditAction, AuditPage, AuditQuery
 from watchlist_core.domain import Page, Role, StrictInput, User, WatchlistItem
@@ -34,8 +35,19 @@ def list_users(
 
 
 @router.patch("/users/{user_id}", response_model=User)
-def change_role(user_id: UserId, body: RoleChange, admin: Admin, services: ServicesDep) -> User:
-    return services.admin.change_role(admin.id, user_id, body.role)
+def change_role(
+    request: Request,
+    user_id: UserId,
+    body: RoleChange,
+    admin: Admin,
+    services: ServicesDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    def produce() -> Response:
+        user = services.admin.change_role(admin.id, user_id, body.role)
+        return Response(user.model_dump_json(), media_type="application/json")
+
+    return once(request, services, admin.id, idempotency_key, body.model_dump(mode="json"), produce)
 
 
 @router.get("/users/{user_id}/watchlist", response_model=Page[WatchlistItem])
@@ -51,9 +63,19 @@ def user_watchlist(request: Request, user_id: UserId, query: ItemQueryDep, _: Ad
 
 
 @router.delete("/users/{user_id}/items/{item_id}", status_code=204, response_class=Response)
-def delete_user_item(user_id: UserId, item_id: ItemId, admin: Admin, services: ServicesDep) -> Response:
-    services.admin.delete_item(admin.id, user_id, item_id)
-    return Response(status_code=204)
+def delete_user_item(
+    request: Request,
+    user_id: UserId,
+    item_id: ItemId,
+    admin: Admin,
+    services: ServicesDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    def produce() -> Response:
+        services.admin.delete_item(admin.id, user_id, item_id)
+        return Response(status_code=204)
+
+    return once(request, services, admin.id, idempotency_key, None, produce)
 
 
 @router.get("/audit", response_model=AuditPage)

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 
 from watchlist_api.conditional import cached, represent
 from watchlist_api.dependencies import AnonymousLimit, Caller, LoginLimit, ServicesDep, client_ip
+from watchlist_api.idempotency import ANONYMOUS, IdempotencyKey, once
 from watchlist_core.domain import Credentials, Registration, StrictInput, TokenPair, User
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
@@ -75,8 +76,16 @@ async def _credentials(request: Request) -> Credentials:
 
 
 @router.post("/register", status_code=201, response_model=User, dependencies=[AnonymousLimit])
-def register(registration: Registration, services: ServicesDep) -> User:
-    return services.auth.register(registration)
+def register(
+    request: Request, registration: Registration, services: ServicesDep, idempotency_key: IdempotencyKey = None
+) -> Response:
+    def produce() -> Response:
+        user = services.auth.register(registration)
+        return Response(user.model_dump_json(), status_code=201, media_type="application/json")
+
+    # Not the password: the fingerprint's hash is stored, and a fast hash of a password is a guessing target.
+    fingerprint = registration.model_dump(mode="json", exclude={"password"})
+    return once(request, services, ANONYMOUS, idempotency_key, fingerprint, produce)
 
 
 @router.post("/login", response_model=Tokens, openapi_extra=_LOGIN_BODY, dependencies=[LoginLimit])

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 
 from watchlist_api.conditional import cached, expected_versions, represent, respond, version_etag
 from watchlist_api.dependencies import Caller, ServicesDep
+from watchlist_api.idempotency import IdempotencyKey, once
 from watchlist_core.audit import AuditPage
 from watchlist_core.domain import (
     ItemChanges,
@@ -76,11 +77,16 @@ async def list_items(request: Request, caller: Caller, query: ItemQueryDep, serv
 
 
 @router.post("/items", status_code=201, response_model=WatchlistItem)
-def add_item(request: Request, draft: ItemDraft, caller: Caller, services: ServicesDep) -> Response:
-    item = services.watchlists.add(caller.user_id, draft)
-    response = item_response(request, item, status_code=201)
-    response.headers["Location"] = f"{request.url.path}/{item.id}"
-    return response
+def add_item(
+    request: Request, draft: ItemDraft, caller: Caller, services: ServicesDep, idempotency_key: IdempotencyKey = None
+) -> Response:
+    def produce() -> Response:
+        item = services.watchlists.add(caller.user_id, draft)
+        response = item_response(request, item, status_code=201)
+        response.headers["Location"] = f"{request.url.path}/{item.id}"
+        return response
+
+    return once(request, services, caller.user_id, idempotency_key, draft.model_dump(mode="json"), produce)
 
 
 @router.get("/items/{item_id}", response_model=WatchlistItem)
@@ -100,14 +106,27 @@ def change_item(
     caller: Caller,
     services: ServicesDep,
     if_match: Annotated[str | None, Header()] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> Response:
-    item = services.watchlists.change(caller.user_id, item_id, changes, expected_versions(if_match))
-    return item_response(request, item)
+    def produce() -> Response:
+        item = services.watchlists.change(caller.user_id, item_id, changes, expected_versions(if_match))
+        return item_response(request, item)
+
+    fingerprint = {"changes": changes.model_dump(mode="json", exclude_unset=True), "if_match": if_match}
+    return once(request, services, caller.user_id, idempotency_key, fingerprint, produce)
 
 
 @router.delete("/items/{item_id}", status_code=204, response_class=Response)
 def delete_item(
-    item_id: ItemId, caller: Caller, services: ServicesDep, if_match: Annotated[str | None, Header()] = None
+    request: Request,
+    item_id: ItemId,
+    caller: Caller,
+    services: ServicesDep,
+    if_match: Annotated[str | None, Header()] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> Response:
-    services.watchlists.remove(caller.user_id, item_id, expected_versions(if_match))
-    return Response(status_code=204)
+    def produce() -> Response:
+        services.watchlists.remove(caller.user_id, item_id, expected_versions(if_match))
+        return Response(status_code=204)
+
+    return once(request, services, caller.user_id, idempotency_key, {"if_match": if_match}, produce)

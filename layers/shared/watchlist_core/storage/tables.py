@@ -271,5 +271,11 @@ def connection_for(settings: Settings) -> Connection:
 
 def guarded(connection: Connection) -> Connection:
     """`connection`, its client guarded by the records' outage pause (creates the client: call it at use)."""
-    _Record.outage.watch(connection.client)
+    guarded_client(connection.client)
     return connection
+
+
+def guarded_client(client: Any) -> Any:
+    """A DynamoDB client (botocore's) under the records' outage pause."""
+    _Record.outage.watch(client)
+    return client
