@@ -1,12 +1,21 @@
-"""A small client of the Watchlist API over HTTP: problem details as exceptions, rate-limit state kept,
-and an expired or revoked access token renewed once with the refresh token, transparently."""
+"""A small client of the Watchlist API over HTTP: problem details as exceptions, rate-limit state kept, an
+expired or revoked access token renewed once with the refresh token, and writes retried once, safely.
+
+Every write carries an Idempotency-Key. If its answer is lost (a timeout, a dropped connection) or the API is
+briefly unavailable, it is sent once more with the same key: the API does it once, and answers the retry alike.
+"""
 
 from __future__ import annotations
 
+import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+
+RETRY_STATUSES = {500, 502, 503, 504}
+MAX_RETRY_WAIT_SECONDS = 2
 
 
 @dataclass
@@ -44,14 +53,16 @@ class Session:
 
 
 class WatchlistClient:
-    def __init__(self, base_url: str, session: Session, timeout: float = 10.0) -> None:
-        self._http = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout)
+    def __init__(
+        self, base_url: str, session: Session, timeout: float = 10.0, transport: httpx.BaseTransport | None = None
+    ) -> None:
+        self._http = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout, transport=transport)
         self.session = session
 
     # Auth
     def register(self, email: str, password: str, display_name: str | None = None) -> dict[str, Any]:
         body = {"email": email, "password": password} | ({"display_name": display_name} if display_name else {})
-        return self._json("POST", "/v1/auth/register", json=body, authenticated=False)
+        return self._json("POST", "/v1/auth/register", json=body, authenticated=False, write=True)
 
     def login(self, email: str, password: str) -> dict[str, Any]:
         tokens = self._json("POST", "/v1/auth/login", json={"email": email, "password": password}, authenticated=False)
@@ -75,14 +86,14 @@ class WatchlistClient:
         return self._json("GET", "/v1/watchlists", params={k: v for k, v in query.items() if v not in (None, "")})
 
     def add(self, item: dict[str, Any]) -> dict[str, Any]:
-        return self._json("POST", "/v1/watchlists/items", json=item)
+        return self._json("POST", "/v1/watchlists/items", json=item, write=True)
 
     def change(self, item_id: str, changes: dict[str, Any], version: int) -> dict[str, Any]:
         headers = {"If-Match": f'"{version}"'}
-        return self._json("PATCH", f"/v1/watchlists/items/{item_id}", json=changes, headers=headers)
+        return self._json("PATCH", f"/v1/watchlists/items/{item_id}", json=changes, headers=headers, write=True)
 
     def delete(self, item_id: str, version: int) -> str:
-        self._request("DELETE", f"/v1/watchlists/items/{item_id}", headers={"If-Match": f'"{version}"'})
+        self._write("DELETE", f"/v1/watchlists/items/{item_id}", headers={"If-Match": f'"{version}"'})
         return item_id
 
     # Admin
@@ -90,7 +101,7 @@ class WatchlistClient:
         return self._json("GET", "/v1/admin/users", params={"limit": 100} | ({"cursor": cursor} if cursor else {}))
 
     def set_role(self, user_id: str, role: str) -> dict[str, Any]:
-        return self._json("PATCH", f"/v1/admin/users/{user_id}", json={"role": role})
+        return self._json("PATCH", f"/v1/admin/users/{user_id}", json={"role": role}, write=True)
 
     def audit(self, **query: Any) -> dict[str, Any]:
         return self._json("GET", "/v1/admin/audit", params={k: v for k, v in query.items() if v not in (None, "")})
@@ -104,9 +115,23 @@ class WatchlistClient:
         body: dict[str, Any] = response.json()
         return body
 
-    def _json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        body: dict[str, Any] = self._request(method, path, **kwargs).json()
+    def _json(self, method: str, path: str, *, write: bool = False, **kwargs: Any) -> dict[str, Any]:
+        body: dict[str, Any] = (self._write if write else self._request)(method, path, **kwargs).json()
         return body
+
+    def _write(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """A write under a new Idempotency-Key, sent once more with it if the first answer was lost, a server
+        error, or "still in progress" (409 with Retry-After)."""
+        headers = dict(kwargs.pop("headers", None) or {}) | {"Idempotency-Key": str(uuid.uuid4())}
+        try:
+            return self._request(method, path, headers=headers, **kwargs)
+        except httpx.TransportError:
+            pass
+        except Problem as problem:
+            if problem.status not in RETRY_STATUSES and not (problem.status == 409 and problem.retry_after):
+                raise
+            time.sleep(min(problem.retry_after or 1, MAX_RETRY_WAIT_SECONDS))
+        return self._request(method, path, headers=headers, **kwargs)
 
     def _request(self, method: str, path: str, *, authenticated: bool = True, **kwargs: Any) -> httpx.Response:
         response = self._send(method, path, authenticated, **kwargs)

@@ -9,11 +9,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from infra.redis_server import RedisServer
 from tests.e2e.test_dev_server import ADMIN, start_dev
+from watchlist_ui.client import Session, WatchlistClient
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "frontend" / "app.py")
@@ -176,3 +178,36 @@ def test_github_lookup_and_health(app: AppTest) -> None:
     go(app, "Health")
     assert app.metric[0].value in {"pass", "warn"}
     assert any("dynamodb" in markdown.value for markdown in app.markdown)
+
+
+class LoseTheFirstAnswer(httpx.HTTPTransport):
+    """Delivers every request; the first answer to `path` is lost on its way back (a timeout)."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self.path = path
+        self.keys: list[str | None] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = super().handle_request(request)
+        if request.method == "POST" and request.url.path == self.path:
+            self.keys.append(request.headers.get("idempotency-key"))
+            if len(self.keys) == 1:
+                response.read()
+                raise httpx.ReadTimeout("the answer was lost", request=request)
+        return response
+
+
+def test_a_write_whose_answer_is_lost_is_sent_again_with_its_key_and_done_once(api_url: str) -> None:
+    transport = LoseTheFirstAnswer("/v1/watchlists/items")
+    client = WatchlistClient(api_url, Session(), transport=transport)
+    email = f"ui-{uuid.uuid4().hex[:10]}@example.com"
+    client.register(email, PASSWORD)
+    client.login(email, PASSWORD)
+    added = client.add({"title": "Arrival", "type": "movie"})
+    assert len(transport.keys) == 2
+    assert transport.keys[0] is not None
+    assert transport.keys[0] == transport.keys[1]
+    page = client.items()
+    assert page["total"] == 1
+    assert page["items"][0]["id"] == added["id"]
