@@ -66,6 +66,7 @@ bench: install .venv-runtime/.installed sam-build
 	$(PY) bench/cold_start.py
 	$(PY) bench/warm.py
 	$(PY) bench/cost_model.py
+	$(PY) bench/idempotency_cost.py
 	$(PY) bench/local_stack.py
 	$(PY) bench/list_cost.py
 	$(PY) bench/redis_cost.py
