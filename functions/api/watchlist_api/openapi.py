@@ -102,7 +102,12 @@ def _answers(path: str, method: str, operation: dict[str, Any]) -> dict[int, dic
     if method in {"patch", "delete"} and path.startswith("/v1/watchlists/items"):
         answers[412] = _problem(412, "If-Match names a version that is no longer current; nothing changed.")
     if method in {"post", "patch", "delete"} and path.startswith(("/v1/watchlists", "/v1/admin", "/v1/auth/register")):
-        answers[409] = _problem(409, "A conflicting change (a taken e-mail, the last admin, a concurrent write).")
+        answers[409] = _problem(
+            409,
+            "A conflicting change (a taken e-mail, the last admin, a concurrent write), or a request with the same "
+            "Idempotency-Key still in progress (then with Retry-After).",
+            "Retry-After",
+        )
     if limited:
         answers[429] = _problem(429, "Too many requests; see Retry-After.", "Retry-After", *RATE_LIMIT_HEADERS)
         answers[503] = _problem(503, "A dependency is unavailable or busy; see Retry-After.", "Retry-After")
