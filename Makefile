@@ -47,6 +47,14 @@ test: install lint typecheck sam-validate sam-build node_modules/.installed
 	$(PY) -m pytest --cov --cov-report=term --cov-fail-under=90
 	$(MAKE) postman
 
+# The inner loop: lint, types and the in-process unit tests (no servers), in well under a minute.
+unit: install lint typecheck
+	$(PY) -m pytest tests/unit
+
+# The integration tests alone: the moto server and redis-server they start themselves.
+integration: install
+	$(PY) -m pytest tests/integration
+
 # Node tools pinned in package-lock.json: newman, and Swagger UI's assets for the offline screenshots.
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
