@@ -23,8 +23,8 @@ from infra.containers.engine import docker_engine, engine_answers
 from infra.containers.images import resolve
 from infra.containers.sam_local import NETWORK, Sam, env_vars_file
 from infra.dev_stack import SamLocalStack, sam_local_stack
-from infra.invoke import EVENTS_ROOT, function_for, load_event, placeholder_values
 from infra.postman import newman
+from infra.sample_events import EVENTS_ROOT, function_for, load_event, placeholder_values
 from tests.support import assert_expected_outcome
 from watchlist_core import wiring
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from infra.events import LambdaContext
-from infra.invoke import handler_for, load_event, placeholder_values
+from infra.sample_events import handler_for, load_event, placeholder_values
 from tests.support import assert_expected_outcome
 
 ROOT = Path(__file__).resolve().parents[2]
