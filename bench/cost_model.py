@@ -27,6 +27,7 @@ import redis
 from botocore.client import BaseClient
 
 from bench._common import captured_output, local_stack, uncached
+from infra.aws_calls import tally_aws_calls
 from infra.bootstrap import table_names
 from infra.events import LambdaContext, api_gateway_event, sqs_event
 from infra.template import load_template
@@ -232,27 +233,15 @@ class Metered:
 def own_ms(prepare: Callable[[], object], call: Callable[[], object], rounds: int = ROUNDS) -> float:
     """Median handler time not spent in AWS requests, over `rounds` calls, each after `prepare` (not timed)."""
     samples = []
-    original = BaseClient._make_api_call
-    waited = [0.0]
-
-    def timed(client: Any, operation: str, params: dict[str, Any]) -> Any:
-        started = time.perf_counter()
-        try:
-            return original(client, operation, params)
-        finally:
-            waited[0] += time.perf_counter() - started
-
-    BaseClient._make_api_call = timed
-    try:
+    with tally_aws_calls("dynamodb") as dynamodb, tally_aws_calls("sqs") as sqs:
         for _ in range(rounds):
             prepare()
-            waited[0] = 0.0
+            dynamodb.reset()
+            sqs.reset()
             started = time.perf_counter()
             with captured_output():
                 call()
-            samples.append((time.perf_counter() - started - waited[0]) * 1000)
-    finally:
-        BaseClient._make_api_call = original
+            samples.append((time.perf_counter() - started - dynamodb.seconds - sqs.seconds) * 1000)
     return statistics.median(samples)
 
 
