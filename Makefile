@@ -3,7 +3,6 @@ PYTHON ?= python3.11
 VENV := .venv
 SAM_VENV := .venv-sam
 PY := $(VENV)/bin/python
-export PYTHONPATH := $(CURDIR)/layers/shared:$(CURDIR)/functions/api:$(CURDIR)/functions/audit:$(CURDIR)/frontend:$(CURDIR)
 
 .PHONY: dev sam-local test install lint typecheck sam-validate sam-build postman screenshots unit integration bench invoke admin clean
 
@@ -12,12 +11,18 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt layers/dependencies/re
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
+# The import roots (pyproject.toml's mypy_path, and the project root) as a .pth file in the venv: python, pytest,
+# mypy and an editor using it import the project without a PYTHONPATH or make in front.
+%/.import-roots: pyproject.toml infra/import_roots.py %/.installed
+	$*/bin/python -m infra.import_roots
+	touch $@
+
 $(SAM_VENV)/.installed: requirements-sam.txt
 	$(PYTHON) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-sam.txt
 	touch $@
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed $(VENV)/.import-roots
 
 dev: install
 	exec $(PY) -m infra.dev
@@ -32,7 +37,7 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 
 typecheck: install
-	$(VENV)/bin/mypy layers/shared/watchlist_core functions/api/watchlist_api functions/audit/watchlist_audit frontend infra
+	$(VENV)/bin/mypy
 
 sam-validate: $(SAM_VENV)/.installed
 	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam validate --lint --region us-east-1 --template template.yaml
@@ -70,7 +75,7 @@ postman: install node_modules/.installed
 	.venv-runtime/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $@
 
-bench: install .venv-runtime/.installed sam-build
+bench: install .venv-runtime/.import-roots sam-build
 	$(PY) bench/cold_start.py
 	$(PY) bench/warm.py
 	$(PY) bench/cost_model.py

@@ -39,7 +39,6 @@ SUBJECTS = {
     "handler + first invocation (reference)": FIRST_INVOCATION,
 }
 ENV = os.environ | {
-    "PYTHONPATH": os.pathsep.join(str(ROOT / p) for p in ("layers/shared", "functions/api", ".")),
     "AWS_REGION": "us-east-1",
     "STAGE": "local",
     "AWS_DEFAULT_REGION": "us-east-1",

@@ -52,9 +52,6 @@ def start_dev(extra_env: dict[str, str]) -> tuple[str, subprocess.Popen[str]]:
             "PORT": str(port),
             "ADMIN_EMAIL": ADMIN["email"],
             "ADMIN_PASSWORD": ADMIN["password"],
-            "PYTHONPATH": os.pathsep.join(
-                [str(ROOT / "layers/shared"), str(ROOT / "functions/api"), str(ROOT / "functions/audit"), str(ROOT)]
-            ),
         }
     )
     process = subprocess.Popen(

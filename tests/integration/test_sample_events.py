@@ -34,12 +34,7 @@ def test_sample_event_gets_its_expected_answer(handler, path: Path) -> None:  # 
 
 
 def test_make_invoke_prints_the_lambda_response(moto_server) -> None:  # type: ignore[no-untyped-def]
-    env = os.environ | {
-        "PYTHONPATH": os.pathsep.join(
-            [str(ROOT / "layers/shared"), str(ROOT / "functions/api"), str(ROOT / "functions/audit"), str(ROOT)]
-        ),
-        "DYNAMODB_ENDPOINT_URL": moto_server.endpoint_url,
-    }
+    env = os.environ | {"DYNAMODB_ENDPOINT_URL": moto_server.endpoint_url}
     event = ROOT / "events/api/watchlists/get-item__200.json"
     command = [sys.executable, "-m", "infra.invoke", str(event)]
     result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)  # noqa: S603
