@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from fastapi import Request, Response
@@ -68,24 +69,34 @@ def canonical_query(values: Mapping[str, object]) -> str:
     return urlencode(sorted((name, str(value)) for name, value in values.items() if value is not None))
 
 
-def cached(
-    request: Request,
-    cache: ResponseCache,
-    owner_id: str,
-    version: int | None,
-    produce: Callable[[], CachedRepresentation],
-    query: Mapping[str, object] | None = None,
-) -> Response:
-    """Serve the owner's cached representation of this path and validated `query`, or produce and store it.
-
-    `version` None (Redis unavailable) bypasses the cache. The key is the path and the validated query (never
-    the raw one: `?a=1&a=2` and `?a=2&a=1` differ) under the owner's own key tag: an entry can only ever
-    answer requests about the same owner.
+@dataclass(frozen=True)
+class OwnerCache:
+    """One owner's cached representations, at the cache version read for this request (None: Redis is unavailable,
+    so nothing is cached). Entry keys are the path and the validated query (never the raw one: `?a=1&a=2` and
+    `?a=2&a=1` differ) under the owner's own key tag: an entry can only ever answer requests about the same owner.
     """
-    resource = request.url.path + "?" + canonical_query(query or {})
-    if version is not None and (hit := cache.get(owner_id, version, resource)):
-        return respond(request, hit, cache="HIT")
-    representation = produce()
-    if version is not None:
-        cache.put(owner_id, version, resource, representation)
-    return respond(request, representation, cache="MISS")
+
+    cache: ResponseCache
+    owner_id: str
+    version: int | None
+
+    @classmethod
+    def read(cls, cache: ResponseCache, owner_id: str) -> OwnerCache:
+        """The owner's cache at its current version: one Redis round trip (a caller's own version comes free with
+        their admission, see dependencies.OwnCache)."""
+        return cls(cache, owner_id, cache.version(owner_id))
+
+    def serve(
+        self,
+        request: Request,
+        produce: Callable[[], CachedRepresentation],
+        query: Mapping[str, object] | None = None,
+    ) -> Response:
+        """The cached representation of this path and validated `query`, or `produce()`'s, stored."""
+        resource = request.url.path + "?" + canonical_query(query or {})
+        if self.version is not None and (hit := self.cache.get(self.owner_id, self.version, resource)):
+            return respond(request, hit, cache="HIT")
+        representation = produce()
+        if self.version is not None:
+            self.cache.put(self.owner_id, self.version, resource, representation)
+        return respond(request, representation, cache="MISS")

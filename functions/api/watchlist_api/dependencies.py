@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import OAuth2PasswordBearer
 
+from watchlist_api.conditional import OwnerCache
+from watchlist_api.rate_limit_headers import attach_rate_limit
 from watchlist_core.domain import User
 from watchlist_core.errors import AuthenticationError
 from watchlist_core.security.tokens import AccessClaims
-from watchlist_core.state.gate import Admission
 from watchlist_core.wiring import Services, get_services
 
 # A relative tokenUrl resolves against the OpenAPI document, so Swagger's Authorize works under a stage too.
@@ -29,30 +31,53 @@ async def services() -> Services:
 ServicesDep = Annotated[Services, Depends(services)]
 
 
-def _remember(request: Request, admission: Admission) -> None:
-    """The middleware turns `rate_limit` into headers; cached reads use `cache_version`."""
-    request.state.rate_limit = admission.limit
-    request.state.cache_version = admission.cache_version
+@dataclass(frozen=True)
+class AdmittedCaller:
+    """A signed-in caller whose request Redis counted, and their response cache's version it read meanwhile."""
+
+    claims: AccessClaims
+    cache_version: int | None
 
 
-def authenticated(policy_name: str) -> Callable[[Request, Services, str | None], Awaitable[AccessClaims]]:
+def admitted(policy_name: str) -> Callable[[Request, Services, str | None], Awaitable[AdmittedCaller]]:
     """A dependency for the caller's access token, counting the request against their `policy_name` limit."""
 
-    async def access_claims(
+    async def admit(
         request: Request, services: ServicesDep, token: Annotated[str | None, Depends(bearer)]
-    ) -> AccessClaims:
+    ) -> AdmittedCaller:
         if not token:
             raise AuthenticationError("A bearer access token is required.")
         claims = services.auth.authenticate(token)
-        _remember(request, services.admission.admit_user(claims, policy_name))
-        return claims
+        admission = services.admission.admit_user(claims, policy_name)
+        attach_rate_limit(request, admission.limit)
+        return AdmittedCaller(claims, admission.cache_version)
 
-    return access_claims
+    return admit
 
 
-Caller = Annotated[AccessClaims, Depends(authenticated("user"))]
+# FastAPI runs a dependency once per request however many others depend on it: Caller and OwnCache below share
+# one admission (one Redis round trip).
+AdmittedUser = Annotated[AdmittedCaller, Depends(admitted("user"))]
 # Calls that reach a third party count against a stricter limit of their own.
-ExternalCaller = Annotated[AccessClaims, Depends(authenticated("external"))]
+AdmittedExternalUser = Annotated[AdmittedCaller, Depends(admitted("external"))]
+
+
+async def caller_claims(admitted: AdmittedUser) -> AccessClaims:
+    return admitted.claims
+
+
+async def external_caller_claims(admitted: AdmittedExternalUser) -> AccessClaims:
+    return admitted.claims
+
+
+async def own_cache(admitted: AdmittedUser, services: ServicesDep) -> OwnerCache:
+    return OwnerCache(services.cache, admitted.claims.user_id, admitted.cache_version)
+
+
+Caller = Annotated[AccessClaims, Depends(caller_claims)]
+ExternalCaller = Annotated[AccessClaims, Depends(external_caller_claims)]
+# The caller's own cached representations, at the version their admission read.
+OwnCache = Annotated[OwnerCache, Depends(own_cache)]
 
 
 def admin_user(services: ServicesDep, claims: Caller) -> User:
@@ -71,7 +96,7 @@ def limited_by_client_ip(policy_name: str) -> Callable[[Request, Services], Awai
     """A dependency counting requests per client IP."""
 
     async def admit(request: Request, services: ServicesDep) -> None:
-        _remember(request, services.admission.admit_anonymous(client_ip(request), policy_name))
+        attach_rate_limit(request, services.admission.admit_anonymous(client_ip(request), policy_name).limit)
 
     return admit
 

@@ -12,9 +12,9 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from watchlist_api.problems import problem
+from watchlist_api.rate_limit_headers import rate_limit_headers
 from watchlist_core.audit import RequestOrigin, current_origin
 from watchlist_core.observability import logger
-from watchlist_core.ratelimit import RateLimitResult
 from watchlist_core.settings import get_settings
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -69,19 +69,6 @@ def stage_prefix(event: dict[str, Any]) -> str:
     return prefix if visible_path == prefix or visible_path.startswith(prefix + "/") else ""
 
 
-def rate_limit_headers(limit: RateLimitResult) -> list[tuple[bytes, bytes]]:
-    """draft-ietf-httpapi-ratelimit-headers-11, and the legacy X-RateLimit-* trio."""
-    policy = limit.policy
-    headers = {
-        "RateLimit-Policy": f'"{policy.name}";q={policy.quota};w={policy.window_seconds}',
-        "RateLimit": f'"{policy.name}";r={limit.remaining};t={limit.reset_seconds}',
-        "X-RateLimit-Limit": str(policy.quota),
-        "X-RateLimit-Remaining": str(limit.remaining),
-        "X-RateLimit-Reset": str(limit.reset_seconds),
-    }
-    return [(name.lower().encode(), value.encode()) for name, value in headers.items()]
-
-
 def choose_request_id(headers: Headers, event: dict[str, Any]) -> str:
     offered = headers.get(REQUEST_ID_HEADER, "")
     if _VALID_REQUEST_ID.match(offered):
@@ -119,11 +106,10 @@ class RequestContextMiddleware:
         async def send_with_request_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 response["status"] = message["status"]
-                limit = scope["state"].get("rate_limit")
                 message["headers"] = [
                     *message.get("headers", []),
                     (REQUEST_ID_HEADER.lower().encode(), request_id.encode()),
-                    *(rate_limit_headers(limit) if limit else []),
+                    *rate_limit_headers(scope),
                 ]
             await send(message)
 

@@ -13,6 +13,7 @@ from pynamodb.exceptions import PynamoDBException
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
+from watchlist_api.rate_limit_headers import attach_rate_limit
 from watchlist_core.errors import (
     AuthenticationError,
     ConflictError,
@@ -139,7 +140,7 @@ def _domain_error(request: Request, exc: Exception) -> ProblemResponse:
         headers["Retry-After"] = str(exc.retry_after_seconds)
     if isinstance(exc, RateLimitedError):
         headers["Retry-After"] = str(exc.limit.retry_after_seconds)
-        request.state.rate_limit = exc.limit  # the middleware adds the RateLimit headers
+        attach_rate_limit(request, exc.limit)
     if isinstance(exc, InvalidInputError):
         extra["errors"] = [{"loc": list(exc.field), "msg": exc.detail, "type": "value_error"}]
     return _problem_for(request, status, slug=slug, detail=exc.detail, headers=headers, **extra)

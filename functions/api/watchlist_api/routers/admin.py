@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
-from watchlist_api.conditional import cached, respond
+from watchlist_api.conditional import OwnerCache, respond
 from watchlist_api.dependencies import Admin, ServicesDep
 from watchlist_api.idempotency import IdempotencyKey, once
 from watchlist_api.routers.watchlists import ULID_PATTERN, ItemId, ItemQueryDep, page_representation
@@ -52,13 +52,8 @@ def change_role(
 
 @router.get("/users/{user_id}/watchlist", response_model=Page[WatchlistItem])
 def user_watchlist(request: Request, user_id: UserId, query: ItemQueryDep, _: Admin, services: ServicesDep) -> Response:
-    return cached(
-        request,
-        services.cache,
-        user_id,
-        services.cache.version(user_id),
-        lambda: page_representation(request, services.admin.user_watchlist(user_id, query)),
-        query=asdict(query),
+    return OwnerCache.read(services.cache, user_id).serve(
+        request, lambda: page_representation(request, services.admin.user_watchlist(user_id, query)), asdict(query)
     )
 
 

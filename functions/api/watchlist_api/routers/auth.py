@@ -10,8 +10,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
-from watchlist_api.conditional import cached, represent
-from watchlist_api.dependencies import AnonymousLimit, Caller, LoginLimit, ServicesDep, client_ip
+from watchlist_api.conditional import represent
+from watchlist_api.dependencies import AnonymousLimit, Caller, LoginLimit, OwnCache, ServicesDep, client_ip
 from watchlist_api.idempotency import ANONYMOUS, IdempotencyKey, once
 from watchlist_core.domain import Credentials, Registration, StrictInput, TokenPair, User
 
@@ -109,11 +109,5 @@ def logout(caller: Caller, services: ServicesDep, body: Annotated[LogoutRequest 
 
 
 @router.get("/me", response_model=User)
-async def me(request: Request, caller: Caller, services: ServicesDep) -> Response:
-    return cached(
-        request,
-        services.cache,
-        caller.user_id,
-        request.state.cache_version,
-        lambda: represent(services.auth.current_user(caller)),
-    )
+async def me(request: Request, caller: Caller, cache: OwnCache, services: ServicesDep) -> Response:
+    return cache.serve(request, lambda: represent(services.auth.current_user(caller)))

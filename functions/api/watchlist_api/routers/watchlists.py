@@ -8,8 +8,8 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 
-from watchlist_api.conditional import cached, expected_versions, represent, respond, version_etag
-from watchlist_api.dependencies import Caller, ServicesDep
+from watchlist_api.conditional import expected_versions, represent, respond, version_etag
+from watchlist_api.dependencies import Caller, OwnCache, ServicesDep
 from watchlist_api.idempotency import IdempotencyKey, once
 from watchlist_core.audit import AuditPage
 from watchlist_core.domain import (
@@ -65,14 +65,11 @@ def item_response(request: Request, item: WatchlistItem, status_code: int = 200)
 # Cached reads are `async def`: a cache hit then costs no thread hop (see dependencies.py for why blocking
 # on a miss is acceptable on Lambda).
 @router.get("", response_model=Page[WatchlistItem])
-async def list_items(request: Request, caller: Caller, query: ItemQueryDep, services: ServicesDep) -> Response:
-    return cached(
-        request,
-        services.cache,
-        caller.user_id,
-        request.state.cache_version,
-        lambda: page_representation(request, services.watchlists.list(caller.user_id, query)),
-        query=asdict(query),
+async def list_items(
+    request: Request, caller: Caller, cache: OwnCache, query: ItemQueryDep, services: ServicesDep
+) -> Response:
+    return cache.serve(
+        request, lambda: page_representation(request, services.watchlists.list(caller.user_id, query)), asdict(query)
     )
 
 
@@ -90,12 +87,14 @@ def add_item(
 
 
 @router.get("/items/{item_id}", response_model=WatchlistItem)
-async def get_item(request: Request, item_id: ItemId, caller: Caller, services: ServicesDep) -> Response:
+async def get_item(
+    request: Request, item_id: ItemId, caller: Caller, cache: OwnCache, services: ServicesDep
+) -> Response:
     def produce() -> CachedRepresentation:
         item = services.watchlists.get(caller.user_id, item_id)
         return represent(item, etag=version_etag(item.version))
 
-    return cached(request, services.cache, caller.user_id, request.state.cache_version, produce)
+    return cache.serve(request, produce)
 
 
 @router.patch("/items/{item_id}", response_model=WatchlistItem)
