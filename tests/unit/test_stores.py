@@ -7,8 +7,11 @@ import pytest
 from infra.aws_calls import tally_aws_calls
 from watchlist_core.domain import ItemChanges, ItemDraft, ItemQuery, ItemStatus, ItemType, Registration, Role
 from watchlist_core.errors import ConflictError
+from watchlist_core.settings import get_settings
 from watchlist_core.storage.items import derived_keys
 from watchlist_core.storage.sessions import Rotation, SessionStore
+from watchlist_core.storage.tables import TallyRecord, connection_for
+from watchlist_core.storage.transactions import NamedWrites, WritesRefusedError, run_transaction
 from watchlist_core.wiring import Services
 
 
@@ -76,3 +79,31 @@ def test_every_derived_sort_key_fits_dynamodbs_key_limit(title: str) -> None:
     keys = derived_keys(item_id, {"title": title, "type": "movie", "rating": 10, "year": 2026})
     assert all(len(key.encode()) <= 1024 for key in keys.values()), {k: len(v.encode()) for k, v in keys.items()}
     assert keys["title_key"].endswith("\x00" + item_id)
+
+
+@pytest.mark.parametrize("failing", ["update", "put", "delete"])
+def test_a_refused_transaction_names_the_write_whose_condition_failed(services: Services, failing: str) -> None:
+    """Added in the opposite order to the one PynamoDB sends them in (deletes, puts, updates): the refusal still
+    names the right write, so NamedWrites' reading of DynamoDB's cancellation reasons holds."""
+    TallyRecord(pk="TALLY#updated", value=1).save()
+    TallyRecord(pk="TALLY#deleted", value=1).save()
+    if failing == "put":
+        TallyRecord(pk="TALLY#put", value=1).save()
+
+    def build(writes: NamedWrites) -> None:
+        writes.update(
+            "update",
+            TallyRecord(pk="TALLY#updated"),
+            actions=[TallyRecord.value.add(1)],
+            condition=TallyRecord.value > (5 if failing == "update" else 0),
+        )
+        writes.put("put", TallyRecord(pk="TALLY#put", value=1), condition=TallyRecord.pk.does_not_exist())
+        writes.delete(
+            "delete",
+            TallyRecord(pk="TALLY#deleted"),
+            condition=TallyRecord.value > (5 if failing == "delete" else 0),
+        )
+
+    with pytest.raises(WritesRefusedError) as refused:
+        run_transaction(connection_for(get_settings()), build)
+    assert refused.value.names == {failing}

@@ -12,10 +12,9 @@ from itertools import islice
 from typing import Any
 
 from pynamodb.connection import Connection
-from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
-from pynamodb.transactions import TransactWrite
 
 from watchlist_core.audit import AuditEvent
 from watchlist_core.domain import (
@@ -29,12 +28,15 @@ from watchlist_core.errors import ConflictError, NotFoundError
 from watchlist_core.storage.outbox import OutboxStore
 from watchlist_core.storage.pagination import decode_cursor, dynamodb_key, encode_cursor
 from watchlist_core.storage.tables import ItemRecord, UserRecord
-from watchlist_core.storage.transactions import run_transaction, write_condition_failed
+from watchlist_core.storage.transactions import NamedWrites, WritesRefusedError, run_transaction
 from watchlist_core.storage.users import user_pk
 
 # Sorts by something other than creation use a key `<value>\x00<item id>`: NUL sorts below every
 # other character, so "Alien" comes before "Aliens", and equal values keep creation order.
 _SEPARATOR = "\x00"
+# The writes of an item's transactions, by name (storage/transactions.py).
+_ITEM = "item"
+_OWNER = "owner's counts"
 _MISSING_NUMBER = "0000"  # no rating or year sorts as the lowest value
 _SORT_PREFIX_BYTES = 1024 - len(_SEPARATOR) - 26  # DynamoDB's sort key limit, less the separator and a ULID
 
@@ -120,14 +122,15 @@ class ItemStore:
         fields: dict[str, Any] = item.model_dump(mode="json", exclude={"id", "version"})
         record = ItemRecord(user_id=user_id, item_id=item.id, **(fields | derived_keys(item.id, fields)))
 
-        def build(transaction: TransactWrite) -> None:
-            transaction.save(record, condition=ItemRecord.item_id.does_not_exist())
-            transaction.update(
+        def build(writes: NamedWrites) -> None:
+            writes.put(_ITEM, record, condition=ItemRecord.item_id.does_not_exist())
+            writes.update(
+                _OWNER,
                 UserRecord(pk=user_pk(user_id)),
                 actions=[_count_action(item.type, item.status, 1)],
                 condition=UserRecord.pk.exists(),
             )
-            self._outbox.stage(transaction, audit)
+            self._outbox.stage(writes, audit)
 
         self._commit(build)
         return _to_item(record)
@@ -144,17 +147,18 @@ class ItemStore:
             for name, value in changed.items()
         ]
 
-        def build(transaction: TransactWrite) -> None:
-            transaction.update(record, actions=actions)
+        def build(writes: NamedWrites) -> None:
+            writes.update(_ITEM, record, actions=actions)  # PynamoDB adds the condition: still at `version`
             if (current.type, current.status) != (updated.type, updated.status):
-                transaction.update(
+                writes.update(
+                    _OWNER,
                     UserRecord(pk=user_pk(user_id)),
                     actions=[
                         _count_action(current.type, current.status, -1),
                         _count_action(updated.type, updated.status, 1),
                     ],
                 )
-            self._outbox.stage(transaction, audit)
+            self._outbox.stage(writes, audit)
 
         self._commit(build)
         return updated.model_copy(update={"version": current.version + 1})
@@ -163,24 +167,24 @@ class ItemStore:
         """Delete the item if it is still at `current.version`, else ConflictError."""
         record = ItemRecord(user_id=user_id, item_id=current.id, version=current.version)
 
-        def build(transaction: TransactWrite) -> None:
-            transaction.delete(record)
-            transaction.update(
-                UserRecord(pk=user_pk(user_id)), actions=[_count_action(current.type, current.status, -1)]
+        def build(writes: NamedWrites) -> None:
+            writes.delete(_ITEM, record)  # PynamoDB adds the condition: still at `version`
+            writes.update(
+                _OWNER, UserRecord(pk=user_pk(user_id)), actions=[_count_action(current.type, current.status, -1)]
             )
-            self._outbox.stage(transaction, audit)
+            self._outbox.stage(writes, audit)
 
         self._commit(build)
 
-    def _commit(self, build: Callable[[TransactWrite], None]) -> None:
+    def _commit(self, build: Callable[[NamedWrites], None]) -> None:
         """Run an item write paired with its owner's count update, naming whichever condition failed."""
         try:
             run_transaction(self._connection, build)
-        except TransactWriteError as error:
-            if write_condition_failed(error, 0):
-                raise ConflictError("The item changed concurrently.") from error
-            if write_condition_failed(error, 1):
-                raise NotFoundError("No such user.") from error
+        except WritesRefusedError as refused:
+            if _ITEM in refused.names:
+                raise ConflictError("The item changed concurrently.") from refused
+            if _OWNER in refused.names:
+                raise NotFoundError("No such user.") from refused
             raise
 
     def list(self, user_id: str, query: ItemQuery) -> Page[WatchlistItem]:

@@ -7,15 +7,15 @@ from dataclasses import dataclass
 from datetime import timedelta
 from itertools import islice
 
-from pynamodb.transactions import TransactWrite
-
 from watchlist_core.audit import AuditEvent
 from watchlist_core.domain import utc_now
 from watchlist_core.storage.tables import OutboxRecord
-from watchlist_core.storage.transactions import conditional_write
+from watchlist_core.storage.transactions import NamedWrites, conditional_write
 
 # SQS keeps a message at most 14 days; an outbox row has no reason to outlive that.
 ROW_LIFETIME = timedelta(days=14)
+# The name of the event's write in a transaction (its condition: an event id is used once).
+AUDIT_EVENT = "audit event"
 
 
 @dataclass(frozen=True)
@@ -28,14 +28,11 @@ class OutboxStore:
     def __init__(self, grace_seconds: int) -> None:
         self._grace_seconds = grace_seconds
 
-    def stage(self, transaction: TransactWrite, event: AuditEvent) -> None:
-        """Add the event to a transaction, so it is stored if and only if the change it describes is.
-
-        Written as an update (which creates the row): PynamoDB sends a transaction's puts before its updates,
-        so this one comes last, and the cancellation reasons of the caller's own writes keep their positions.
-        """
+    def stage(self, writes: NamedWrites, event: AuditEvent) -> None:
+        """Add the event to a transaction, so it is stored if and only if the change it describes is."""
         row = self._record(event)
-        transaction.update(
+        writes.update(
+            AUDIT_EVENT,
             OutboxRecord(event_id=event.id),
             actions=[
                 OutboxRecord.body.set(row.body),

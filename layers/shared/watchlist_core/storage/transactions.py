@@ -9,6 +9,9 @@ from collections.abc import Callable
 from botocore.exceptions import ClientError
 from pynamodb.connection import Connection
 from pynamodb.exceptions import PynamoDBException, TransactWriteError
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
+from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from watchlist_core.storage.tables import guarded
@@ -40,21 +43,66 @@ def cancellation_codes(error: TransactWriteError) -> list[str | None]:
     return [reason.code if reason else None for reason in error.cancellation_reasons]
 
 
-def write_condition_failed(error: TransactWriteError, position: int) -> bool:
-    """Whether the transaction's write at `position` was refused by its condition. A transaction that never
-    reached DynamoDB has no reasons at all: False for every position."""
-    codes = cancellation_codes(error)
-    return position < len(codes) and codes[position] == "ConditionalCheckFailed"
+# The order PynamoDB sends a transaction's writes in (Connection.transact_write_items: condition checks, deletes,
+# puts, updates, each kind in the order added); DynamoDB's cancellation reasons come back in the same order.
+# tests/unit/test_stores.py holds PynamoDB to it.
+_SENT_ORDER = ("delete", "put", "update")
 
 
-def run_transaction(connection: Connection, build: Callable[[TransactWrite], None]) -> None:
-    """Commit the writes `build` adds, retrying only on transaction conflicts."""
+class NamedWrites:
+    """A transaction's writes, each under a name, so that a refusal is read by name, never by position."""
+
+    def __init__(self, transaction: TransactWrite) -> None:
+        self._transaction = transaction
+        self._names: dict[str, list[str]] = {kind: [] for kind in _SENT_ORDER}
+
+    def put(self, name: str, model: Model, condition: Condition | None = None) -> None:
+        self._transaction.save(model, condition=condition)
+        self._names["put"].append(name)
+
+    def update(self, name: str, model: Model, actions: list[Action], condition: Condition | None = None) -> None:
+        self._transaction.update(model, actions=actions, condition=condition)
+        self._names["update"].append(name)
+
+    def delete(self, name: str, model: Model, condition: Condition | None = None) -> None:
+        self._transaction.delete(model, condition=condition)
+        self._names["delete"].append(name)
+
+    def refused_by_condition(self, error: TransactWriteError) -> frozenset[str]:
+        """The names of the writes whose condition did not hold. A transaction that never reached DynamoDB has no
+        reasons at all: none."""
+        sent = [name for kind in _SENT_ORDER for name in self._names[kind]]
+        return frozenset(
+            name
+            for name, code in zip(sent, cancellation_codes(error), strict=False)
+            if code == "ConditionalCheckFailed"
+        )
+
+
+class WritesRefusedError(TransactWriteError):
+    """A transaction DynamoDB cancelled because the conditions of the writes named in `names` did not hold.
+    Otherwise the same error (its cause, code and reasons), so whoever does not handle it sees what it saw."""
+
+    def __init__(self, error: TransactWriteError, names: frozenset[str]) -> None:
+        super().__init__(error.msg, cause=error.cause)
+        self.names = names
+
+
+def run_transaction(connection: Connection, build: Callable[[NamedWrites], None]) -> None:
+    """Commit the writes `build` adds, retrying only on transaction conflicts; WritesRefusedError names the writes
+    whose condition failed."""
     for attempt in range(CONFLICT_RETRIES + 1):
+        writes: NamedWrites | None = None
         try:
             with TransactWrite(connection=guarded(connection)) as transaction:
-                build(transaction)
+                writes = NamedWrites(transaction)
+                build(writes)
             return
         except TransactWriteError as error:
-            if "TransactionConflict" not in cancellation_codes(error) or attempt == CONFLICT_RETRIES:
-                raise
-            time.sleep(random.uniform(0, 0.01 * 2**attempt))  # noqa: S311 (jitter, not security)
+            if "TransactionConflict" in cancellation_codes(error) and attempt < CONFLICT_RETRIES:
+                time.sleep(random.uniform(0, 0.01 * 2**attempt))  # noqa: S311 (jitter, not security)
+                continue
+            refused = writes.refused_by_condition(error) if writes else frozenset()
+            if refused:
+                raise WritesRefusedError(error, refused) from error
+            raise

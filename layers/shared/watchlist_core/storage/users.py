@@ -6,8 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pynamodb.connection import Connection
-from pynamodb.exceptions import DoesNotExist, TransactWriteError
-from pynamodb.transactions import TransactWrite
+from pynamodb.exceptions import DoesNotExist
 
 from watchlist_core.audit import AuditEvent
 from watchlist_core.domain import Page, Role, User, normalize_email
@@ -15,7 +14,7 @@ from watchlist_core.errors import ConflictError
 from watchlist_core.storage.outbox import OutboxStore
 from watchlist_core.storage.pagination import decode_cursor, dynamodb_key, encode_cursor
 from watchlist_core.storage.tables import EmailClaimRecord, TallyRecord, UserRecord
-from watchlist_core.storage.transactions import run_transaction, write_condition_failed
+from watchlist_core.storage.transactions import NamedWrites, WritesRefusedError, run_transaction
 
 USER_PREFIX = "USER#"
 EMAIL_PREFIX = "EMAIL#"
@@ -24,6 +23,10 @@ ADMINS_TALLY = "TALLY#admins"
 DIRECTORY = "USER"
 _DIRECTORY_QUERY = "users"
 _DIRECTORY_KEY_FIELDS = ("pk", "directory_key")
+# The writes of an account's transactions, by name (storage/transactions.py).
+_EMAIL_CLAIM = "e-mail claim"
+_ACCOUNT = "account"
+_ADMIN_TALLY = "admin tally"
 
 
 def user_pk(user_id: str) -> str:
@@ -69,18 +72,18 @@ class UserStore:
         record.directory_key = f"{record.created_at}#{user.id}"
         claim = EmailClaimRecord(pk=EMAIL_PREFIX + record.email, user_id=user.id)
 
-        def build(transaction: TransactWrite) -> None:
-            transaction.save(claim, condition=EmailClaimRecord.pk.does_not_exist())
-            transaction.save(record, condition=UserRecord.pk.does_not_exist())
+        def build(writes: NamedWrites) -> None:
+            writes.put(_EMAIL_CLAIM, claim, condition=EmailClaimRecord.pk.does_not_exist())
+            writes.put(_ACCOUNT, record, condition=UserRecord.pk.does_not_exist())
             if user.role is Role.ADMIN:
-                transaction.update(TallyRecord(pk=ADMINS_TALLY), actions=[TallyRecord.value.add(1)])
-            self._outbox.stage(transaction, audit)
+                writes.update(_ADMIN_TALLY, TallyRecord(pk=ADMINS_TALLY), actions=[TallyRecord.value.add(1)])
+            self._outbox.stage(writes, audit)
 
         try:
             run_transaction(self._connection, build)
-        except TransactWriteError as error:
-            if write_condition_failed(error, 0):
-                raise ConflictError("An account with this e-mail address already exists.") from error
+        except WritesRefusedError as refused:
+            if _EMAIL_CLAIM in refused.names:
+                raise ConflictError("An account with this e-mail address already exists.") from refused
             raise
         # Outside the transaction on purpose: every registration would otherwise contend on this one item.
         # The display total can drift only if the function dies between the two writes.
@@ -111,26 +114,27 @@ class UserStore:
         target = UserRecord(pk=user_pk(current.id))
         demoting = current.role is Role.ADMIN
 
-        def build(transaction: TransactWrite) -> None:
-            transaction.update(
+        def build(writes: NamedWrites) -> None:
+            writes.update(
+                _ACCOUNT,
                 target,
                 actions=[UserRecord.role.set(role.value)],
                 condition=UserRecord.role == current.role.value,
             )
             tally = TallyRecord(pk=ADMINS_TALLY)
             if demoting:
-                transaction.update(tally, actions=[TallyRecord.value.add(-1)], condition=TallyRecord.value > 1)
+                writes.update(_ADMIN_TALLY, tally, actions=[TallyRecord.value.add(-1)], condition=TallyRecord.value > 1)
             else:
-                transaction.update(tally, actions=[TallyRecord.value.add(1)])
-            self._outbox.stage(transaction, audit)
+                writes.update(_ADMIN_TALLY, tally, actions=[TallyRecord.value.add(1)])
+            self._outbox.stage(writes, audit)
 
         try:
             run_transaction(self._connection, build)
-        except TransactWriteError as error:
-            if demoting and write_condition_failed(error, 1):
-                raise ConflictError("The last admin cannot be demoted.") from error
-            if write_condition_failed(error, 0):
-                raise ConflictError("The user's role changed concurrently; retry.") from error
+        except WritesRefusedError as refused:
+            if _ADMIN_TALLY in refused.names:
+                raise ConflictError("The last admin cannot be demoted.") from refused
+            if _ACCOUNT in refused.names:
+                raise ConflictError("The user's role changed concurrently; retry.") from refused
             raise
         return current.model_copy(update={"role": role})
 
