@@ -79,7 +79,70 @@ def choose_request_id(headers: Headers, event: dict[str, Any]) -> str:
     return str(uuid.uuid4())
 
 
+def restore_stage_prefix(scope: Scope, event: dict[str, Any]) -> None:
+    """Mangum strips the stage from the path; put it back as the root path, so URLs the app builds (Location,
+    Link, the problem's `instance`, the docs' OpenAPI URL) are the ones the client used."""
+    prefix = stage_prefix(event)
+    if not prefix:
+        return
+    scope["root_path"] = prefix
+    if not scope["path"].startswith(prefix + "/") and scope["path"] != prefix:
+        scope["path"] = prefix + scope["path"]
+        scope["raw_path"] = scope["path"].encode()
+
+
+def replaying(body: bytes, receive: Receive) -> Receive:
+    """A `receive` that gives the body already read, then whatever the client sends next (a disconnect)."""
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if replayed:
+            return await receive()
+        replayed = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
+
+
+class _ResponseStart:
+    """The app's `send`, adding the request id and RateLimit headers to the response, and noting its status."""
+
+    def __init__(self, send: Send, scope: Scope, request_id: str) -> None:
+        self._send = send
+        self._scope = scope
+        self._request_id = request_id
+        self.status: int | None = None
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+            message["headers"] = [
+                *message.get("headers", []),
+                (REQUEST_ID_HEADER.lower().encode(), self._request_id.encode()),
+                *rate_limit_headers(self._scope),
+            ]
+        await self._send(message)
+
+
+def log_access(scope: Scope, status: int | None, started: float, source_ip: str) -> None:
+    logger.info(
+        "request",
+        extra={
+            "http_method": scope["method"],
+            "path": scope["path"],
+            "status": status,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            "source_ip": source_ip,
+        },
+    )
+
+
 class RequestContextMiddleware:
+    """Every request: the stage prefix restored, a request id chosen (and set for the logs and the audit events'
+    origin), the body read within its limit, the request id and RateLimit headers added to the response, an error
+    nothing handled answered with a bare 500, and one access log line."""
+
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
@@ -87,66 +150,36 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        started = time.perf_counter()
         event = scope.get("aws.event") or {}
-        prefix = stage_prefix(event)
-        if prefix:
-            scope["root_path"] = prefix
-            if not scope["path"].startswith(prefix + "/") and scope["path"] != prefix:
-                scope["path"] = prefix + scope["path"]
-                scope["raw_path"] = scope["path"].encode()
-        headers = Headers(scope=scope)
-        request_id = choose_request_id(headers, event)
+        restore_stage_prefix(scope, event)
+        request_id = choose_request_id(Headers(scope=scope), event)
         scope.setdefault("state", {})["request_id"] = request_id
         logger.set_correlation_id(request_id)
         source_ip = (scope.get("client") or ("",))[0]
         origin = current_origin.set(RequestOrigin(request_id, source_ip or None))
-        started = time.perf_counter()
-        response: dict[str, Any] = {"status": None}
+        response = _ResponseStart(send, scope, request_id)
+        try:
+            await self._serve(scope, receive, response, request_id)
+        finally:
+            current_origin.reset(origin)
+            log_access(scope, response.status, started, source_ip)
 
-        async def send_with_request_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                response["status"] = message["status"]
-                message["headers"] = [
-                    *message.get("headers", []),
-                    (REQUEST_ID_HEADER.lower().encode(), request_id.encode()),
-                    *rate_limit_headers(scope),
-                ]
-            await send(message)
-
-        def fail(status: int, detail: str | None = None) -> Any:
-            return problem(status, instance=scope["path"], request_id=request_id, detail=detail)
-
+    async def _serve(self, scope: Scope, receive: Receive, response: _ResponseStart, request_id: str) -> None:
+        """The app, given the body read up front; 413 past the size limit; a bare 500 for an unhandled error."""
         limit = get_settings().max_body_bytes
         try:
             body = await _read_body(receive, limit)
-            replayed = False
-
-            async def replay() -> Message:
-                nonlocal replayed
-                if replayed:
-                    return await receive()
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-
-            await self.app(scope, replay, send_with_request_id)
+            await self.app(scope, replaying(body, receive), response)
         except _BodyTooLargeError:
-            await fail(413, f"The request body exceeds {limit} bytes.")(scope, receive, send_with_request_id)
+            too_large = problem(
+                413, instance=scope["path"], request_id=request_id, detail=f"The request body exceeds {limit} bytes."
+            )
+            await too_large(scope, receive, response)
         except Exception:  # noqa: BLE001 (the last resort: log it, answer a bare 500, never leak it)
             logger.exception("unhandled error")
-            if response["status"] is None:
-                await fail(500)(scope, receive, send_with_request_id)
-        finally:
-            current_origin.reset(origin)
-            logger.info(
-                "request",
-                extra={
-                    "http_method": scope["method"],
-                    "path": scope["path"],
-                    "status": response["status"],
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                    "source_ip": source_ip,
-                },
-            )
+            if response.status is None:
+                await problem(500, instance=scope["path"], request_id=request_id)(scope, receive, response)
 
 
 class HeadAsGetMiddleware:
