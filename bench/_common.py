@@ -12,27 +12,22 @@ from contextlib import AbstractContextManager, contextmanager, redirect_stdout
 from typing import Any, cast
 
 from infra.aws_calls import AwsCallTally, tally_aws_calls
-from infra.bootstrap import create_queues, create_tables
-from infra.dev import LOCAL_AWS_ENVIRONMENT
+from infra.dev import DEV_ENVIRONMENT
+from infra.local_aws import use_moto
 from infra.moto_server import MotoServer
 from infra.redis_server import RedisServer
 from watchlist_core import wiring
 from watchlist_core.observability import logger
-from watchlist_core.settings import get_settings
 
 
 @contextmanager
 def local_stack() -> Iterator[RedisServer]:
     """A moto server with the tables and queues and a redis-server of its own, as the API's environment."""
     with MotoServer() as moto, RedisServer() as redis:
-        os.environ.update(LOCAL_AWS_ENVIRONMENT)
-        os.environ["DYNAMODB_ENDPOINT_URL"] = moto.endpoint_url
-        os.environ["SQS_ENDPOINT_URL"] = moto.endpoint_url
-        os.environ.update(create_queues(moto.endpoint_url, os.environ["AWS_REGION"]))
+        os.environ.update(DEV_ENVIRONMENT)
         os.environ["REDIS_URL"] = redis.url
         os.environ["RATE_LIMIT_USER"] = "1000000/60"  # the benchmarks measure work, not refusals
-        wiring.reset()
-        create_tables(get_settings())
+        use_moto(moto.endpoint_url)
         yield redis
 
 

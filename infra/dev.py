@@ -22,18 +22,13 @@ from infra.bootstrap import create_queues, create_tables, first_admin
 from infra.gateway import make_server
 from infra.github_stub import DEMO_USERS, GitHubStub
 from infra.instances import instances
+from infra.local_aws import LOCAL_AWS_ENVIRONMENT
 from infra.moto_server import MotoServer
 from infra.servers import child_process
 from watchlist_core.settings import get_settings
 
 LOCAL_REDIS = ("127.0.0.1", 6379)
-LOCAL_AWS_ENVIRONMENT = {
-    # moto accepts any credentials; fixed fake ones keep boto3 from looking for real ones.
-    "AWS_ACCESS_KEY_ID": "local",
-    "AWS_SECRET_ACCESS_KEY": "local",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_REGION": "us-east-1",
-    "STAGE": "local",
+DEV_ENVIRONMENT = LOCAL_AWS_ENVIRONMENT | {
     # Locally the relay may resend an unstored event after 10 s, not 2 minutes.
     "AUDIT_OUTBOX_GRACE_SECONDS": "10",
 }
@@ -82,7 +77,7 @@ def _streamlit(api_url: str, host: str, port: str) -> list[str]:
 def main() -> int:
     host = os.environ.get("HOST", "127.0.0.1")
     port = int(os.environ.get("PORT", "8000"))
-    for name, value in LOCAL_AWS_ENVIRONMENT.items():
+    for name, value in DEV_ENVIRONMENT.items():
         os.environ.setdefault(name, value)
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)

@@ -1,106 +1,116 @@
-"""The local stacks as child processes, for the tools and tests that need a whole one: `make dev` (`make postman`,
-`make screenshots`: a Redis of its own, a fresh moto server, the GitHub stub, a known admin) and `make sam-local`
-(its tests and benchmark)."""
+"""The whole local stacks as child processes, the one way the tools and tests that need one run them: `make dev`
+(for `make postman`, `make screenshots`, the e2e tests and the benchmarks) and `make sam-local` (its tests and
+benchmark). Their output is drained by a thread, kept and echoed, so that their logs can never fill a pipe and
+block them; leaving the context stops them (SIGTERM, as Ctrl-C or a supervisor would)."""
 
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from infra.redis_server import RedisServer
-from infra.servers import free_port, wait_until_answering
+from infra.servers import free_port, stop_process, wait_until_answering
 
 ROOT = Path(__file__).resolve().parent.parent
 READY_SECONDS = 90
-
-
-@contextmanager
-def dev_stack(
-    admin_email: str, admin_password: str, **environment: str
-) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """Yields the API's URL, once /health answers, and the process; stops it (SIGTERM) afterwards."""
-    port = free_port()
-    with RedisServer() as redis:
-        child_environment = os.environ | {
-            "REDIS_URL": redis.url,
-            "PORT": str(port),
-            "ADMIN_EMAIL": admin_email,
-            "ADMIN_PASSWORD": admin_password,
-            "GITHUB_STUB": "1",  # no request may depend on the internet
-            **environment,
-        }
-        child_environment.pop("DYNAMODB_ENDPOINT_URL", None)  # a fresh moto server of its own
-        process = subprocess.Popen([sys.executable, "-m", "infra.dev"], cwd=ROOT, env=child_environment)
-        api = f"http://127.0.0.1:{port}"
-        try:
-            wait_until_answering(api + "/health", [process], READY_SECONDS)
-            yield api, process
-        finally:
-            process.send_signal(signal.SIGTERM)
-            process.wait(timeout=30)
+SAM_LOCAL_STOP_SECONDS = 300  # it stops SAM, its containers, compose and perhaps a private Docker engine
 
 
 @dataclass
-class SamLocalStack:
+class LocalStack:
     api: str  # http://127.0.0.1:<PORT>
-    lambda_endpoint: str  # `sam local start-lambda`
-    services: dict[str, str]  # the compose services' published endpoints, for tools on this machine
     process: subprocess.Popen[str]
-    output: list[str]  # every line it printed so far (a thread drains the pipe: SAM's logs must never block it)
+    output: list[str]  # every line it printed so far
+    drainer: threading.Thread  # reads its output until it and its children exit
+    lambda_endpoint: str = ""  # make sam-local: `sam local start-lambda`
+    services: dict[str, str] = field(default_factory=dict)  # make sam-local: the compose services' endpoints
+    stop_seconds: float = 30
 
     def stop(self) -> str:
-        """SIGTERM, as Ctrl-C or a supervisor would; everything it printed."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        self.process.wait(timeout=300)
+        """SIGTERM (killed if it has not stopped in `stop_seconds`); everything it printed."""
+        stop_process(self.process, grace_seconds=self.stop_seconds)
+        self.drainer.join(timeout=self.stop_seconds)
         return "".join(self.output)
 
 
-def _drain(process: subprocess.Popen[str], output: list[str], ready: threading.Event) -> None:
-    for line in process.stdout or []:
-        output.append(line)
-        if line.startswith("API (sam local start-api): "):
-            ready.set()
-    ready.set()  # it exited
-
-
-@contextmanager
-def sam_local_stack(admin_email: str, admin_password: str, **environment: str) -> Iterator[SamLocalStack]:
-    """`make sam-local` on free ports, once it is ready; stopped (SIGTERM) afterwards, if it still runs."""
-    ports = {name: str(free_port()) for name in ("PORT", "LAMBDA_PORT", "DYNAMODB_PORT", "REDIS_PORT", "SQS_PORT")}
-    child_environment = os.environ | ports | {"ADMIN_EMAIL": admin_email, "ADMIN_PASSWORD": admin_password}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "infra.containers.sam_local"],
+def _start(
+    module: str, environment: dict[str, str], ready_line: str, ready_seconds: float | None = None
+) -> tuple[subprocess.Popen[str], list[str], threading.Thread]:
+    """`python -m module`, once it printed a line starting with `ready_line`; fails if it exits first, or when
+    `ready_seconds` pass."""
+    process = subprocess.Popen(  # noqa: S603 (our own module)
+        [sys.executable, "-m", module],
         cwd=ROOT,
-        env=child_environment | environment,
+        env=environment,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
     output: list[str] = []
     ready = threading.Event()
-    threading.Thread(target=_drain, args=(process, output, ready), daemon=True).start()
-    ready.wait()
-    stack = SamLocalStack(
+
+    def drain() -> None:
+        for line in process.stdout or []:
+            output.append(line)
+            sys.stdout.write(line)
+            if line.startswith(ready_line):
+                ready.set()
+        ready.set()  # it exited
+
+    drainer = threading.Thread(target=drain, daemon=True)
+    drainer.start()
+    if not ready.wait(ready_seconds) or process.poll() is not None:
+        stop_process(process)
+        raise SystemExit(f"{module} was not ready:\n" + "".join(output[-60:]))
+    return process, output, drainer
+
+
+@contextmanager
+def dev_stack(admin_email: str, admin_password: str, **environment: str) -> Iterator[LocalStack]:
+    """`make dev` on a free port, ready once /health answers: a Redis of its own unless REDIS_URL is given, a fresh
+    moto server unless DYNAMODB_ENDPOINT_URL is, the GitHub stub (no request may depend on the internet)."""
+    port = free_port()
+    with ExitStack() as stack:
+        child_environment = os.environ | {
+            "PORT": str(port),
+            "ADMIN_EMAIL": admin_email,
+            "ADMIN_PASSWORD": admin_password,
+            "GITHUB_STUB": "1",
+        }
+        child_environment.pop("DYNAMODB_ENDPOINT_URL", None)
+        if "REDIS_URL" not in environment:
+            child_environment["REDIS_URL"] = stack.enter_context(RedisServer()).url
+        running = LocalStack(
+            f"http://127.0.0.1:{port}",
+            *_start("infra.dev", child_environment | environment, "API (through the Lambda handler", READY_SECONDS),
+        )
+        stack.callback(running.stop)
+        wait_until_answering(running.api + "/health", [running.process], READY_SECONDS)
+        yield running
+
+
+@contextmanager
+def sam_local_stack(admin_email: str, admin_password: str, **environment: str) -> Iterator[LocalStack]:
+    """`make sam-local` on free ports, once it is ready."""
+    ports = {name: str(free_port()) for name in ("PORT", "LAMBDA_PORT", "DYNAMODB_PORT", "REDIS_PORT", "SQS_PORT")}
+    child_environment = os.environ | ports | {"ADMIN_EMAIL": admin_email, "ADMIN_PASSWORD": admin_password}
+    running = LocalStack(
         f"http://127.0.0.1:{ports['PORT']}",
-        f"http://127.0.0.1:{ports['LAMBDA_PORT']}",
-        {
+        *_start("infra.containers.sam_local", child_environment | environment, "API (sam local start-api): "),
+        lambda_endpoint=f"http://127.0.0.1:{ports['LAMBDA_PORT']}",
+        services={
             "DYNAMODB_ENDPOINT_URL": f"http://127.0.0.1:{ports['DYNAMODB_PORT']}",
             "SQS_ENDPOINT_URL": f"http://127.0.0.1:{ports['SQS_PORT']}",
         },
-        process,
-        output,
+        stop_seconds=SAM_LOCAL_STOP_SECONDS,
     )
-    if process.poll() is not None:
-        raise SystemExit("make sam-local exited before it was ready:\n" + "".join(output[-60:]))
     try:
-        yield stack
+        yield running
     finally:
-        stack.stop()
+        running.stop()

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any, cast
 
 from infra.bootstrap import create_tables
-from infra.dev import LOCAL_AWS_ENVIRONMENT
 from infra.events import LambdaContext
+from infra.local_aws import LOCAL_AWS_ENVIRONMENT, use_moto
 from infra.moto_server import MotoServer
 from infra.sample_events import handler_for, load_event, placeholder_values
 from watchlist_core.settings import get_settings
@@ -28,8 +28,9 @@ def main(argv: list[str]) -> int:
         if not os.environ.get("DYNAMODB_ENDPOINT_URL"):
             for name, value in LOCAL_AWS_ENVIRONMENT.items():
                 os.environ.setdefault(name, value)
-            os.environ["DYNAMODB_ENDPOINT_URL"] = stack.enter_context(MotoServer()).endpoint_url
-        create_tables(get_settings())
+            use_moto(stack.enter_context(MotoServer()).endpoint_url)
+        else:
+            create_tables(get_settings())
         path = Path(argv[0])
         event = load_event(path, placeholder_values())
         handler = handler_for(path)  # after the environment is in place

@@ -5,9 +5,7 @@ from __future__ import annotations
 import sys
 import urllib.request
 
-from infra.servers import ChildServer, free_port
-
-__all__ = ["MotoServer", "free_port"]
+from infra.servers import ChildServer
 
 
 class MotoServer(ChildServer):

@@ -36,8 +36,8 @@ def newman(api: str, admin_email: str, admin_password: str) -> int:
 
 def main() -> int:
     password = secrets.token_urlsafe(16)
-    with dev_stack(ADMIN_EMAIL, password) as (api, _):
-        return newman(api, ADMIN_EMAIL, password)
+    with dev_stack(ADMIN_EMAIL, password) as stack:
+        return newman(stack.api, ADMIN_EMAIL, password)
 
 
 if __name__ == "__main__":

@@ -68,14 +68,13 @@ def frontend_stack(password: str) -> Iterator[tuple[str, str]]:
     frontend_port = str(free_port())
     with (
         swagger_ui_assets() as assets,
-        dev_stack(ADMIN_EMAIL, password, FRONTEND="1", FRONTEND_PORT=frontend_port, SWAGGER_UI_ASSETS_URL=assets) as (
-            api,
-            process,
-        ),
+        dev_stack(
+            ADMIN_EMAIL, password, FRONTEND="1", FRONTEND_PORT=frontend_port, SWAGGER_UI_ASSETS_URL=assets
+        ) as stack,
     ):
         frontend = f"http://127.0.0.1:{frontend_port}"
-        wait_until_answering(frontend, [process], READY_SECONDS)
-        yield api, frontend
+        wait_until_answering(frontend, [stack.process], READY_SECONDS)
+        yield stack.api, frontend
 
 
 def browser() -> WebDriver:

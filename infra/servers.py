@@ -7,7 +7,7 @@ import socket
 import subprocess
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
@@ -24,9 +24,7 @@ def free_port() -> int:
         return port
 
 
-def stop_process(
-    process: subprocess.Popen[bytes], stop_signal: int = signal.SIGTERM, grace_seconds: float = 10
-) -> None:
+def stop_process(process: subprocess.Popen[Any], stop_signal: int = signal.SIGTERM, grace_seconds: float = 10) -> None:
     """Asks a child process to stop (`stop_signal`), kills it if it has not within the grace period, reaps it."""
     if process.poll() is not None:
         return
@@ -50,7 +48,7 @@ def child_process(
         stop_process(process, stop_signal, grace_seconds)
 
 
-def wait_until_answering(url: str, processes: list[subprocess.Popen[bytes]], seconds: float) -> None:
+def wait_until_answering(url: str, processes: Sequence[subprocess.Popen[Any]], seconds: float) -> None:
     """Until `url` answers 200; fails if one of `processes` exits first, or the time is up."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:

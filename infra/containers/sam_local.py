@@ -30,6 +30,7 @@ from types import FrameType
 
 from infra.containers.engine import compose_binary, docker_engine, say
 from infra.containers.images import ROOT, Resolved, resolve
+from infra.local_aws import LOCAL_AWS_ENVIRONMENT
 from infra.servers import child_process, free_port, wait_until_answering
 
 BUILD_DIR = ROOT / ".aws-sam" / "build"
@@ -124,11 +125,7 @@ def host_environment(compose: Compose) -> dict[str, str]:
     variables = json.loads(ENV_VARS_FILE.read_text())["Parameters"]
     return {
         **{name: value for name, value in variables.items() if name.endswith("_TABLE") or name == "AUDIT_QUEUE_URL"},
-        "STAGE": "local",
-        "AWS_ACCESS_KEY_ID": "local",
-        "AWS_SECRET_ACCESS_KEY": "local",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_REGION": "us-east-1",
+        **LOCAL_AWS_ENVIRONMENT,
         "DYNAMODB_ENDPOINT_URL": compose.published("dynamodb", 8000),
         "SQS_ENDPOINT_URL": compose.published("sqs", 9324),
         "REDIS_URL": compose.published("redis", 6379).replace("http://", "redis://") + "/0",

@@ -5,23 +5,19 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import socket
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from infra.moto_server import free_port
+from infra.dev_stack import LocalStack, dev_stack
 from infra.redis_server import RedisServer
+from infra.servers import free_port
 
-ROOT = Path(__file__).resolve().parents[2]
 ADMIN = {"email": "boss@example.com", "password": "admin password 42"}
 
 
@@ -42,60 +38,14 @@ def _call(
         return error.code, dict(error.headers), json.loads(error.read())
 
 
-def start_dev(extra_env: dict[str, str]) -> tuple[str, subprocess.Popen[str]]:
-    """`python -m infra.dev` (what `make dev` runs), ready when /health answers."""
-    port = free_port()
-    env = (
-        os.environ
-        | extra_env
-        | {
-            "PORT": str(port),
-            "ADMIN_EMAIL": ADMIN["email"],
-            "ADMIN_PASSWORD": ADMIN["password"],
-        }
-    )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "infra.dev"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if _call(base, "GET", "/health")[0] == 200:
-                break
-        except OSError:
-            time.sleep(0.2)
-    else:
-        process.kill()
-        pytest.fail(f"make dev did not answer /health: {process.communicate()[0]}")
-    return base, process
-
-
 @pytest.fixture
-def redis_url() -> Iterator[str]:
-    with RedisServer() as server:
-        yield server.url
+def dev_server() -> Iterator[LocalStack]:
+    with dev_stack(ADMIN["email"], ADMIN["password"]) as stack:
+        yield stack
 
 
-@pytest.fixture
-def dev_server(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    monkeypatch.delenv("DYNAMODB_ENDPOINT_URL", raising=False)
-    base, process = start_dev({"REDIS_URL": redis_url, "GITHUB_STUB": "1"})
-    yield base, process
-    if process.poll() is None:
-        process.kill()
-        process.wait()
-
-
-def test_make_dev_serves_the_api_creates_the_admin_and_stops_cleanly(
-    dev_server: tuple[str, subprocess.Popen[str]],
-) -> None:
-    base, process = dev_server
+def test_make_dev_serves_the_api_creates_the_admin_and_stops_cleanly(dev_server: LocalStack) -> None:
+    base = dev_server.api
     status, headers, body = _call(base, "GET", "/health")
     assert (status, body) == (200, {"status": "pass"})
     assert headers["x-request-id"]
@@ -116,9 +66,8 @@ def test_make_dev_serves_the_api_creates_the_admin_and_stops_cleanly(
     admin_id = next(u["id"] for u in users["items"] if u["email"] == ADMIN["email"])
     assert _audited_login(base, tokens["access_token"], admin_id)  # through SQS and the audit worker
 
-    process.send_signal(signal.SIGTERM)
-    output, _ = process.communicate(timeout=30)
-    assert process.returncode == 0, output
+    output = dev_server.stop()  # SIGTERM
+    assert dev_server.process.returncode == 0, output
     moto_port = int(re.search(r"moto server \(DynamoDB, SQS\) on http://127.0.0.1:(\d+)", output).group(1))  # type: ignore[union-attr]
     with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", moto_port), timeout=1):
         pass  # the moto server it started is gone too
@@ -141,15 +90,15 @@ def _audited_login(base: str, token: str, admin_id: str) -> bool:
     return False
 
 
-def test_make_dev_says_which_redis_it_uses(monkeypatch: pytest.MonkeyPatch, redis_url: str) -> None:
+def test_make_dev_says_which_redis_it_uses(monkeypatch: pytest.MonkeyPatch) -> None:
     from infra import dev
 
     monkeypatch.setenv("REDIS_URL", "recorded so that teardown restores its absence")
     monkeypatch.delenv("REDIS_URL")
-    port = int(redis_url.rsplit(":", 1)[1].split("/")[0])
-    monkeypatch.setattr(dev, "LOCAL_REDIS", ("127.0.0.1", port))
-    assert dev._choose_redis().startswith("Redis: the local server")
-    assert os.environ["REDIS_URL"] == f"redis://127.0.0.1:{port}/0"
+    with RedisServer() as redis:
+        monkeypatch.setattr(dev, "LOCAL_REDIS", ("127.0.0.1", redis.port))
+        assert dev._choose_redis().startswith("Redis: the local server")
+        assert os.environ["REDIS_URL"] == f"redis://127.0.0.1:{redis.port}/0"
     monkeypatch.delenv("REDIS_URL")
     monkeypatch.setattr(dev, "LOCAL_REDIS", ("127.0.0.1", free_port()))
     assert "IN-PROCESS" in dev._choose_redis()

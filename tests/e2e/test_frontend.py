@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -13,8 +12,8 @@ import httpx
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from infra.redis_server import RedisServer
-from tests.e2e.test_dev_server import ADMIN, start_dev
+from infra.dev_stack import dev_stack
+from tests.e2e.test_dev_server import ADMIN
 from watchlist_ui.client import Session, WatchlistClient
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,14 +23,8 @@ PASSWORD = "frontend password 1"
 
 @pytest.fixture(scope="module")
 def api_url() -> Iterator[str]:
-    with RedisServer() as redis:
-        base, process = start_dev({"REDIS_URL": redis.url, "GITHUB_STUB": "1"})
-        yield base
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    with dev_stack(ADMIN["email"], ADMIN["password"]) as stack:
+        yield stack.api
 
 
 @pytest.fixture

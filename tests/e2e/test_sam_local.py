@@ -22,7 +22,7 @@ import pytest
 from infra.containers.engine import docker_engine, engine_answers
 from infra.containers.images import resolve
 from infra.containers.sam_local import NETWORK, Sam, env_vars_file
-from infra.dev_stack import SamLocalStack, sam_local_stack
+from infra.dev_stack import LocalStack, sam_local_stack
 from infra.postman import newman
 from infra.sample_events import EVENTS_ROOT, function_for, load_event, placeholder_values
 from tests.support import assert_expected_outcome
@@ -51,7 +51,7 @@ def engine_root() -> Iterator[None]:
 
 
 @pytest.fixture(scope="module")
-def sam_local(engine_root: None) -> Iterator[SamLocalStack]:
+def sam_local(engine_root: None) -> Iterator[LocalStack]:
     if not engine_answers(dict(os.environ)) and os.geteuid() != 0 and os.environ.get("CI") != "true":
         pytest.skip("needs a Docker engine, or root to start one")
     with sam_local_stack(ADMIN["email"], ADMIN["password"], GITHUB_STUB="1") as stack:
@@ -59,7 +59,7 @@ def sam_local(engine_root: None) -> Iterator[SamLocalStack]:
 
 
 @pytest.fixture
-def placeholders(sam_local: SamLocalStack, monkeypatch: pytest.MonkeyPatch) -> Callable[[], dict[str, str]]:
+def placeholders(sam_local: LocalStack, monkeypatch: pytest.MonkeyPatch) -> Callable[[], dict[str, str]]:
     """Makes a user, an item and an admin in the compose DynamoDB, for a sample event's placeholders (an event
     may change them: each event gets its own)."""
     for name, value in sam_local.services.items():
@@ -68,12 +68,12 @@ def placeholders(sam_local: SamLocalStack, monkeypatch: pytest.MonkeyPatch) -> C
     return placeholder_values
 
 
-def test_the_postman_collection_passes_against_sam_local(sam_local: SamLocalStack) -> None:
+def test_the_postman_collection_passes_against_sam_local(sam_local: LocalStack) -> None:
     assert newman(sam_local.api, ADMIN["email"], ADMIN["password"]) == 0
 
 
 def test_every_sample_event_gets_its_expected_outcome_in_its_functions_container(
-    sam_local: SamLocalStack, placeholders: Callable[[], dict[str, str]]
+    sam_local: LocalStack, placeholders: Callable[[], dict[str, str]]
 ) -> None:
     # SAM's local Lambda service (`sam local start-lambda`, warm containers): the same invocation path as
     # `sam local invoke`, without a new container per event.
@@ -86,7 +86,7 @@ def test_every_sample_event_gets_its_expected_outcome_in_its_functions_container
 
 
 def test_sam_local_invoke_runs_each_function_on_a_sample_event(
-    sam_local: SamLocalStack, placeholders: Callable[[], dict[str, str]], tmp_path: Path
+    sam_local: LocalStack, placeholders: Callable[[], dict[str, str]], tmp_path: Path
 ) -> None:
     samples = ["api/watchlists/get-item__200.json", "audit/batch__stored.json", "relay/scheduled__report.json"]
     with docker_engine() as engine:  # the engine the stack runs on
@@ -104,7 +104,7 @@ def test_sam_local_invoke_runs_each_function_on_a_sample_event(
             assert_expected_outcome(path, event, json.loads(result.stdout))
 
 
-def test_the_stack_stops_with_everything_it_started(sam_local: SamLocalStack) -> None:
+def test_the_stack_stops_with_everything_it_started(sam_local: LocalStack) -> None:
     output = sam_local.stop()
     assert sam_local.process.returncode == 0, output[-3000:]
     private_engine = re.search(r"starting a private one \((unix://\S+),", output)

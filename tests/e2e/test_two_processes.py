@@ -9,9 +9,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from infra.dev_stack import dev_stack
 from infra.moto_server import MotoServer
 from infra.redis_server import RedisServer
-from tests.e2e.test_dev_server import start_dev
+from tests.e2e.test_dev_server import ADMIN
 from tests.support import http_request
 
 LIMIT = 100
@@ -26,14 +27,11 @@ def two_instances() -> Iterator[tuple[str, str]]:
             "RATE_LIMIT_USER": f"{LIMIT}/3600",
             "RATE_LIMIT_ANONYMOUS": "1000/60",
         }
-        first, first_process = start_dev(env)
-        second, second_process = start_dev(env)
-        try:
-            yield first, second
-        finally:
-            for process in (first_process, second_process):
-                process.terminate()
-                process.wait(timeout=30)
+        with (
+            dev_stack(ADMIN["email"], ADMIN["password"], **env) as first,
+            dev_stack(ADMIN["email"], ADMIN["password"], **env) as second,
+        ):
+            yield first.api, second.api
 
 
 def _token(base: str) -> str:

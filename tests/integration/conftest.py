@@ -7,12 +7,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from infra.bootstrap import create_queues, create_tables
+from infra.local_aws import use_moto
 from infra.moto_server import MotoServer
 from infra.redis_server import RedisServer
 from tests.support import Api, unique_email
 from watchlist_core import wiring
-from watchlist_core.settings import get_settings
 
 
 @pytest.fixture(scope="session")
@@ -35,21 +34,15 @@ TEST_VISIBILITY_TIMEOUT = 1
 @pytest.fixture
 def dynamodb(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> str:
     """Point the app at the session's moto server: the template's tables, and audit queues of this test's own."""
-    monkeypatch.setenv("DYNAMODB_ENDPOINT_URL", moto_server.endpoint_url)
-    monkeypatch.setenv("SQS_ENDPOINT_URL", moto_server.endpoint_url)
     # moto on a busy 2-core machine can take longer than DynamoDB's deployed 0.8 s read limit allows for; the
     # failure tests (test_dynamodb_failures.py) run with the deployed limits.
     monkeypatch.setenv("DYNAMODB_READ_TIMEOUT_SECONDS", "5")
-    queues = create_queues(
+    use_moto(
         moto_server.endpoint_url,
-        "us-east-1",
-        prefix=f"t{uuid.uuid4().hex[:10]}-",
+        monkeypatch.setenv,
+        queue_prefix=f"t{uuid.uuid4().hex[:10]}-",
         visibility_timeout=TEST_VISIBILITY_TIMEOUT,
     )
-    for name, url in queues.items():
-        monkeypatch.setenv(name, url)
-    wiring.reset()
-    create_tables(get_settings())
     return moto_server.endpoint_url
 
 

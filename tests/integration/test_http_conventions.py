@@ -13,7 +13,7 @@ from mangum import Mangum
 from pynamodb.exceptions import QueryError
 
 import watchlist_api.handler as handler_module
-from infra.moto_server import free_port
+from infra.servers import free_port
 from tests.support import Api
 from watchlist_api.app import create_app
 from watchlist_core import wiring
