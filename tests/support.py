@@ -18,7 +18,7 @@ import pytest
 from pydantic import ValidationError
 
 from infra.events import LambdaContext, api_gateway_event, response_body, response_headers
-from watchlist_core.audit import AuditEvent
+from watchlist_core.audit.message import AuditEvent
 from watchlist_core.domain import utc_now
 from watchlist_core.settings import get_settings
 

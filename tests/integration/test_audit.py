@@ -22,7 +22,8 @@ from infra.servers import free_port
 from infra.sqs_poller import QueuePoller
 from tests.support import PASSWORD, Api, assert_expected_outcome, past_the_refresh_grace
 from watchlist_core import wiring
-from watchlist_core.audit import AuditAction, AuditEvent, new_event, user_target
+from watchlist_core.audit.events import new_event, user_target
+from watchlist_core.audit.message import AuditAction, AuditEvent
 from watchlist_core.storage.tables import OutboxRecord
 from watchlist_core.wiring import get_audit_worker
 

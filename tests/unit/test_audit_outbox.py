@@ -9,8 +9,9 @@ import pytest
 from moto import mock_aws
 
 from infra.bootstrap import create_tables
-from watchlist_core.audit import AuditAction, AuditEvent, new_event
-from watchlist_core.services.audit import AuditTrail, OutboxRelay
+from watchlist_core.audit.events import new_event
+from watchlist_core.audit.message import AuditAction, AuditEvent
+from watchlist_core.services.audit_delivery import AuditTrail, OutboxRelay
 from watchlist_core.settings import get_settings
 from watchlist_core.storage.outbox import OutboxStore
 from watchlist_core.storage.tables import OutboxRecord, bind_tables
@@ -95,7 +96,7 @@ def test_an_event_reaching_neither_queue_nor_outbox_is_logged_in_full_not_raised
             raise ConnectionError("DynamoDB is down too")
 
     event = _events(1)[0]
-    AuditTrail(FakeQueue(accepting=False), BrokenOutbox(grace_seconds=0)).record(event)
+    AuditTrail(FakeQueue(accepting=False), BrokenOutbox(grace_seconds=0)).publish(event)
 
     [record] = [r for r in caplog.records if r.getMessage() == "audit event reached neither queue nor outbox"]
     assert record.audit_event["id"] == event.id  # type: ignore[attr-defined]
@@ -106,7 +107,7 @@ def test_a_failed_send_of_a_committed_event_leaves_it_to_the_relay(outbox: Outbo
     queue: Any = FakeQueue(accepting=False)
     event = _events(1)[0]
     outbox.put(event)  # as the change's transaction wrote it
-    AuditTrail(queue, outbox).committed(event)
+    AuditTrail(queue, outbox).publish_committed(event)
     assert OutboxRelay(outbox, FakeQueue(), max_attempts=3).run().sent == 1
 
 

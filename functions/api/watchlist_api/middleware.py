@@ -13,7 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from watchlist_api.problems import problem
 from watchlist_api.rate_limit_headers import rate_limit_headers
-from watchlist_core.audit import RequestOrigin, current_origin
+from watchlist_core.audit.events import RequestOrigin, current_origin
 from watchlist_core.observability import logger
 from watchlist_core.settings import get_settings
 

@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Json
 
-from watchlist_core.audit import AuditEvent
+from watchlist_core.audit.message import AuditEvent
 from watchlist_core.observability import logger
 from watchlist_core.wiring import get_audit_worker
 

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from watchlist_core.audit import AuditEvent
+from watchlist_core.audit.message import AuditEvent
 from watchlist_core.observability import logger
 from watchlist_core.settings import Settings
 

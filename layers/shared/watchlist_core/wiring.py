@@ -15,18 +15,19 @@ from watchlist_core.security.secrets import secret_loader
 from watchlist_core.security.tokens import TokenSigner, signing_key_loader
 from watchlist_core.services.admin import AdminService
 from watchlist_core.services.admission import AdmissionService
-from watchlist_core.services.audit import AuditIngest, AuditTrail, OutboxRelay
+from watchlist_core.services.audit_delivery import AuditIngest, AuditTrail, OutboxRelay
 from watchlist_core.services.auth import AuthService
 from watchlist_core.services.github import CachePolicy, GitHubProfiles
 from watchlist_core.services.health import Check, HealthService
 from watchlist_core.services.idempotency import IdempotentRequests
 from watchlist_core.services.watchlist import WatchlistService
 from watchlist_core.settings import RATE_POLICIES, Settings, get_settings
+from watchlist_core.state.admission import RedisAdmission
 from watchlist_core.state.cache import ResponseCache
 from watchlist_core.state.client import RedisState, connect
-from watchlist_core.state.gate import RedisRevokedTokens, RequestGate
 from watchlist_core.state.login_throttle import RedisLoginThrottle
 from watchlist_core.state.lookups import GitHubLookups
+from watchlist_core.state.revocations import RedisRevokedTokens
 from watchlist_core.storage.audit_events import AuditEventStore
 from watchlist_core.storage.idempotency import idempotency_records
 from watchlist_core.storage.items import ItemStore
@@ -97,7 +98,7 @@ def get_services() -> Services:
         timedelta(seconds=settings.refresh_reuse_grace_seconds),
     )
     admission = AdmissionService(
-        RequestGate(redis),
+        RedisAdmission(redis),
         policies,
         sessions,
         revoked_tokens,

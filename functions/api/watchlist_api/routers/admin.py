@@ -12,7 +12,8 @@ from watchlist_api.conditional import OwnerCache, respond
 from watchlist_api.dependencies import Admin, ServicesDep
 from watchlist_api.idempotency import IdempotencyKey, once
 from watchlist_api.routers.watchlists import ULID_PATTERN, ItemId, ItemQueryDep, page_representation
-from watchlist_core.audit import AuditAction, AuditPage, AuditQuery
+from watchlist_core.audit.message import AuditAction
+from watchlist_core.audit.queries import AuditPage, AuditQuery
 from watchlist_core.domain import Page, Role, StrictInput, User, WatchlistItem
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from watchlist_api.conditional import expected_versions, represent, respond, version_etag
 from watchlist_api.dependencies import Caller, OwnCache, ServicesDep
 from watchlist_api.idempotency import IdempotencyKey, once
-from watchlist_core.audit import AuditPage
+from watchlist_core.audit.queries import AuditPage
 from watchlist_core.domain import (
     ItemChanges,
     ItemDraft,

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from watchlist_core.audit import AuditPage, AuditQuery, role_changed
+from watchlist_core.audit.events import role_changed
+from watchlist_core.audit.queries import AuditPage, AuditQuery
 from watchlist_core.domain import ItemQuery, Page, Role, User, WatchlistItem
 from watchlist_core.errors import NotFoundError
-from watchlist_core.services.audit import AuditTrail
-from watchlist_core.services.changes import DataChangeListener
+from watchlist_core.services.audit_delivery import AuditTrail
+from watchlist_core.services.ports import DataChangeListener
 from watchlist_core.services.watchlist import WatchlistService
 from watchlist_core.storage.audit_events import AuditEventStore
 from watchlist_core.storage.users import UserStore
@@ -37,7 +38,7 @@ class AdminService:
         event = role_changed(admin_id, current, role)
         changed = self._users.change_role(current, role, event)
         self._changes.user_data_changed(user_id)  # their cached /me shows the role
-        self._audit.committed(event)
+        self._audit.publish_committed(event)
         return changed
 
     def user_watchlist(self, user_id: str, query: ItemQuery) -> Page[WatchlistItem]:

@@ -10,28 +10,29 @@ from __future__ import annotations
 from watchlist_core.errors import AuthenticationError, DependencyUnavailableError, RateLimitedError
 from watchlist_core.ratelimit import RatePolicy
 from watchlist_core.security.tokens import AccessClaims
-from watchlist_core.state.gate import Admission, RedisRevokedTokens, RequestGate
+from watchlist_core.services.ports import RevokedTokens
+from watchlist_core.state.admission import Admission, RedisAdmission
 from watchlist_core.storage.sessions import SessionStore
 
 
 class AdmissionService:
     def __init__(
         self,
-        gate: RequestGate,
+        redis: RedisAdmission,
         policies: dict[str, RatePolicy],
         sessions: SessionStore,
-        revoked: RedisRevokedTokens,
+        revoked: RevokedTokens,
         *,
         revocation_fails_closed: bool,
     ) -> None:
-        self._gate = gate
+        self._redis = redis
         self._policies = policies
         self._sessions = sessions
         self._revoked = revoked
         self._fails_closed = revocation_fails_closed
 
     def admit_user(self, claims: AccessClaims, policy_name: str = "user") -> Admission:
-        admission = self._gate.admit_user(claims.user_id, claims.jti, self._policies[policy_name])
+        admission = self._redis.admit_user(claims.user_id, claims.jti, self._policies[policy_name])
         if admission.revoked:
             raise AuthenticationError("The access token has been revoked.")
         if admission.revoked is None and self._fails_closed:
@@ -59,7 +60,7 @@ class AdmissionService:
         self._revoked.vouch(claims.user_id, claims.jti, claims.expires_at)
 
     def admit_anonymous(self, client_ip: str, policy_name: str) -> Admission:
-        return _enforce(self._gate.admit_anonymous(client_ip, self._policies[policy_name]))
+        return _enforce(self._redis.admit_anonymous(client_ip, self._policies[policy_name]))
 
 
 def _enforce(admission: Admission) -> Admission:

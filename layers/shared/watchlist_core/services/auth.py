@@ -6,7 +6,8 @@ from datetime import timedelta
 
 from ulid import ULID
 
-from watchlist_core.audit import AuditAction, new_event, role_changed, session_target, user_target
+from watchlist_core.audit.events import new_event, role_changed, session_target, user_target
+from watchlist_core.audit.message import AuditAction
 from watchlist_core.domain import Credentials, Registration, Role, TokenPair, User, normalize_email, utc_now
 from watchlist_core.errors import (
     AuthenticationError,
@@ -15,9 +16,9 @@ from watchlist_core.errors import (
     RateLimitedError,
 )
 from watchlist_core.security.passwords import PasswordHasher
-from watchlist_core.security.revocation import LoginThrottle, RevokedTokens
 from watchlist_core.security.tokens import AccessClaims, IssuedToken, RefreshClaims, TokenSigner, new_token_id
-from watchlist_core.services.audit import AuditTrail
+from watchlist_core.services.audit_delivery import AuditTrail
+from watchlist_core.services.ports import LoginThrottle, RevokedTokens
 from watchlist_core.storage.sessions import Rotation, Session, SessionStore
 from watchlist_core.storage.users import UserStore
 
@@ -57,7 +58,7 @@ class AuthService:
         )
         event = new_event(AuditAction.USER_REGISTERED, actor_id=user.id, target=user_target(user.id))
         created = self._users.create(user, self._passwords.hash(registration.password), event)
-        self._audit.committed(event)
+        self._audit.publish_committed(event)
         return created
 
     def login(self, credentials: Credentials, source_ip: str) -> TokenPair:
@@ -66,7 +67,7 @@ class AuthService:
         email = normalize_email(credentials.email)
         refusal = self._login_throttle.refusal(email, source_ip)
         if refusal is not None:
-            self._audit.record(new_event(AuditAction.LOGIN_LOCKED, actor_id=None))
+            self._audit.publish(new_event(AuditAction.LOGIN_LOCKED, actor_id=None))
             raise RateLimitedError("Too many failed logins for this account; try again later.", limit=refusal)
         stored = self._users.find_credentials(email)
         valid, new_hash = self._passwords.verify(credentials.password, stored.password_hash if stored else None)
@@ -74,7 +75,7 @@ class AuthService:
             self._login_throttle.failed(email, source_ip)
             # An unknown address is not recorded: it may be a password typed into the wrong field.
             target = user_target(stored.user.id) if stored else None
-            self._audit.record(new_event(AuditAction.LOGIN_FAILED, actor_id=None, target=target))
+            self._audit.publish(new_event(AuditAction.LOGIN_FAILED, actor_id=None, target=target))
             raise AuthenticationError(INVALID_CREDENTIALS)
         self._login_throttle.succeeded(email, source_ip)
         if new_hash:
@@ -94,7 +95,7 @@ class AuthService:
             refresh = self._tokens.issue_refresh(user.id, session.id)
             rotation = Rotation(refresh.jti, new_token_id(), refresh.issued_at, refresh.expires_at + SESSION_MARGIN)
             if self._sessions.rotate(session.id, claims.jti, rotation):
-                self._audit.record(
+                self._audit.publish(
                     new_event(AuditAction.REFRESHED, actor_id=user.id, target=session_target(user.id, session.id))
                 )
                 return self._pair(user, session.id, refresh, rotation.access_jti)
@@ -108,7 +109,7 @@ class AuthService:
             refresh = self._tokens.issue_refresh(user.id, session.id, session.current_jti, session.rotated_at)
             return self._pair(user, session.id, refresh, session.access_jti)
         self._sessions.revoke(session.id)
-        self._audit.record(
+        self._audit.publish(
             new_event(AuditAction.REFRESH_REUSE_DETECTED, actor_id=user.id, target=session_target(user.id, session.id))
         )
         raise AuthenticationError("The refresh token was already used; the session is revoked.")
@@ -136,7 +137,7 @@ class AuthService:
                 target = session_target(access.user_id, claims.session_id)
         if not self._revoked.revoke(access.user_id, access.jti, access.expires_at):
             raise DependencyUnavailableError("The access token could not be revoked right now; retry the logout.")
-        self._audit.record(new_event(AuditAction.LOGOUT, actor_id=access.user_id, target=target))
+        self._audit.publish(new_event(AuditAction.LOGOUT, actor_id=access.user_id, target=target))
 
     def authenticate(self, access_token: str) -> AccessClaims:
         """Signature and claims only; revocation is checked on admission, in the same Redis round trip."""
@@ -165,14 +166,14 @@ class AuthService:
             return stored.user, False
         event = role_changed(None, stored.user, Role.ADMIN)
         promoted = self._users.change_role(stored.user, Role.ADMIN, event)
-        self._audit.committed(event)
+        self._audit.publish_committed(event)
         return promoted, False
 
     def _start_session(self, user: User) -> TokenPair:
         session_id = new_token_id()
         refresh = self._tokens.issue_refresh(user.id, session_id)
         self._sessions.start(session_id, user.id, refresh.jti, refresh.expires_at + SESSION_MARGIN)
-        self._audit.record(
+        self._audit.publish(
             new_event(AuditAction.LOGIN_SUCCEEDED, actor_id=user.id, target=session_target(user.id, session_id))
         )
         return self._pair(user, session_id, refresh, new_token_id())

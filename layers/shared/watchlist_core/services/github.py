@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal
 
 from watchlist_core.errors import InvalidInputError, NotFoundError, UpstreamError
-from watchlist_core.external.github import GitHubProfile, UserAnswer, is_possible_username
+from watchlist_core.external.github import GitHubProfile, is_possible_username
+from watchlist_core.services.ports import GitHubUsers
 from watchlist_core.state.lookups import GitHubLookups
 
 CacheOutcome = Literal["HIT", "MISS"]
 NO_SUCH_USER = "GitHub has no user by that name."
-
-
-class GitHubUsers(Protocol):
-    async def user(self, username: str, etag: str | None = None) -> UserAnswer: ...
 
 
 @dataclass(frozen=True)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from ulid import ULID
 
-from watchlist_core.audit import AuditAction, field_changes, item_target, new_event
+from watchlist_core.audit.events import field_changes, item_target, new_event
+from watchlist_core.audit.message import AuditAction
 from watchlist_core.domain import ItemChanges, ItemDraft, ItemQuery, Page, WatchlistItem, utc_now
 from watchlist_core.errors import ConflictError, NotFoundError, PreconditionFailedError
-from watchlist_core.services.audit import AuditTrail
-from watchlist_core.services.changes import DataChangeListener
+from watchlist_core.services.audit_delivery import AuditTrail
+from watchlist_core.services.ports import DataChangeListener
 from watchlist_core.storage.items import ItemStore
 
 ITEM_NOT_FOUND = "No such item in this watchlist."
@@ -31,7 +32,7 @@ class WatchlistService:
         event = new_event(AuditAction.ITEM_CREATED, actor_id=owner_id, target=item_target(owner_id, item.id))
         created = self._items.create(owner_id, item, event)
         self._changes.user_data_changed(owner_id)
-        self._audit.committed(event)
+        self._audit.publish_committed(event)
         return created
 
     def get(self, owner_id: str, item_id: str) -> WatchlistItem:
@@ -62,7 +63,7 @@ class WatchlistService:
             except ConflictError:
                 continue
             self._changes.user_data_changed(owner_id)
-            self._audit.committed(event)
+            self._audit.publish_committed(event)
             return changed
         raise ConflictError("The item kept changing concurrently; retry.")
 
@@ -84,7 +85,7 @@ class WatchlistService:
             except ConflictError:
                 continue
             self._changes.user_data_changed(owner_id)
-            self._audit.committed(event)
+            self._audit.publish_committed(event)
             return
         raise ConflictError("The item kept changing concurrently; retry.")
 

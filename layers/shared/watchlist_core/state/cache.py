@@ -9,19 +9,36 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from watchlist_core.state.client import RedisState, user_tag
-from watchlist_core.state.gate import (
-    CACHE_VERSION_SECONDS,
-    cache_version_key,
-    new_cache_version,
-    start_cache_version,
-)
 
 if TYPE_CHECKING:
     from redis import Redis
+
+
+def cache_version_key(user_id: str) -> str:
+    return user_tag(user_id) + "cv"
+
+
+# A user's cache version is a random label, never an incremented count: when the key is gone (expired after
+# an hour without requests, evicted, or Redis emptied) a new label starts, so no entry written under an earlier
+# one can ever be read again. Every request keeps it alive.
+CACHE_VERSION_SECONDS = 3600
+
+
+def new_cache_version() -> int:
+    return secrets.randbits(62) + 1
+
+
+def start_cache_version(client: Redis, user_id: str) -> int:
+    """A label for a user whose key is missing; of two requests starting one at once, the first set wins."""
+    key, fresh = cache_version_key(user_id), new_cache_version()
+    if client.set(key, fresh, nx=True, ex=CACHE_VERSION_SECONDS):
+        return fresh
+    return int(client.get(key) or fresh)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@ from typing import Any
 
 from ulid import ULID
 
-from watchlist_core.audit import AuditEvent, AuditPage, AuditQuery
+from watchlist_core.audit.message import AuditEvent
+from watchlist_core.audit.queries import AuditPage, AuditQuery
 from watchlist_core.storage.pagination import decode_cursor, dynamodb_key, encode_cursor
 from watchlist_core.storage.tables import AuditEventRecord
 from watchlist_core.storage.transactions import conditional_write

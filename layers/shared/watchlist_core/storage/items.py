@@ -16,7 +16,7 @@ from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
-from watchlist_core.audit import AuditEvent
+from watchlist_core.audit.message import AuditEvent
 from watchlist_core.domain import (
     ItemQuery,
     ItemStatus,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from itertools import islice
 
-from watchlist_core.audit import AuditEvent
+from watchlist_core.audit.message import AuditEvent
 from watchlist_core.domain import utc_now
 from watchlist_core.storage.tables import OutboxRecord
 from watchlist_core.storage.transactions import NamedWrites, conditional_write

@@ -8,7 +8,7 @@ from typing import Any
 from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist
 
-from watchlist_core.audit import AuditEvent
+from watchlist_core.audit.message import AuditEvent
 from watchlist_core.domain import Page, Role, User, normalize_email
 from watchlist_core.errors import ConflictError
 from watchlist_core.storage.outbox import OutboxStore

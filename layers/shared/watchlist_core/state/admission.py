@@ -1,24 +1,20 @@
-"""The per-request Redis round trip: rate limit, revocation check and cache version in one pipeline."""
+"""A request's admission, its one Redis round trip: the rate-limit count and, for a signed-in caller, the token's
+revocation and the caller's cache version, in one pipeline (the rules: services/admission.py)."""
 
 from __future__ import annotations
 
-import secrets
 import time
 from dataclasses import dataclass
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 from watchlist_core.ratelimit import RateLimitResult, RatePolicy, Window, decide
+from watchlist_core.state.cache import CACHE_VERSION_SECONDS, cache_version_key, start_cache_version
 from watchlist_core.state.client import KEY_PREFIX, RedisState, user_tag
+from watchlist_core.state.revocations import REMEMBERS_SINCE_KEY, revoked_key, vouched_key
 
 if TYPE_CHECKING:
     from redis import Redis
     from redis.client import Pipeline
-
-
-# Since when (Unix time) this Redis has held every revocation: written by the first request that finds it
-# missing, so it is missing after Redis lost its data. One key, no expiry.
-REMEMBERS_SINCE_KEY = f"{KEY_PREFIX}revocations-since"
 
 
 @dataclass(frozen=True)
@@ -41,37 +37,9 @@ def _counter_keys(subject_tag: str, policy: RatePolicy, window: Window) -> tuple
     return base + str(window.index), base + str(window.index - 1)
 
 
-def cache_version_key(user_id: str) -> str:
-    return user_tag(user_id) + "cv"
+class RedisAdmission:
+    """Admission's Redis side: what the services/admission.py rules decide on, read in one round trip."""
 
-
-# A user's cache version is a random label, never an incremented count: when the key is gone (expired after
-# an hour without requests, evicted, or Redis emptied) a new label starts, so no entry written under an earlier
-# one can ever be read again. Every request keeps it alive.
-CACHE_VERSION_SECONDS = 3600
-
-
-def new_cache_version() -> int:
-    return secrets.randbits(62) + 1
-
-
-def start_cache_version(client: Redis, user_id: str) -> int:
-    """A label for a user whose key is missing; of two requests starting one at once, the first set wins."""
-    key, fresh = cache_version_key(user_id), new_cache_version()
-    if client.set(key, fresh, nx=True, ex=CACHE_VERSION_SECONDS):
-        return fresh
-    return int(client.get(key) or fresh)
-
-
-def revoked_key(user_id: str, jti: str) -> str:
-    return user_tag(user_id) + "revoked:" + jti
-
-
-def vouched_key(user_id: str, jti: str) -> str:
-    return user_tag(user_id) + "vouched:" + jti
-
-
-class RequestGate:
     def __init__(self, state: RedisState) -> None:
         self._state = state
 
@@ -125,19 +93,3 @@ def _count(pipe: Pipeline, current_key: str, previous_key: str, policy: RatePoli
     pipe.set(current_key, 0, ex=policy.window_seconds * 2, nx=True)
     pipe.incr(current_key)
     pipe.get(previous_key)
-
-
-class RedisRevokedTokens:
-    """Revoked access-token ids, kept until the token would have expired anyway."""
-
-    def __init__(self, state: RedisState) -> None:
-        self._state = state
-
-    def revoke(self, user_id: str, jti: str, until: datetime) -> bool:
-        key = revoked_key(user_id, jti)
-        return self._state.run("revoke", lambda client: client.set(key, 1, exat=int(until.timestamp()) + 1)) is not None
-
-    def vouch(self, user_id: str, jti: str, until: datetime) -> None:
-        """The token's session was found live: no need to ask DynamoDB again for this token."""
-        key = vouched_key(user_id, jti)
-        self._state.run("vouch", lambda client: client.set(key, 1, exat=int(until.timestamp()) + 1))

@@ -8,21 +8,15 @@ again what stayed in the outbox past its grace period.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Protocol
 
-from watchlist_core.audit import AuditEvent
+from watchlist_core.audit.message import AuditEvent
 from watchlist_core.observability import count, logger
 from watchlist_core.queues import SEND_BATCH_LIMIT
+from watchlist_core.services.ports import AuditPublisher
 from watchlist_core.storage.audit_events import AuditEventStore
 from watchlist_core.storage.outbox import OutboxStore
-
-
-class AuditPublisher(Protocol):
-    def send(self, event: AuditEvent) -> bool: ...
-
-    def send_batch(self, events: Sequence[AuditEvent]) -> set[str]: ...
 
 
 class AuditTrail:
@@ -32,12 +26,12 @@ class AuditTrail:
         self._queue = queue
         self._outbox = outbox
 
-    def committed(self, event: AuditEvent) -> None:
+    def publish_committed(self, event: AuditEvent) -> None:
         """Send an event whose outbox row was committed with its change; if sending fails, the relay will."""
         if not self._queue.send(event):
             count("AuditSendDeferred")
 
-    def record(self, event: AuditEvent) -> None:
+    def publish(self, event: AuditEvent) -> None:
         """Send an event that no transaction wrote; keep it in the outbox if sending fails."""
         if self._queue.send(event):
             return

@@ -1,0 +1,66 @@
+"""The audit message: one versioned schema, validated by the API that sends it and the function that stores it.
+
+An event says who (actor) did what (action) to what (target), when, from which request and address, and for
+updates which fields changed. It never holds a password, a token or a secret; for a failed login on an unknown
+address it does not even hold the address (people type passwords into the e-mail field).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from watchlist_core.domain import Timestamp
+
+SCHEMA_VERSION: Literal[1] = 1
+EVENT_ID_PATTERN = r"^[0-9A-HJKMNP-TV-Z]{26}$"
+
+
+class AuditAction(StrEnum):
+    USER_REGISTERED = "user.registered"
+    LOGIN_SUCCEEDED = "auth.login_succeeded"
+    LOGIN_FAILED = "auth.login_failed"
+    LOGIN_LOCKED = "auth.login_locked"
+    REFRESHED = "auth.refreshed"
+    REFRESH_REUSE_DETECTED = "auth.refresh_reuse_detected"
+    LOGOUT = "auth.logout"
+    ITEM_CREATED = "item.created"
+    ITEM_UPDATED = "item.updated"
+    ITEM_DELETED = "item.deleted"
+    ROLE_CHANGED = "admin.role_changed"
+    ADMIN_ITEM_DELETED = "admin.item_deleted"
+
+
+class AuditTarget(BaseModel):
+    """What the action was done to; `owner_id` names the user an item belongs to."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    type: Literal["user", "item", "session"]
+    id: str = Field(min_length=1, max_length=64)
+    owner_id: str | None = Field(default=None, max_length=64)
+
+
+class FieldChange(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    old: Any
+    new: Any
+
+
+class AuditEvent(BaseModel):
+    """Version 1 of the audit message. A change that old readers cannot read gets a new version."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    id: str = Field(pattern=EVENT_ID_PATTERN, description="A ULID: unique, and sorts by time of occurrence.")
+    occurred_at: Timestamp
+    action: AuditAction
+    actor_id: str | None = Field(default=None, max_length=64, description="Who acted; null for the system.")
+    target: AuditTarget | None = None
+    request_id: str | None = Field(default=None, max_length=128)
+    source_ip: str | None = Field(default=None, max_length=64)
+    changes: dict[str, FieldChange] | None = None
