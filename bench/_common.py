@@ -7,7 +7,7 @@ import logging
 import os
 import statistics
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, redirect_stdout
 from typing import Any, cast
 
@@ -64,7 +64,7 @@ def describe(samples: list[float]) -> dict[str, Any]:
 
 
 def interleaved(
-    calls: dict[str, Callable[[], object]], rounds: int, prepare: Callable[[], object] = lambda: None
+    calls: Mapping[str, Callable[[], object]], rounds: int, prepare: Callable[[], object] = lambda: None
 ) -> dict[str, list[float]]:
     """Milliseconds of each call, `rounds` times, one of each in turn, so machine noise falls on all alike;
     `prepare` runs, untimed, before every call."""

@@ -14,7 +14,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from contextlib import redirect_stdout
-from typing import Any, cast
+from typing import Any
 
 import boto3
 
@@ -77,7 +77,7 @@ def main() -> None:
         cases["new events, no outbox rows"] = lambda: received_batch(new_events(with_outbox_rows=False))
 
         with redirect_stdout(io.StringIO()):  # warm up
-            handler(received_batch(new_events(with_outbox_rows=False)), cast(Any, LambdaContext("audit")))
+            handler(received_batch(new_events(with_outbox_rows=False)), LambdaContext("audit"))
         print(f"{'case':40} {'events/s (median)':>18} {'ms/batch':>9}  DynamoDB requests per batch of {BATCH_SIZE}")
         for name, next_batch in cases.items():
             seconds: list[float] = []
@@ -86,7 +86,7 @@ def main() -> None:
                 event = next_batch()  # its own requests (queue, outbox rows) are not counted
                 with tally_dynamodb() as tally, redirect_stdout(io.StringIO()):  # its log and metric lines
                     started = time.perf_counter()
-                    response = handler(event, cast(Any, LambdaContext("audit")))
+                    response = handler(event, LambdaContext("audit"))
                     seconds.append(time.perf_counter() - started)
                 assert response == {"batchItemFailures": []}, response
                 handler_requests += tally.operations

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 
 import boto3
 import redis
@@ -313,7 +313,7 @@ def main() -> None:
             return sqs_event(messages, arn)
 
         def store(batch: dict[str, Any]) -> object:
-            return audit_handler(batch, cast(Any, LambdaContext("audit")))
+            return audit_handler(batch, LambdaContext("audit"))
 
         first = next_batch()
         audit = metered.run(lambda: store(first))

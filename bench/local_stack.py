@@ -75,7 +75,7 @@ def main() -> None:
         for name, (path, prepare) in cases.items():
             route, _, query = path.partition("?")
             event = api_gateway_event("GET", route, headers=list(auth.items()), query=query)
-            calls = {
+            calls: dict[str, Callable[[], object]] = {
                 "in-process": partial(handler, event, LambdaContext()),
                 "kept": over_http(port, path, auth, keep_alive=True),
                 "new": over_http(port, path, auth, keep_alive=False),

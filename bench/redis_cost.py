@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import redis
-from redis.connection import Connection
+from redis.connection import AbstractConnection, Connection
 
 from bench._common import interleaved, local_stack, print_against_bare, tally_dynamodb
 from bench.warm import bare_handler
@@ -30,7 +30,7 @@ def counting_round_trips() -> Iterator[list[int]]:
     sends = [0]
     original = Connection.send_packed_command
 
-    def counted(self: Connection, *args: Any, **kwargs: Any) -> None:
+    def counted(self: AbstractConnection, *args: Any, **kwargs: Any) -> None:
         sends[0] += 1
         original(self, *args, **kwargs)
 

@@ -10,6 +10,7 @@ import json
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from bench._common import describe, interleaved
@@ -45,14 +46,14 @@ def main() -> int:
             tokens = {}
             for name, base in (("make dev", dev), ("make sam-local", sam)):
                 login = {"email": ADMIN[0], "password": ADMIN[1]}
-                figures[name]["first login ms"] = timed(lambda b=base, a=login: call(b, "POST", "/v1/auth/login", a))
+                figures[name]["first login ms"] = timed(partial(call, base, "POST", "/v1/auth/login", login))
                 tokens[name] = call(base, "POST", "/v1/auth/login", login)["access_token"]
                 item = {"title": "Benchmark", "type": "movie"}
                 figures[name]["first create ms"] = timed(
-                    lambda b=base, t=tokens[name], body=item: call(b, "POST", "/v1/watchlists/items", body, t)
+                    partial(call, base, "POST", "/v1/watchlists/items", item, tokens[name])
                 )
             requests = {
-                f"{name} {label}": (lambda b=base, p=path, t=tokens[name]: call(b, "GET", p, token=t))
+                f"{name} {label}": partial(call, base, "GET", path, token=tokens[name])
                 for name, base in (("make dev", dev), ("make sam-local", sam))
                 for label, path in (("GET /health", "/health"), ("GET /v1/watchlists", "/v1/watchlists"))
             }

@@ -13,7 +13,7 @@ import signal
 import threading
 import time
 from types import FrameType
-from typing import Any, cast
+from typing import Any
 
 import boto3
 from botocore.config import Config
@@ -71,7 +71,7 @@ def main() -> int:
         try:
             if time.monotonic() >= next_relay:
                 next_relay = time.monotonic() + interval
-                relay_handler(scheduled_event("outbox-relay"), cast(Any, LambdaContext("outbox-relay")))
+                relay_handler(scheduled_event("outbox-relay"), LambdaContext("outbox-relay"))
             poller.poll_once(wait_seconds=1)
         except Exception as error:  # noqa: BLE001 (a dependency away for a moment: go on, as Lambda would)
             print(f"audit worker: {type(error).__name__}: {error}; retrying", flush=True)

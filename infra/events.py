@@ -10,34 +10,34 @@ import base64
 import time
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
+
+from aws_lambda_powertools.utilities.typing import LambdaContext as PowertoolsLambdaContext
 
 ACCOUNT_ID = "123456789012"
 API_ID = "local"
 
 
-@dataclass
-class LambdaContext:
-    """The attributes of the Lambda context object that Powertools and Mangum read."""
+class LambdaContext(PowertoolsLambdaContext):
+    """Lambda's context object for local invocations, a real Powertools `LambdaContext` (what Powertools and Mangum
+    read), so handlers take it as they take the runtime's."""
 
-    function_name: str = "watchlist-api"
-    function_version: str = "$LATEST"
-    memory_limit_in_mb: int = 1024
-    timeout_seconds: float = 10.0
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    log_group_name: str = "/aws/lambda/watchlist-api"
-    log_stream_name: str = "local"
-    _started: float = field(default_factory=time.monotonic)
+    def __init__(self, function_name: str = "watchlist-api", timeout_seconds: float = 10.0) -> None:
+        self._function_name = function_name
+        self._function_version = "$LATEST"
+        self._invoked_function_arn = f"arn:aws:lambda:us-east-1:{ACCOUNT_ID}:function:{function_name}"
+        self._memory_limit_in_mb = 1024
+        self._aws_request_id = str(uuid.uuid4())
+        self._log_group_name = f"/aws/lambda/{function_name}"
+        self._log_stream_name = "local"
+        self._timeout_seconds = timeout_seconds
+        self._started = time.monotonic()
 
-    @property
-    def invoked_function_arn(self) -> str:
-        return f"arn:aws:lambda:us-east-1:{ACCOUNT_ID}:function:{self.function_name}"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self.timeout_seconds - (time.monotonic() - self._started)) * 1000))
+    # Powertools declares it a staticmethod (its class is only a type); the runtime's is a method, as here.
+    def get_remaining_time_in_millis(self) -> int:  # type: ignore[override]
+        return max(0, int((self._timeout_seconds - (time.monotonic() - self._started)) * 1000))
 
 
 def _body_fields(body: bytes | None) -> tuple[str | None, bool]:

@@ -10,7 +10,6 @@ import os
 import sys
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any, cast
 
 from infra.bootstrap import create_tables
 from infra.events import LambdaContext
@@ -34,7 +33,7 @@ def main(argv: list[str]) -> int:
         path = Path(argv[0])
         event = load_event(path, placeholder_values())
         handler = handler_for(path)  # after the environment is in place
-        response = handler(event, cast(Any, LambdaContext()))  # duck-typed like Lambda's own context
+        response = handler(event, LambdaContext())
     print(json.dumps(response, indent=2))
     return 0
 

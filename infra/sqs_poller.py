@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from infra.events import LambdaContext, sqs_event
 from watchlist_core.observability import logger
@@ -47,9 +47,7 @@ class QueuePoller:
         if not messages:
             return PollResult(0, 0)
         try:
-            response = self._handler(
-                sqs_event(messages, self._queue_arn), cast(Any, LambdaContext(self._function_name))
-            )
+            response = self._handler(sqs_event(messages, self._queue_arn), LambdaContext(self._function_name))
         except Exception:  # noqa: BLE001 (as in Lambda: a failed invocation deletes nothing; all are retried)
             logger.exception("audit handler invocation failed; the whole batch will be redelivered")
             return PollResult(len(messages), 0)

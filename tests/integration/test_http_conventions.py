@@ -13,6 +13,7 @@ from mangum import Mangum
 from pynamodb.exceptions import QueryError
 
 import watchlist_api.handler as handler_module
+from infra.instances import LambdaHandler
 from infra.servers import free_port
 from tests.support import Api
 from watchlist_api.app import create_app
@@ -173,8 +174,8 @@ def test_invalid_configuration_outside_local_refuses_to_serve(api: Api, monkeypa
 
 
 def test_cors_admits_only_configured_origins_and_exposes_the_headers_clients_read(
-    handler, monkeypatch: pytest.MonkeyPatch
-) -> None:  # type: ignore[no-untyped-def]
+    handler: LambdaHandler, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("CORS_ALLOW_ORIGINS", "https://app.example.com, https://admin.example.com")
     wiring.reset()
     # A new app: the CORS settings are read once per app, on its first request, like all configuration.

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from infra.aws_calls import tally_aws_calls
+from infra.instances import LambdaHandler
 from infra.redis_server import RedisServer
 from tests.support import Api
 from watchlist_core import wiring
@@ -36,8 +37,8 @@ def log_lines(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
 
 
 def test_with_redis_stopped_reads_and_writes_still_work_uncached_and_unlimited(
-    handler, own_redis: RedisServer, log_lines: io.StringIO, capfd: pytest.CaptureFixture[str]
-) -> None:  # type: ignore[no-untyped-def]
+    handler: LambdaHandler, own_redis: RedisServer, log_lines: io.StringIO, capfd: pytest.CaptureFixture[str]
+) -> None:
     api = Api(handler)
     _, token = api.new_user()
     assert api.get("/v1/watchlists", token=token).header("ratelimit") is not None
@@ -74,8 +75,8 @@ def test_health_reports_redis_fail_and_overall_warn(handler, own_redis: RedisSer
 
 
 def test_revocation_fails_open_by_default_and_closed_when_configured(
-    handler, own_redis: RedisServer, monkeypatch: pytest.MonkeyPatch
-) -> None:  # type: ignore[no-untyped-def]
+    handler: LambdaHandler, own_redis: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     api = Api(handler)
     _, token = api.new_user()
     own_redis.stop()
@@ -178,8 +179,8 @@ def test_a_hung_redis_costs_one_short_timeout_then_is_skipped(  # type: ignore[n
 
 
 def test_a_revoked_token_stays_revoked_after_redis_loses_its_data(
-    handler, own_redis: RedisServer, monkeypatch: pytest.MonkeyPatch
-) -> None:  # type: ignore[no-untyped-def]
+    handler: LambdaHandler, own_redis: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("REDIS_PAUSE_AFTER_FAILURE_SECONDS", "0")
     api = Api(handler)
     _, logged_out = api.new_user()
@@ -196,8 +197,11 @@ def test_a_revoked_token_stays_revoked_after_redis_loses_its_data(
 
 
 def test_a_frozen_redis_is_waited_for_once_then_left_alone(
-    handler, own_redis: RedisServer, redis_connections: list[float | None], monkeypatch: pytest.MonkeyPatch
-) -> None:  # type: ignore[no-untyped-def]
+    handler: LambdaHandler,
+    own_redis: RedisServer,
+    redis_connections: list[float | None],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("REDIS_PAUSE_AFTER_FAILURE_SECONDS", "3600")
     wiring.reset()
     api = Api(handler)

@@ -1,5 +1,6 @@
 """template.yaml against the code: the records match its tables, and its queues and APIs fit the functions."""
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pytest
@@ -22,14 +23,14 @@ def _declared(logical_id: str) -> dict[str, Any]:
     return next(r for r in requests if r["TableName"] == logical_id)
 
 
-def _keys(schema: list[dict[str, str]]) -> set[tuple[str, str]]:
+def _keys(schema: Iterable[Mapping[str, object]]) -> set[tuple[object, object]]:
     return {(key["AttributeName"], key["KeyType"]) for key in schema}
 
 
 @pytest.mark.parametrize(("record", "logical_id"), RECORD_TABLE.items(), ids=lambda v: getattr(v, "__name__", v))
 def test_record_keys_and_indexes_match_the_template(record: type[Model], logical_id: str) -> None:
     declared = _declared(logical_id)
-    schema = record._get_schema()
+    schema: dict[str, Any] = dict(record._get_schema())
     assert _keys(schema["key_schema"]) == _keys(declared["KeySchema"])
     for kind, key in (
         ("global_secondary_indexes", "GlobalSecondaryIndexes"),
