@@ -13,8 +13,8 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt layers/dependencies/re
 
 # The import roots (pyproject.toml's mypy_path, and the project root) as a .pth file in the venv: python, pytest,
 # mypy and an editor using it import the project without a PYTHONPATH or make in front.
-%/.import-roots: pyproject.toml infra/import_roots.py %/.installed
-	$*/bin/python -m infra.import_roots
+%/.import-roots: pyproject.toml infra/commands/import_roots.py %/.installed
+	$*/bin/python -m infra.commands.import_roots
 	touch $@
 
 $(SAM_VENV)/.installed: requirements-sam.txt
@@ -25,7 +25,7 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 install: $(VENV)/.installed $(VENV)/.import-roots
 
 dev: install
-	exec $(PY) -m infra.dev
+	exec $(PY) -m infra.commands.dev
 
 # The same API through `sam local start-api` in Lambda containers, with the docker-compose.yml services (a Docker
 # engine: the running one, else a private one; stand-in images where the real ones cannot be pulled).
@@ -46,7 +46,7 @@ sam-validate: $(SAM_VENV)/.installed
 # interpreter that sees only the build's function and layer directories.
 sam-build: $(SAM_VENV)/.installed install
 	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam build --cached --build-dir .aws-sam/build --template template.yaml
-	$(PY) -m infra.verify_build .aws-sam/build
+	$(PY) -m infra.commands.verify_build .aws-sam/build
 
 test: install lint typecheck sam-validate sam-build node_modules/.installed
 	$(PY) -m pytest --cov --cov-report=term --cov-fail-under=90
@@ -67,7 +67,7 @@ node_modules/.installed: package.json package-lock.json
 
 # newman runs the Postman collection against a make dev it starts and stops.
 postman: install node_modules/.installed
-	$(PY) -m infra.postman
+	$(PY) -m infra.commands.postman
 
 # The cold-start benchmark imports the handler in a venv holding only the deployed (runtime) dependencies.
 .venv-runtime/.installed: requirements.txt layers/dependencies/requirements.txt
@@ -92,15 +92,15 @@ bench: install .venv-runtime/.import-roots sam-build
 # the Streamlit front end and Swagger UI served by FRONTEND=1 make dev.
 screenshots: install node_modules/.installed
 	@test -x /usr/bin/chromium -a -x /usr/bin/chromedriver || apt-get install -y -q chromium chromium-driver
-	$(PY) -m infra.screenshots
+	$(PY) -m infra.commands.screenshots
 
 # Run a function's handler on one sample event in-process, as `sam local invoke` would: make invoke EVENT=events/....json
 invoke: install
-	$(PY) -m infra.invoke $(EVENT)
+	$(PY) -m infra.commands.invoke $(EVENT)
 
 # The first admin, against whatever DYNAMODB_ENDPOINT_URL / AWS credentials point at.
 admin: install
-	$(PY) -m infra.bootstrap admin
+	$(PY) -m infra.aws.bootstrap admin
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .venv-runtime .aws-sam .pytest_cache .mypy_cache .ruff_cache .coverage node_modules

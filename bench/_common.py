@@ -11,11 +11,11 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, redirect_stdout
 from typing import Any, cast
 
-from infra.aws_calls import AwsCallTally, tally_aws_calls
-from infra.dev import DEV_ENVIRONMENT
-from infra.local_aws import use_moto
-from infra.moto_server import MotoServer
-from infra.redis_server import RedisServer
+from infra.aws.calls import AwsCallTally, tally_aws_calls
+from infra.commands.dev import DEV_ENVIRONMENT
+from infra.local.local_aws import use_moto
+from infra.local.moto_server import MotoServer
+from infra.local.redis_server import RedisServer
 from watchlist_core import wiring
 from watchlist_core.observability import logger
 

@@ -19,7 +19,7 @@ from typing import Any
 import boto3
 
 from bench._common import local_stack, tally_dynamodb
-from infra.events import LambdaContext, sqs_event
+from infra.local.events import LambdaContext, sqs_event
 from watchlist_core.audit.events import item_target, new_event
 from watchlist_core.audit.message import AuditAction, AuditEvent
 from watchlist_core.observability import logger

@@ -29,7 +29,7 @@ ONE_ROUTE_APP = (
 # What a cold start really costs before answering: the first invocation also builds the services
 # (redis-py is imported then), here for GET /health, which touches no dependency over the network.
 FIRST_INVOCATION = (
-    "import watchlist_api.handler as h; from infra.events import LambdaContext, api_gateway_event; "
+    "import watchlist_api.handler as h; from infra.local.events import LambdaContext, api_gateway_event; "
     "h.handler(api_gateway_event('GET', '/health'), LambdaContext())"
 )
 SUBJECTS = {

@@ -27,10 +27,10 @@ import redis
 from botocore.client import BaseClient
 
 from bench._common import captured_output, local_stack, uncached
-from infra.aws_calls import tally_aws_calls
-from infra.bootstrap import table_names
-from infra.events import LambdaContext, api_gateway_event, sqs_event
-from infra.template import load_template
+from infra.aws.bootstrap import table_names
+from infra.aws.calls import tally_aws_calls
+from infra.aws.template import load_template
+from infra.local.events import LambdaContext, api_gateway_event, sqs_event
 from tests.support import Api
 from watchlist_core.observability import logger
 from watchlist_core.settings import get_settings

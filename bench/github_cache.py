@@ -13,8 +13,8 @@ import redis
 from bench._common import interleaved, local_stack, print_against_bare
 from bench.redis_cost import counting_round_trips
 from bench.warm import bare_handler
-from infra.events import LambdaContext, api_gateway_event, response_headers
-from infra.github_stub import GitHubStub
+from infra.local.events import LambdaContext, api_gateway_event, response_headers
+from infra.local.github_stub import GitHubStub
 from tests.support import Api
 from watchlist_core import wiring
 from watchlist_core.observability import logger

@@ -10,8 +10,8 @@ from collections.abc import Callable
 from typing import Any
 
 from bench._common import captured_output, interleaved, local_stack, print_against_bare
-from infra.aws_calls import tally_aws_calls
-from infra.events import LambdaContext, api_gateway_event
+from infra.aws.calls import tally_aws_calls
+from infra.local.events import LambdaContext, api_gateway_event
 from tests.support import Api
 
 ROUNDS = 100

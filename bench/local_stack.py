@@ -16,9 +16,9 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
 from bench._common import captured_output, interleaved, local_stack, uncached
-from infra.events import LambdaContext, api_gateway_event
-from infra.gateway import make_server
-from infra.instances import InProcessInstance
+from infra.local.events import LambdaContext, api_gateway_event
+from infra.local.gateway import make_server
+from infra.local.instances import InProcessInstance
 from tests.support import Api
 
 CLIENTS = 10

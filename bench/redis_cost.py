@@ -13,7 +13,7 @@ from redis.connection import AbstractConnection, Connection
 
 from bench._common import interleaved, local_stack, print_against_bare, tally_dynamodb
 from bench.warm import bare_handler
-from infra.events import LambdaContext, api_gateway_event, response_headers
+from infra.local.events import LambdaContext, api_gateway_event, response_headers
 from tests.support import Api
 
 ROUNDS = 300

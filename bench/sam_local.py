@@ -14,7 +14,7 @@ from functools import partial
 from typing import Any
 
 from bench._common import describe, interleaved
-from infra.dev_stack import dev_stack, sam_local_stack
+from infra.commands.dev_stack import dev_stack, sam_local_stack
 from tests.support import http_request
 
 ADMIN = ("bench-admin@example.com", "bench admin password 1")

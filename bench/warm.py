@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from mangum import Mangum
 
 from bench._common import captured_output, describe, local_stack, tally_dynamodb, uncached
-from infra.events import LambdaContext, api_gateway_event
+from infra.local.events import LambdaContext, api_gateway_event
 from tests.support import Api
 
 ROUNDS = 30

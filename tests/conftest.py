@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from infra.local_aws import LOCAL_AWS_ENVIRONMENT
+from infra.local.local_aws import LOCAL_AWS_ENVIRONMENT
 from watchlist_core import wiring
 from watchlist_core.settings import Settings
 

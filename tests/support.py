@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 import pytest
 from pydantic import ValidationError
 
-from infra.events import LambdaContext, api_gateway_event, response_body, response_headers
+from infra.local.events import LambdaContext, api_gateway_event, response_body, response_headers
 from watchlist_core.audit.message import AuditEvent
 from watchlist_core.domain import utc_now
 from watchlist_core.settings import get_settings

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from infra.servers import stop_process
+from infra.local.servers import stop_process
 
 DEFAULT_PRIVATE_ROOT = Path("/var/lib/watchlist-api/docker")
 # Debian bookworm's packages, pinned: the engine, its NAT rules, and debootstrap for the stand-in base image.

@@ -23,10 +23,10 @@ from pathlib import Path
 
 import yaml
 
+from infra import ROOT
+from infra.aws.template import load_template
 from infra.containers.engine import DEBOOTSTRAP_PACKAGE, apt_install, say, succeeds
-from infra.template import load_template
 
-ROOT = Path(__file__).resolve().parents[2]
 STANDINS = Path(__file__).resolve().parent / "standins"
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 DEBIAN_SUITE = "bookworm"

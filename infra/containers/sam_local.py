@@ -28,10 +28,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
+from infra import ROOT
 from infra.containers.engine import compose_binary, docker_engine, say
-from infra.containers.images import ROOT, Resolved, resolve
-from infra.local_aws import LOCAL_AWS_ENVIRONMENT
-from infra.servers import child_process, free_port, wait_until_answering
+from infra.containers.images import Resolved, resolve
+from infra.local.local_aws import LOCAL_AWS_ENVIRONMENT
+from infra.local.servers import child_process, free_port, wait_until_answering
 
 BUILD_DIR = ROOT / ".aws-sam" / "build"
 ENV_VARS_FILE = ROOT / "infra" / "sam-local-env.json"
@@ -165,7 +166,7 @@ def main() -> int:
         say("docker compose up: DynamoDB, Redis, SQS, and the bootstrap of the template's tables and queues")
         compose.up()
         os.environ.update(host_environment(compose))
-        from infra.bootstrap import first_admin  # after the environment above: the settings are read once
+        from infra.aws.bootstrap import first_admin  # after the environment above: the settings are read once
 
         print(first_admin(), flush=True)
 
@@ -192,7 +193,8 @@ def main() -> int:
         wait_until_answering(base + "/health", [functions, api], READY_SECONDS)
         worker = stack.enter_context(
             child_process(
-                [sys.executable, "-m", "infra.audit_worker"], env=os.environ | {"LAMBDA_ENDPOINT_URL": lambda_endpoint}
+                [sys.executable, "-m", "infra.local.audit_worker"],
+                env=os.environ | {"LAMBDA_ENDPOINT_URL": lambda_endpoint},
             )
         )
         print(f"audit worker (queue poller and outbox relay, through {lambda_endpoint}): pid {worker.pid}", flush=True)

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from infra.dev_stack import LocalStack, dev_stack
-from infra.redis_server import RedisServer
-from infra.servers import free_port
+from infra.commands.dev_stack import LocalStack, dev_stack
+from infra.local.redis_server import RedisServer
+from infra.local.servers import free_port
 
 ADMIN = {"email": "boss@example.com", "password": "admin password 42"}
 
@@ -91,7 +91,7 @@ def _audited_login(base: str, token: str, admin_id: str) -> bool:
 
 
 def test_make_dev_says_which_redis_it_uses(monkeypatch: pytest.MonkeyPatch) -> None:
-    from infra import dev
+    from infra.commands import dev
 
     monkeypatch.setenv("REDIS_URL", "recorded so that teardown restores its absence")
     monkeypatch.delenv("REDIS_URL")

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from infra.dev_stack import dev_stack
+from infra.commands.dev_stack import dev_stack
 from tests.e2e.test_dev_server import ADMIN
 from watchlist_ui.client import Session, WatchlistClient
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from infra.dev_stack import dev_stack
+from infra.commands.dev_stack import dev_stack
 from tests.support import http_request
 
 ADMIN = ("instances-admin@example.com", "instances admin password")

@@ -12,7 +12,8 @@ import urllib.request
 
 import pytest
 
-from infra.dev_stack import ROOT, dev_stack
+from infra import ROOT
+from infra.commands.dev_stack import dev_stack
 
 ADMIN = ("schemathesis-admin@example.com", "schemathesis password 1")
 CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"

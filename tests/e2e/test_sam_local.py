@@ -19,12 +19,12 @@ from typing import Any
 import boto3
 import pytest
 
+from infra.commands.dev_stack import LocalStack, sam_local_stack
+from infra.commands.postman import newman
+from infra.commands.sample_events import EVENTS_ROOT, function_for, load_event, placeholder_values
 from infra.containers.engine import docker_engine, engine_answers
 from infra.containers.images import resolve
 from infra.containers.sam_local import NETWORK, Sam, env_vars_file
-from infra.dev_stack import LocalStack, sam_local_stack
-from infra.postman import newman
-from infra.sample_events import EVENTS_ROOT, function_for, load_event, placeholder_values
 from tests.support import assert_expected_outcome
 from watchlist_core import wiring
 

@@ -9,9 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from infra.dev_stack import dev_stack
-from infra.moto_server import MotoServer
-from infra.redis_server import RedisServer
+from infra.commands.dev_stack import dev_stack
+from infra.local.moto_server import MotoServer
+from infra.local.redis_server import RedisServer
 from tests.e2e.test_dev_server import ADMIN
 from tests.support import http_request
 

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from infra.local_aws import use_moto
-from infra.moto_server import MotoServer
-from infra.redis_server import RedisServer
+from infra.local.local_aws import use_moto
+from infra.local.moto_server import MotoServer
+from infra.local.redis_server import RedisServer
 from tests.support import Api, unique_email
 from watchlist_core import wiring
 

@@ -14,12 +14,12 @@ import boto3
 import pytest
 from pydantic import ValidationError
 
-from infra.aws_calls import tally_aws_calls
-from infra.events import LambdaContext, scheduled_event, sqs_event
-from infra.moto_server import MotoServer
-from infra.sample_events import handler_for, load_event, placeholder_values
-from infra.servers import free_port
-from infra.sqs_poller import QueuePoller
+from infra.aws.calls import tally_aws_calls
+from infra.commands.sample_events import handler_for, load_event, placeholder_values
+from infra.local.events import LambdaContext, scheduled_event, sqs_event
+from infra.local.moto_server import MotoServer
+from infra.local.servers import free_port
+from infra.local.sqs_poller import QueuePoller
 from tests.support import PASSWORD, Api, assert_expected_outcome, past_the_refresh_grace
 from watchlist_core import wiring
 from watchlist_core.audit.events import new_event, user_target

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from infra import bootstrap
+from infra.aws import bootstrap
 from tests.support import PASSWORD, Api, unique_email
 from watchlist_core.observability import logger
 from watchlist_core.settings import get_settings

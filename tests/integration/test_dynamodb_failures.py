@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from infra.bootstrap import create_tables
-from infra.moto_server import MotoServer
+from infra.aws.bootstrap import create_tables
+from infra.local.moto_server import MotoServer
 from tests.support import Api
 from watchlist_core import wiring
 from watchlist_core.settings import get_settings

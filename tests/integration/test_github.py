@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from infra.github_stub import GitHubStub, Reply
+from infra.local.github_stub import GitHubStub, Reply
 from tests.support import Api
 from watchlist_core import wiring
 

@@ -13,8 +13,8 @@ from mangum import Mangum
 from pynamodb.exceptions import QueryError
 
 import watchlist_api.handler as handler_module
-from infra.instances import LambdaHandler
-from infra.servers import free_port
+from infra.local.instances import LambdaHandler
+from infra.local.servers import free_port
 from tests.support import Api
 from watchlist_api.app import create_app
 from watchlist_core import wiring

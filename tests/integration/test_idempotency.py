@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from infra.aws_calls import tally_aws_calls
-from infra.events import LambdaContext
+from infra.aws.calls import tally_aws_calls
+from infra.local.events import LambdaContext
 from tests.support import PASSWORD, Api, ApiResponse, unique_email
 from watchlist_core.domain import ItemDraft
 from watchlist_core.errors import RequestInProgressError

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from infra.gateway import make_server
-from infra.instances import InProcessInstance
+from infra.local.gateway import make_server
+from infra.local.instances import InProcessInstance
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from infra.redis_server import RedisServer
+from infra.local.redis_server import RedisServer
 from tests.support import PASSWORD, Api, ApiResponse, unique_email
 from watchlist_core import wiring
 from watchlist_core.wiring import get_services

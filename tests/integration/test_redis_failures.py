@@ -11,9 +11,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from infra.aws_calls import tally_aws_calls
-from infra.instances import LambdaHandler
-from infra.redis_server import RedisServer
+from infra.aws.calls import tally_aws_calls
+from infra.local.instances import LambdaHandler
+from infra.local.redis_server import RedisServer
 from tests.support import Api
 from watchlist_core import wiring
 from watchlist_core.observability import logger

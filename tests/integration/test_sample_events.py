@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from infra.events import LambdaContext
-from infra.sample_events import handler_for, load_event, placeholder_values
+from infra.commands.sample_events import handler_for, load_event, placeholder_values
+from infra.local.events import LambdaContext
 from tests.support import assert_expected_outcome
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,7 +36,7 @@ def test_sample_event_gets_its_expected_answer(handler, path: Path) -> None:  # 
 def test_make_invoke_prints_the_lambda_response(moto_server) -> None:  # type: ignore[no-untyped-def]
     env = os.environ | {"DYNAMODB_ENDPOINT_URL": moto_server.endpoint_url}
     event = ROOT / "events/api/watchlists/get-item__200.json"
-    command = [sys.executable, "-m", "infra.invoke", str(event)]
+    command = [sys.executable, "-m", "infra.commands.invoke", str(event)]
     result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)  # noqa: S603
     assert result.returncode == 0, result.stderr
     response = json.loads(result.stdout[result.stdout.index('{\n  "statusCode"') :])

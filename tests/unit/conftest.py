@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from moto import mock_aws
 
-from infra.bootstrap import create_tables
+from infra.aws.bootstrap import create_tables
 from watchlist_core.settings import get_settings
 from watchlist_core.wiring import Services, get_services
 

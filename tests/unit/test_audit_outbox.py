@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
-from infra.bootstrap import create_tables
+from infra.aws.bootstrap import create_tables
 from watchlist_core.audit.events import new_event
 from watchlist_core.audit.message import AuditAction, AuditEvent
 from watchlist_core.services.audit_delivery import AuditTrail, OutboxRelay

@@ -11,9 +11,9 @@ from urllib.parse import urlparse
 
 import yaml
 
+from infra.aws.template import function_environment, load_template, queue_definitions, queue_env_vars, table_env_vars
 from infra.containers.engine import compose_binary
 from infra.containers.images import STANDINS, compose_images
-from infra.template import function_environment, load_template, queue_definitions, queue_env_vars, table_env_vars
 from watchlist_core.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,8 +66,8 @@ def test_the_bootstrap_creates_the_templates_tables_and_queues_in_the_compose_se
     services = compose()["services"]
     bootstrap = services["bootstrap"]
     script = " ".join(bootstrap["command"])
-    assert "python -m infra.bootstrap tables" in script
-    assert "python -m infra.bootstrap queues" in script
+    assert "python -m infra.aws.bootstrap tables" in script
+    assert "python -m infra.aws.bootstrap queues" in script
     for variable, service in (("DYNAMODB_ENDPOINT_URL", "dynamodb"), ("SQS_ENDPOINT_URL", "sqs")):
         assert urlparse(bootstrap["environment"][variable]).hostname == service
         assert service in bootstrap["depends_on"]
@@ -84,7 +84,7 @@ def test_the_sam_local_env_file_names_what_the_bootstrap_creates() -> None:
     template = load_template()
     for variable in table_env_vars(template).values():
         assert environment[variable] == getattr(bootstrap_settings, variable.lower())
-    # Queues: created under their logical ids (infra.bootstrap.create_queues), dead-letter queue included.
+    # Queues: created under their logical ids (infra.aws.bootstrap.create_queues), dead-letter queue included.
     for logical_id, variable in queue_env_vars(template).items():
         assert urlparse(environment[variable]).path.endswith("/" + logical_id)
     assert set(queue_definitions(template)) == {"AuditQueue", "AuditDeadLetterQueue"}

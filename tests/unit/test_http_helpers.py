@@ -1,7 +1,7 @@
 import pytest
 from starlette.datastructures import Headers
 
-from infra.events import api_gateway_event
+from infra.local.events import api_gateway_event
 from watchlist_api.conditional import expected_versions
 from watchlist_api.middleware import choose_request_id, stage_prefix
 

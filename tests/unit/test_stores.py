@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from infra.aws_calls import tally_aws_calls
+from infra.aws.calls import tally_aws_calls
 from watchlist_core.domain import ItemChanges, ItemDraft, ItemQuery, ItemStatus, ItemType, Registration, Role
 from watchlist_core.errors import ConflictError
 from watchlist_core.settings import get_settings

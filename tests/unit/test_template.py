@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from pynamodb.models import Model
 
-from infra.template import create_table_requests, load_template, queue_definitions, queue_env_vars, table_env_vars
+from infra.aws.template import create_table_requests, load_template, queue_definitions, queue_env_vars, table_env_vars
 from watchlist_core.storage.tables import AuditEventRecord, ItemRecord, OutboxRecord, SessionRecord, UserRecord
 
 RECORD_TABLE = {

@@ -1,4 +1,4 @@
-"""infra.verify_build on a small fake build: a complete artifact passes, one missing a layer's module fails."""
+"""infra.commands.verify_build on a small fake build: a complete artifact passes, one missing a layer's module fails."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.verify_build import function_paths, main, verify
+from infra.commands.verify_build import function_paths, main, verify
 
 TEMPLATE = """
 Globals:

@@ -135,7 +135,7 @@ class GitHubStub:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m infra.github_stub --host 0.0.0.0 --port 8080`: the demo users, until SIGINT or SIGTERM."""
+    """`python -m infra.local.github_stub --host 0.0.0.0 --port 8080`: the demo users, until SIGINT or SIGTERM."""
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080)

@@ -1,6 +1,6 @@
 """`make invoke EVENT=events/....json`: run a function's handler on one sample event in-process, as
 `sam local invoke` would, and print the Lambda response (the events and their placeholders:
-infra/sample_events.py).
+infra/commands/sample_events.py).
 """
 
 from __future__ import annotations
@@ -11,17 +11,17 @@ import sys
 from contextlib import ExitStack
 from pathlib import Path
 
-from infra.bootstrap import create_tables
-from infra.events import LambdaContext
-from infra.local_aws import LOCAL_AWS_ENVIRONMENT, use_moto
-from infra.moto_server import MotoServer
-from infra.sample_events import handler_for, load_event, placeholder_values
+from infra.aws.bootstrap import create_tables
+from infra.commands.sample_events import handler_for, load_event, placeholder_values
+from infra.local.events import LambdaContext
+from infra.local.local_aws import LOCAL_AWS_ENVIRONMENT, use_moto
+from infra.local.moto_server import MotoServer
 from watchlist_core.settings import get_settings
 
 
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
-        print("usage: python -m infra.invoke events/<file>.json", file=sys.stderr)
+        print("usage: python -m infra.commands.invoke events/<file>.json", file=sys.stderr)
         return 2
     with ExitStack() as stack:
         if not os.environ.get("DYNAMODB_ENDPOINT_URL"):

@@ -1,4 +1,4 @@
-"""`python -m infra.moto_atomic`: moto's server, with DynamoDB's atomic writes.
+"""`python -m infra.local.moto_atomic`: moto's server, with DynamoDB's atomic writes.
 
 moto applies a conditional write or a transaction without a lock: two at once can both read the old value and
 both succeed (a lost update of a counter, two claims of one e-mail), which DynamoDB never allows. One lock

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 import socket
 
-from infra.servers import ChildServer
+from infra.local.servers import ChildServer
 
 
 class RedisServer(ChildServer):

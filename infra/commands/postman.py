@@ -1,6 +1,6 @@
 """`make postman`: the Postman collection run by newman against a `make dev` stack this script starts and stops.
 
-python -m infra.postman    (after `npm ci`; the Makefile does both)
+python -m infra.commands.postman    (after `npm ci`; the Makefile does both)
 """
 
 from __future__ import annotations
@@ -8,7 +8,8 @@ from __future__ import annotations
 import secrets
 import subprocess
 
-from infra.dev_stack import ROOT, dev_stack
+from infra import ROOT
+from infra.commands.dev_stack import dev_stack
 
 POSTMAN = ROOT / "postman"
 ADMIN_EMAIL = "postman-admin@example.com"

@@ -9,12 +9,12 @@ import time
 import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+from infra import ROOT
+
 READY_TIMEOUT_SECONDS = 30.0
-ROOT = Path(__file__).resolve().parent.parent  # `python -m infra....` finds the project from here
 
 
 def free_port() -> int:

@@ -2,7 +2,7 @@
 its app and wiring) in a fresh interpreter that sees only the standard library (`-S`: no site-packages),
 the function's own directory and its layers' `python/` directories, as the Lambda runtime would.
 
-python -m infra.verify_build .aws-sam/build
+python -m infra.commands.verify_build .aws-sam/build
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from infra.template import load_template
+from infra.aws.template import load_template
 
 _IMPORT = "import importlib; handler = getattr(importlib.import_module({module!r}), {name!r}); assert callable(handler)"
 

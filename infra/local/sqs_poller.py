@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from infra.events import LambdaContext, sqs_event
+from infra.local.events import LambdaContext, sqs_event
 from watchlist_core.observability import logger
 
 Handler = Callable[[dict[str, Any], Any], Any]

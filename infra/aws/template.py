@@ -8,7 +8,9 @@ from typing import Any
 
 import yaml
 
-TEMPLATE_PATH = Path(__file__).resolve().parent.parent / "template.yaml"
+from infra import ROOT
+
+TEMPLATE_PATH = ROOT / "template.yaml"
 _TABLE_KEYS = ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "LocalSecondaryIndexes")
 
 

@@ -1,6 +1,6 @@
 """`make dev`: moto server (DynamoDB and SQS), tables and queues from template.yaml, the first admin, the audit
-worker (queue poller and outbox relay, see infra/audit_worker.py) and the API through its Lambda handler.
-With GITHUB_STUB=1, a local GitHub stand-in (infra/github_stub.py) instead of api.github.com; with FRONTEND=1,
+worker (queue poller and outbox relay, see infra/local/audit_worker.py) and the API through its Lambda handler.
+With GITHUB_STUB=1, a local GitHub stand-in (infra/local/github_stub.py) instead of api.github.com; with FRONTEND=1,
 the Streamlit front end beside the API (FRONTEND_PORT, default 8501).
 
 Redis: REDIS_URL if set; else the local server on 127.0.0.1:6379 when one answers; else an in-process
@@ -15,16 +15,16 @@ import signal
 import socket
 import sys
 from contextlib import ExitStack, closing
-from pathlib import Path
 from types import FrameType
 
-from infra.bootstrap import create_queues, create_tables, first_admin
-from infra.gateway import make_server
-from infra.github_stub import DEMO_USERS, GitHubStub
-from infra.instances import instances
-from infra.local_aws import LOCAL_AWS_ENVIRONMENT
-from infra.moto_server import MotoServer
-from infra.servers import child_process
+from infra import ROOT
+from infra.aws.bootstrap import create_queues, create_tables, first_admin
+from infra.local.gateway import make_server
+from infra.local.github_stub import DEMO_USERS, GitHubStub
+from infra.local.instances import instances
+from infra.local.local_aws import LOCAL_AWS_ENVIRONMENT
+from infra.local.moto_server import MotoServer
+from infra.local.servers import child_process
 from watchlist_core.settings import get_settings
 
 LOCAL_REDIS = ("127.0.0.1", 6379)
@@ -56,7 +56,7 @@ def _choose_redis() -> str:
 
 def _streamlit(api_url: str, host: str, port: str) -> list[str]:
     os.environ["WATCHLIST_API_URL"] = api_url
-    app = str(Path(__file__).resolve().parent.parent / "frontend" / "app.py")
+    app = str(ROOT / "frontend" / "app.py")
     return [
         sys.executable,
         "-m",
@@ -97,7 +97,7 @@ def main() -> int:
         os.environ.update(create_queues(os.environ["SQS_ENDPOINT_URL"], os.environ["AWS_REGION"]))
         print(f"audit queue: {os.environ['AUDIT_QUEUE_URL']}", flush=True)
         print("tables created:", ", ".join(create_tables(get_settings())), flush=True)
-        worker = stack.enter_context(child_process([sys.executable, "-m", "infra.audit_worker"]))
+        worker = stack.enter_context(child_process([sys.executable, "-m", "infra.local.audit_worker"]))
         print(f"audit worker (queue poller and outbox relay): pid {worker.pid}", flush=True)
 
         print(first_admin(), flush=True)

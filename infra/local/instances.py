@@ -14,7 +14,7 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
-from infra.events import LambdaContext
+from infra.local.events import LambdaContext
 
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 

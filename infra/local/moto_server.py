@@ -5,11 +5,11 @@ from __future__ import annotations
 import sys
 import urllib.request
 
-from infra.servers import ChildServer
+from infra.local.servers import ChildServer
 
 
 class MotoServer(ChildServer):
-    """moto's server, with DynamoDB's atomic writes (infra/moto_atomic.py); its state lives in memory only."""
+    """moto's server, with DynamoDB's atomic writes (infra/local/moto_atomic.py); its state lives in memory only."""
 
     name = "moto server"
 
@@ -18,7 +18,7 @@ class MotoServer(ChildServer):
         return f"http://127.0.0.1:{self.port}"
 
     def command(self) -> list[str]:
-        return [sys.executable, "-m", "infra.moto_atomic", "-H", "127.0.0.1", "-p", str(self.port)]
+        return [sys.executable, "-m", "infra.local.moto_atomic", "-H", "127.0.0.1", "-p", str(self.port)]
 
     def answers(self) -> bool:
         with urllib.request.urlopen(self.endpoint_url + "/moto-api/", timeout=1):  # noqa: S310 (loopback)

@@ -23,8 +23,9 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
-from infra.dev_stack import READY_SECONDS, ROOT, dev_stack
-from infra.servers import free_port, wait_until_answering
+from infra import ROOT
+from infra.commands.dev_stack import READY_SECONDS, dev_stack
+from infra.local.servers import free_port, wait_until_answering
 
 DOCS = ROOT / "docs"
 ADMIN_EMAIL = "admin@example.com"

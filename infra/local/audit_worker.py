@@ -18,8 +18,8 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from infra.events import LambdaContext, scheduled_event
-from infra.sqs_poller import Handler, QueuePoller
+from infra.local.events import LambdaContext, scheduled_event
+from infra.local.sqs_poller import Handler, QueuePoller
 from watchlist_core.settings import get_settings
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from infra.bootstrap import create_queues, create_tables
+from infra.aws.bootstrap import create_queues, create_tables
 from watchlist_core import wiring
 from watchlist_core.settings import get_settings
 

@@ -1,8 +1,8 @@
 """Creates the template's tables and queues (idempotently) and the first admin.
 
-python -m infra.bootstrap tables        # against DYNAMODB_ENDPOINT_URL, or AWS
-python -m infra.bootstrap queues        # against SQS_ENDPOINT_URL, or AWS; prints AUDIT_QUEUE_URL=...
-python -m infra.bootstrap admin         # from ADMIN_EMAIL and ADMIN_PASSWORD
+python -m infra.aws.bootstrap tables        # against DYNAMODB_ENDPOINT_URL, or AWS
+python -m infra.aws.bootstrap queues        # against SQS_ENDPOINT_URL, or AWS; prints AUDIT_QUEUE_URL=...
+python -m infra.aws.bootstrap admin         # from ADMIN_EMAIL and ADMIN_PASSWORD
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 import boto3
 
-from infra.template import create_table_requests, load_template, queue_definitions, queue_env_vars, table_env_vars
+from infra.aws.template import create_table_requests, load_template, queue_definitions, queue_env_vars, table_env_vars
 from watchlist_core.domain import User
 from watchlist_core.settings import Settings, get_settings
 from watchlist_core.wiring import get_services

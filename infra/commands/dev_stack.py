@@ -12,12 +12,11 @@ import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from infra.redis_server import RedisServer
-from infra.servers import free_port, stop_process, wait_until_answering
+from infra import ROOT
+from infra.local.redis_server import RedisServer
+from infra.local.servers import free_port, stop_process, wait_until_answering
 
-ROOT = Path(__file__).resolve().parent.parent
 READY_SECONDS = 90
 SAM_LOCAL_STOP_SECONDS = 300  # it stops SAM, its containers, compose and perhaps a private Docker engine
 
@@ -88,7 +87,9 @@ def dev_stack(admin_email: str, admin_password: str, **environment: str) -> Iter
             child_environment["REDIS_URL"] = stack.enter_context(RedisServer()).url
         running = LocalStack(
             f"http://127.0.0.1:{port}",
-            *_start("infra.dev", child_environment | environment, "API (through the Lambda handler", READY_SECONDS),
+            *_start(
+                "infra.commands.dev", child_environment | environment, "API (through the Lambda handler", READY_SECONDS
+            ),
         )
         stack.callback(running.stop)
         wait_until_answering(running.api + "/health", [running.process], READY_SECONDS)

@@ -1,6 +1,7 @@
 """The import roots, read from where they are declared (pyproject.toml, [tool.mypy] mypy_path) plus the project
-root, written into the running venv as a .pth file: `make install` runs `python -m infra.import_roots` with each
-venv's python, so that python, pytest and an editor using the venv import the project without a PYTHONPATH."""
+root, written into the running venv as a .pth file: `make install` runs `python -m infra.commands.import_roots`
+with each venv's python, so that python, pytest and an editor using the venv import the project without a
+PYTHONPATH."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import sysconfig
 import tomllib
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from infra import ROOT
 
 
 def import_roots() -> list[Path]:

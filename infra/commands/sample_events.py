@@ -16,13 +16,14 @@ from typing import Any
 
 from ulid import ULID
 
-from infra.template import load_template
+from infra import ROOT
+from infra.aws.template import load_template
 from watchlist_core.domain import Credentials, ItemDraft, ItemType, Registration
 from watchlist_core.wiring import get_services
 
 DEMO_PASSWORD = "demo-password-1"  # noqa: S105 (a throwaway local demo account)
 LOCAL_ADDRESS = "127.0.0.1"  # where the demo logins come from, for the login throttle
-EVENTS_ROOT = Path(__file__).resolve().parent.parent / "events"
+EVENTS_ROOT = ROOT / "events"
 FUNCTION_MODULES = {
     "api": "watchlist_api.handler",
     "audit": "watchlist_audit.handler",

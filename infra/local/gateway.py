@@ -1,4 +1,4 @@
-"""A local API Gateway: each HTTP request becomes a proxy event handed to a Lambda instance (infra/instances.py).
+"""A local API Gateway: each HTTP request becomes a proxy event handed to a Lambda instance (infra/local/instances.py).
 
 Connections are served concurrently (a client holding a keep-alive connection must not block the others); each
 instance runs one invocation at a time, as in AWS. The response says which instance answered
@@ -11,8 +11,8 @@ from http.server import BaseHTTPRequestHandler, HTTPServer, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from infra.events import api_gateway_event, response_body, response_headers
-from infra.instances import InProcessInstance, InstancePool
+from infra.local.events import api_gateway_event, response_body, response_headers
+from infra.local.instances import InProcessInstance, InstancePool
 
 
 def make_server(instances: InProcessInstance | InstancePool, host: str, port: int) -> HTTPServer:
