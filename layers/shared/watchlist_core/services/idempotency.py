@@ -9,13 +9,14 @@ request can be retried. A twin arriving while the first is in progress is refuse
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from watchlist_core.errors import DependencyUnavailableError, InvalidInputError, RequestInProgressError
 from watchlist_core.observability import logger
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer
+    from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer, IdempotencyConfig
 
 KEY_FIELD = ("header", "Idempotency-Key")
 Answer = dict[str, Any]
@@ -30,8 +31,6 @@ class IdempotentRequests:
 
     def __init__(self, persistence: Callable[[], BasePersistenceLayer]) -> None:
         self._persistence = persistence
-        self._config: Any = None
-        self._once: Callable[..., Answer] | None = None
 
     def answer(
         self, caller: str, key: str, request: dict[str, Any], work: Callable[[], Answer], lambda_context: Any
@@ -43,9 +42,9 @@ class IdempotentRequests:
             IdempotencyValidationError,
         )
 
-        once = self._build()
+        config, once = self._idempotent
         if lambda_context is not None:
-            self._config.register_lambda_context(lambda_context)  # a crashed attempt frees the key at its timeout
+            config.register_lambda_context(lambda_context)  # a crashed attempt frees the key at its timeout
         done: list[Answer] = []
 
         def do_work() -> Answer:
@@ -66,24 +65,25 @@ class IdempotentRequests:
                 return done[0]
             raise DependencyUnavailableError("Idempotency keys cannot be checked right now.") from error
 
-    def _build(self) -> Callable[..., Answer]:
-        if self._once is None:
-            from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+    @cached_property
+    def _idempotent(self) -> tuple[IdempotencyConfig, Callable[..., Answer]]:
+        """Powertools' configuration (which takes each invocation's Lambda context) and `_answer` made idempotent."""
+        from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 
-            self._config = IdempotencyConfig(
-                event_key_jmespath="[caller, key]",
-                payload_validation_jmespath="request",
-                expires_after_seconds=WINDOW_SECONDS,
-                raise_on_no_idempotency_key=True,
-            )
-            self._once = idempotent_function(
-                _answer,
-                data_keyword_argument="attempt",
-                persistence_store=self._persistence(),
-                config=self._config,
-                key_prefix="watchlist-api",
-            )
-        return self._once
+        config = IdempotencyConfig(
+            event_key_jmespath="[caller, key]",
+            payload_validation_jmespath="request",
+            expires_after_seconds=WINDOW_SECONDS,
+            raise_on_no_idempotency_key=True,
+        )
+        once = idempotent_function(
+            _answer,
+            data_keyword_argument="attempt",
+            persistence_store=self._persistence(),
+            config=config,
+            key_prefix="watchlist-api",
+        )
+        return config, once
 
 
 def _answer(work: Callable[[], Answer], *, attempt: dict[str, Any]) -> Answer:
