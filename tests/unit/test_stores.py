@@ -1,6 +1,7 @@
 """Data access against in-process moto: counts, roles and sessions."""
 
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import pytest
 
@@ -11,7 +12,7 @@ from watchlist_core.settings import get_settings
 from watchlist_core.storage.items import derived_keys
 from watchlist_core.storage.sessions import Rotation, SessionStore
 from watchlist_core.storage.tables import TallyRecord, connection_for
-from watchlist_core.storage.transactions import NamedWrites, WritesRefusedError, run_transaction
+from watchlist_core.storage.transactions import NamedWrites, run_transaction
 from watchlist_core.wiring import Services
 
 
@@ -104,6 +105,7 @@ def test_a_refused_transaction_names_the_write_whose_condition_failed(services: 
             condition=TallyRecord.value > (5 if failing == "delete" else 0),
         )
 
-    with pytest.raises(WritesRefusedError) as refused:
-        run_transaction(connection_for(get_settings()), build)
-    assert refused.value.names == {failing}
+    refusals = {name: partial(ConflictError, name) for name in ("update", "put", "delete")}
+    with pytest.raises(ConflictError) as refused:
+        run_transaction(connection_for(get_settings()), build, refusals)
+    assert refused.value.detail == failing

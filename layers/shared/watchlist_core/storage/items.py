@@ -24,11 +24,11 @@ from watchlist_core.domain import (
     Page,
     WatchlistItem,
 )
-from watchlist_core.errors import ConflictError, NotFoundError
+from watchlist_core.errors import ConflictError, DomainError, NotFoundError
 from watchlist_core.storage.outbox import OutboxStore
 from watchlist_core.storage.pagination import decode_cursor, dynamodb_key, encode_cursor
 from watchlist_core.storage.tables import ItemRecord, UserRecord
-from watchlist_core.storage.transactions import NamedWrites, WritesRefusedError, run_transaction
+from watchlist_core.storage.transactions import NamedWrites, run_transaction
 from watchlist_core.storage.users import user_pk
 
 # Sorts by something other than creation use a key `<value>\x00<item id>`: NUL sorts below every
@@ -37,6 +37,10 @@ _SEPARATOR = "\x00"
 # The writes of an item's transactions, by name (storage/transactions.py).
 _ITEM = "item"
 _OWNER = "owner's counts"
+_ITEM_REFUSALS: dict[str, Callable[[], DomainError]] = {
+    _ITEM: lambda: ConflictError("The item changed concurrently."),
+    _OWNER: lambda: NotFoundError("No such user."),
+}
 _MISSING_NUMBER = "0000"  # no rating or year sorts as the lowest value
 _SORT_PREFIX_BYTES = 1024 - len(_SEPARATOR) - 26  # DynamoDB's sort key limit, less the separator and a ULID
 
@@ -132,7 +136,7 @@ class ItemStore:
             )
             self._outbox.stage(writes, audit)
 
-        self._commit(build)
+        run_transaction(self._connection, build, _ITEM_REFUSALS)
         return _to_item(record)
 
     def update(self, user_id: str, current: WatchlistItem, updated: WatchlistItem, audit: AuditEvent) -> WatchlistItem:
@@ -160,7 +164,7 @@ class ItemStore:
                 )
             self._outbox.stage(writes, audit)
 
-        self._commit(build)
+        run_transaction(self._connection, build, _ITEM_REFUSALS)
         return updated.model_copy(update={"version": current.version + 1})
 
     def delete(self, user_id: str, current: WatchlistItem, audit: AuditEvent) -> None:
@@ -174,18 +178,7 @@ class ItemStore:
             )
             self._outbox.stage(writes, audit)
 
-        self._commit(build)
-
-    def _commit(self, build: Callable[[NamedWrites], None]) -> None:
-        """Run an item write paired with its owner's count update, naming whichever condition failed."""
-        try:
-            run_transaction(self._connection, build)
-        except WritesRefusedError as refused:
-            if _ITEM in refused.names:
-                raise ConflictError("The item changed concurrently.") from refused
-            if _OWNER in refused.names:
-                raise NotFoundError("No such user.") from refused
-            raise
+        run_transaction(self._connection, build, _ITEM_REFUSALS)
 
     def list(self, user_id: str, query: ItemQuery) -> Page[WatchlistItem]:
         access = _BY_SORT_FIELD.get(query.sort.field)

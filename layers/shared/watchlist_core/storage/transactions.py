@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from botocore.exceptions import ClientError
 from pynamodb.connection import Connection
@@ -14,6 +14,7 @@ from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
+from watchlist_core.errors import DomainError
 from watchlist_core.storage.tables import guarded
 
 # Two transactions touching one item at once: DynamoDB cancels one with TransactionConflict;
@@ -79,18 +80,15 @@ class NamedWrites:
         )
 
 
-class WritesRefusedError(TransactWriteError):
-    """A transaction DynamoDB cancelled because the conditions of the writes named in `names` did not hold.
-    Otherwise the same error (its cause, code and reasons), so whoever does not handle it sees what it saw."""
-
-    def __init__(self, error: TransactWriteError, names: frozenset[str]) -> None:
-        super().__init__(error.msg, cause=error.cause)
-        self.names = names
-
-
-def run_transaction(connection: Connection, build: Callable[[NamedWrites], None]) -> None:
-    """Commit the writes `build` adds, retrying only on transaction conflicts; WritesRefusedError names the writes
-    whose condition failed."""
+def run_transaction(
+    connection: Connection,
+    build: Callable[[NamedWrites], None],
+    refusals: Mapping[str, Callable[[], DomainError]] | None = None,
+) -> None:
+    """Commit the writes `build` adds, retrying only on transaction conflicts. When DynamoDB refuses it because a
+    write's condition did not hold, the error `refusals` makes for the first such write it names is raised (made
+    anew each time: a raised exception keeps its traceback); a refusal it does not name, and any other failure,
+    propagates as PynamoDB's TransactWriteError."""
     for attempt in range(CONFLICT_RETRIES + 1):
         writes: NamedWrites | None = None
         try:
@@ -103,6 +101,7 @@ def run_transaction(connection: Connection, build: Callable[[NamedWrites], None]
                 time.sleep(random.uniform(0, 0.01 * 2**attempt))  # noqa: S311 (jitter, not security)
                 continue
             refused = writes.refused_by_condition(error) if writes else frozenset()
-            if refused:
-                raise WritesRefusedError(error, refused) from error
+            for name, refusal in (refusals or {}).items():
+                if name in refused:
+                    raise refusal() from error
             raise

@@ -14,7 +14,7 @@ from watchlist_core.errors import ConflictError
 from watchlist_core.storage.outbox import OutboxStore
 from watchlist_core.storage.pagination import decode_cursor, dynamodb_key, encode_cursor
 from watchlist_core.storage.tables import EmailClaimRecord, TallyRecord, UserRecord
-from watchlist_core.storage.transactions import NamedWrites, WritesRefusedError, run_transaction
+from watchlist_core.storage.transactions import NamedWrites, run_transaction
 
 USER_PREFIX = "USER#"
 EMAIL_PREFIX = "EMAIL#"
@@ -27,6 +27,7 @@ _DIRECTORY_KEY_FIELDS = ("pk", "directory_key")
 _EMAIL_CLAIM = "e-mail claim"
 _ACCOUNT = "account"
 _ADMIN_TALLY = "admin tally"
+_EMAIL_TAKEN = "An account with this e-mail address already exists."
 
 
 def user_pk(user_id: str) -> str:
@@ -79,12 +80,7 @@ class UserStore:
                 writes.update(_ADMIN_TALLY, TallyRecord(pk=ADMINS_TALLY), actions=[TallyRecord.value.add(1)])
             self._outbox.stage(writes, audit)
 
-        try:
-            run_transaction(self._connection, build)
-        except WritesRefusedError as refused:
-            if _EMAIL_CLAIM in refused.names:
-                raise ConflictError("An account with this e-mail address already exists.") from refused
-            raise
+        run_transaction(self._connection, build, {_EMAIL_CLAIM: lambda: ConflictError(_EMAIL_TAKEN)})
         # Outside the transaction on purpose: every registration would otherwise contend on this one item.
         # The display total can drift only if the function dies between the two writes.
         TallyRecord(pk=ALL_USERS_TALLY).update(actions=[TallyRecord.value.add(1)])
@@ -128,14 +124,14 @@ class UserStore:
                 writes.update(_ADMIN_TALLY, tally, actions=[TallyRecord.value.add(1)])
             self._outbox.stage(writes, audit)
 
-        try:
-            run_transaction(self._connection, build)
-        except WritesRefusedError as refused:
-            if _ADMIN_TALLY in refused.names:
-                raise ConflictError("The last admin cannot be demoted.") from refused
-            if _ACCOUNT in refused.names:
-                raise ConflictError("The user's role changed concurrently; retry.") from refused
-            raise
+        run_transaction(
+            self._connection,
+            build,
+            {
+                _ADMIN_TALLY: lambda: ConflictError("The last admin cannot be demoted."),
+                _ACCOUNT: lambda: ConflictError("The user's role changed concurrently; retry."),
+            },
+        )
         return current.model_copy(update={"role": role})
 
     def list(self, limit: int, cursor: str | None) -> Page[User]:
