@@ -48,8 +48,13 @@ sam-build: $(SAM_VENV)/.installed install
 	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam build --cached --build-dir .aws-sam/build --template template.yaml
 	$(PY) -m infra.commands.verify_build .aws-sam/build
 
+# pytest-xdist: the tests in PYTEST_WORKERS processes (default 2, this machine's cores), each file on one worker, so
+# that a module's stack (a make dev, a sam local) starts once; each worker has its own moto and Redis servers.
+PYTEST_WORKERS ?= 2
+PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadfile
+
 test: install lint typecheck sam-validate sam-build node_modules/.installed
-	$(PY) -m pytest --cov --cov-report=term --cov-fail-under=90
+	$(PY) -m pytest $(PYTEST_PARALLEL) --durations=10 --cov --cov-report=term --cov-fail-under=90
 	$(MAKE) postman
 
 # The inner loop: lint, types and the in-process unit tests (no servers), in well under a minute.
@@ -58,7 +63,7 @@ unit: install lint typecheck
 
 # The integration tests alone: the moto server and redis-server they start themselves.
 integration: install
-	$(PY) -m pytest tests/integration
+	$(PY) -m pytest $(PYTEST_PARALLEL) tests/integration
 
 # Node tools pinned in package-lock.json: newman, and Swagger UI's assets for the offline screenshots.
 node_modules/.installed: package.json package-lock.json
