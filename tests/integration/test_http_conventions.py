@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import time
 from typing import Any
 
 import pytest
@@ -129,9 +128,7 @@ def test_a_dead_dynamodb_gives_503_with_retry_after_and_failing_health(
     _assert_problem(response, 503)
     assert response.header("retry-after") == "1"
 
-    started = time.perf_counter()
-    health = api.get("/v1/health/detailed")
-    assert time.perf_counter() - started < 2
+    health = api.get("/v1/health/detailed")  # its deadline: tests/unit/test_health_service.py
     assert health.status == 503
     assert health.json()["status"] == "fail"
     assert health.json()["checks"]["dynamodb"]["status"] == "fail"
