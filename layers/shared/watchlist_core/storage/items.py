@@ -34,6 +34,8 @@ from watchlist_core.storage.users import user_pk
 # Sorts by something other than creation use a key `<value>\x00<item id>`: NUL sorts below every
 # other character, so "Alien" comes before "Aliens", and equal values keep creation order.
 _SEPARATOR = "\x00"
+_MISSING_NUMBER = "0000"  # no rating or year sorts as the lowest value
+_SORT_PREFIX_BYTES = 1024 - len(_SEPARATOR) - 26  # DynamoDB's sort key limit, less the separator and a ULID
 # The writes of an item's transactions, by name (storage/transactions.py).
 _ITEM = "item"
 _OWNER = "owner's counts"
@@ -41,8 +43,6 @@ _ITEM_REFUSALS: dict[str, Callable[[], DomainError]] = {
     _ITEM: lambda: ConflictError("The item changed concurrently."),
     _OWNER: lambda: NotFoundError("No such user."),
 }
-_MISSING_NUMBER = "0000"  # no rating or year sorts as the lowest value
-_SORT_PREFIX_BYTES = 1024 - len(_SEPARATOR) - 26  # DynamoDB's sort key limit, less the separator and a ULID
 
 
 @dataclass(frozen=True)

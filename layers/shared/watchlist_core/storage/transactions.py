@@ -90,17 +90,17 @@ def run_transaction(
     anew each time: a raised exception keeps its traceback); a refusal it does not name, and any other failure,
     propagates as PynamoDB's TransactWriteError."""
     for attempt in range(CONFLICT_RETRIES + 1):
-        writes: NamedWrites | None = None
+        transaction = TransactWrite(connection=guarded(connection))
+        writes = NamedWrites(transaction)
         try:
-            with TransactWrite(connection=guarded(connection)) as transaction:
-                writes = NamedWrites(transaction)
+            with transaction:
                 build(writes)
             return
         except TransactWriteError as error:
             if "TransactionConflict" in cancellation_codes(error) and attempt < CONFLICT_RETRIES:
                 time.sleep(random.uniform(0, 0.01 * 2**attempt))  # noqa: S311 (jitter, not security)
                 continue
-            refused = writes.refused_by_condition(error) if writes else frozenset()
+            refused = writes.refused_by_condition(error)
             for name, refusal in (refusals or {}).items():
                 if name in refused:
                     raise refusal() from error
