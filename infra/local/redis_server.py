@@ -5,6 +5,8 @@ from __future__ import annotations
 import shutil
 import socket
 
+import redis
+
 from infra.local.servers import ChildServer
 
 
@@ -16,6 +18,10 @@ class RedisServer(ChildServer):
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
+
+    def client(self) -> redis.Redis:
+        """An observer for tests."""
+        return redis.Redis.from_url(self.url)
 
     def command(self) -> list[str]:
         executable = shutil.which("redis-server")

@@ -100,6 +100,11 @@ class ChildServer:
         if self._process:
             stop_process(self._process)
 
+    def kill(self) -> None:
+        """SIGKILL: a crash, nothing said to anyone on the way out."""
+        if self._process:
+            stop_process(self._process, signal.SIGKILL)
+
     def freeze(self) -> None:
         """SIGSTOP: the port still accepts connections (the kernel does), nothing answers: a hung server."""
         if self._process:

@@ -9,6 +9,7 @@ import pytest
 
 from infra.local.local_aws import use_moto
 from infra.local.moto_server import MotoServer
+from infra.local.redis_cluster import LocalRedisCluster
 from infra.local.redis_server import RedisServer
 from tests.support import Api, unique_email
 from watchlist_core import wiring
@@ -20,10 +21,19 @@ def moto_server() -> Iterator[MotoServer]:
         yield server
 
 
-@pytest.fixture(scope="session")
-def redis_server() -> Iterator[RedisServer]:
-    """A real Redis for the session (tests that stop Redis start their own)."""
-    with RedisServer() as server:
+def local_redis(topology: str) -> RedisServer | LocalRedisCluster:
+    """A Redis of either kind users deploy: one server, or a cluster of three primaries (ElastiCache Serverless, a
+    cluster-mode-enabled replication group)."""
+    return RedisServer() if topology == "single" else LocalRedisCluster(primaries=3)
+
+
+REDIS_TOPOLOGIES = ["single", "cluster"]
+
+
+@pytest.fixture(scope="session", params=REDIS_TOPOLOGIES)
+def redis_server(request: pytest.FixtureRequest) -> Iterator[RedisServer | LocalRedisCluster]:
+    """A real Redis for the session, of each kind (tests that stop Redis start their own)."""
+    with local_redis(request.param) as server:
         yield server
 
 
@@ -69,11 +79,9 @@ def api(handler) -> Api:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def redis_api(handler, redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch) -> Api:  # type: ignore[no-untyped-def]
-    """The API on the session's real Redis server; every test gets an emptied Redis."""
-    import redis
-
-    redis.Redis.from_url(redis_server.url).flushall()
+def redis_api(handler, redis_server: RedisServer | LocalRedisCluster, monkeypatch: pytest.MonkeyPatch) -> Api:  # type: ignore[no-untyped-def]
+    """The API on the session's real Redis; every test gets an emptied Redis."""
+    redis_server.client().flushall()
     monkeypatch.setenv("REDIS_URL", redis_server.url)
     wiring.reset()
     return Api(handler)

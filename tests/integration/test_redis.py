@@ -7,9 +7,11 @@ from typing import Any
 
 import pytest
 
+from infra.local.redis_cluster import LocalRedisCluster
 from infra.local.redis_server import RedisServer
 from tests.support import PASSWORD, Api, ApiResponse, unique_email
 from watchlist_core import wiring
+from watchlist_core.state import keys
 from watchlist_core.wiring import get_services
 
 RATE_LIMIT = re.compile(r'^"(?P<name>[a-z_]+)";r=(?P<r>\d+);t=(?P<t>\d+)$')
@@ -85,10 +87,8 @@ def test_five_wrong_passwords_lock_that_address_out_of_that_account_and_nothing_
 
 
 def test_each_further_lockout_of_an_address_lasts_twice_as_long(
-    redis_api: Api, redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+    redis_api: Api, redis_server: RedisServer | LocalRedisCluster, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import redis
-
     monkeypatch.setenv("RATE_LIMIT_LOGIN", "100/60")  # the per-address request limit is not under test
     wiring.reset()
     user = redis_api.register()
@@ -98,8 +98,8 @@ def test_each_further_lockout_of_an_address_lasts_twice_as_long(
         for _ in range(5):
             assert redis_api.post("/v1/auth/login", json=guesses).status == 401
         retry_after.append(int(redis_api.post("/v1/auth/login", json=guesses).header("retry-after") or 0))
-        client = redis.Redis.from_url(redis_server.url)
-        client.delete(*client.keys("wl:{login:*}:lock:*"))  # the lock's time is up
+        client = redis_server.client()
+        client.delete(*client.scan_iter(match="wl:{login:*}:lock:*"))  # the lock's time is up
     assert 800 < retry_after[0] <= 900
     assert 1700 < retry_after[1] <= 1800
 
@@ -199,32 +199,59 @@ def test_an_admins_write_invalidates_the_owners_cache(redis_api: Api) -> None:
     assert redis_api.get("/v1/auth/me", token=token).json()["role"] == "admin"
 
 
-def test_logout_revokes_the_access_token_in_redis(redis_api: Api, redis_server) -> None:  # type: ignore[no-untyped-def]
-    import redis
-
+def test_logout_ends_the_session_in_redis_for_as_long_as_its_access_tokens_live(
+    redis_api: Api, redis_server: RedisServer | LocalRedisCluster
+) -> None:
     user = redis_api.register()
     tokens = redis_api.login(user["email"])
+    session_id = get_services().auth.authenticate(tokens["access_token"]).session_id
     assert redis_api.post("/v1/auth/logout", token=tokens["access_token"]).status == 204
     assert redis_api.get("/v1/auth/me", token=tokens["access_token"]).status == 401
-    revoked = redis.Redis.from_url(redis_server.url).keys(f"wl:{{u:{user['id']}}}:revoked:*")
-    assert len(revoked) == 1
-    ttl = redis.Redis.from_url(redis_server.url).ttl(revoked[0])
-    assert 0 < ttl <= 901  # kept only until the token would have expired
+    ttl = redis_server.client().ttl(keys.session_ended(user["id"], session_id))
+    assert 890 < ttl <= 901  # an access token issued just before the logout lives 900 s more, no longer
+
+
+def test_a_logout_ends_every_access_token_of_the_session_the_newer_ones_too(redis_api: Api) -> None:
+    user = redis_api.register()
+    tokens = redis_api.login(user["email"])
+    # A refresh a moment earlier, on another device or in an attacker's hands: a newer access token of the session.
+    newer = redis_api.post("/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]}).json()
+    assert redis_api.get("/v1/auth/me", token=newer["access_token"]).status == 200
+    assert redis_api.post("/v1/auth/logout", token=tokens["access_token"]).status == 204
+    assert redis_api.get("/v1/auth/me", token=newer["access_token"]).status == 401
+    assert redis_api.get("/v1/auth/me", token=tokens["access_token"]).status == 401
+    assert redis_api.post("/v1/auth/refresh", json={"refresh_token": newer["refresh_token"]}).status == 401
+    # Another session of the same user is not touched.
+    other = redis_api.login(user["email"])
+    assert redis_api.get("/v1/auth/me", token=other["access_token"]).status == 200
+
+
+def test_a_reused_refresh_token_ends_the_sessions_earlier_access_tokens(
+    redis_api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REFRESH_REUSE_GRACE_SECONDS", "0")  # any reuse is a theft here
+    wiring.reset()
+    user = redis_api.register()
+    first = redis_api.login(user["email"])
+    second = redis_api.post("/v1/auth/refresh", json={"refresh_token": first["refresh_token"]}).json()
+    assert redis_api.get("/v1/auth/me", token=first["access_token"]).status == 200
+    # The rotated token comes back (a thief's copy): the whole session ends, every access token of it.
+    assert redis_api.post("/v1/auth/refresh", json={"refresh_token": first["refresh_token"]}).status == 401
+    for access_token in (first["access_token"], second["access_token"]):
+        assert redis_api.get("/v1/auth/me", token=access_token).status == 401
+    assert redis_api.post("/v1/auth/refresh", json={"refresh_token": second["refresh_token"]}).status == 401
 
 
 def test_a_cache_version_gone_from_redis_never_brings_an_old_entry_back(
-    redis_api: Api, redis_server: RedisServer
+    redis_api: Api, redis_server: RedisServer | LocalRedisCluster
 ) -> None:
-    import redis
-
-    client = redis.Redis.from_url(redis_server.url)
+    client = redis_server.client()
     user, token = redis_api.new_user()
     assert redis_api.get("/v1/watchlists", token=token).json()["items"] == []  # cached: an empty page
     assert redis_api.post("/v1/watchlists/items", token=token, json={"title": "Dune", "type": "movie"}).status == 201
     for _ in range(3):  # the version expires, is evicted, or Redis forgets it: a new one, never an old one
         listed = redis_api.get("/v1/watchlists", token=token)
         assert [item["title"] for item in listed.json()["items"]] == ["Dune"], listed.header("x-cache")
-        version_keys = client.keys(f"wl:{{u:{user['id']}}}:cv")
-        assert version_keys
-        assert 0 < client.ttl(version_keys[0]) <= 3600  # the version key expires, kept alive by requests
-        client.delete(*version_keys)
+        version_key = keys.cache_version(user["id"])
+        assert 0 < client.ttl(version_key) <= 3600  # the version key expires, kept alive by requests
+        client.delete(version_key)

@@ -12,16 +12,20 @@ import pytest
 
 from infra.aws.calls import tally_aws_calls
 from infra.local.instances import LambdaHandler
+from infra.local.redis_cluster import LocalRedisCluster
 from infra.local.redis_server import RedisServer
+from tests.integration.conftest import REDIS_TOPOLOGIES, local_redis
 from tests.support import Api
 from watchlist_core import wiring
 from watchlist_core.observability import logger
 
 
-@pytest.fixture
-def own_redis(dynamodb: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[RedisServer]:
-    """A Redis server this test alone uses, so it can stop it."""
-    with RedisServer() as server:
+@pytest.fixture(params=REDIS_TOPOLOGIES)
+def own_redis(
+    request: pytest.FixtureRequest, dynamodb: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[RedisServer | LocalRedisCluster]:
+    """A Redis this test alone uses, so it can stop it: a server, or every node of a cluster."""
+    with local_redis(request.param) as server:
         monkeypatch.setenv("REDIS_URL", server.url)
         monkeypatch.setenv("REDIS_PAUSE_AFTER_FAILURE_SECONDS", "0")  # try Redis on every request
         wiring.reset()
@@ -37,7 +41,7 @@ def log_lines(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
 
 def test_with_redis_stopped_reads_and_writes_still_work_uncached_and_unlimited(
     handler: LambdaHandler,
-    own_redis: RedisServer,
+    own_redis: RedisServer | LocalRedisCluster,
     redis_connections: list[float | OSError | None],
     log_lines: io.StringIO,
     capfd: pytest.CaptureFixture[str],
@@ -67,7 +71,9 @@ def test_with_redis_stopped_reads_and_writes_still_work_uncached_and_unlimited(
     assert any("RedisUnavailable" in m for m in metrics)
 
 
-def test_health_reports_redis_fail_and_overall_warn(handler, own_redis: RedisServer) -> None:  # type: ignore[no-untyped-def]
+def test_health_reports_redis_fail_and_overall_warn(
+    handler: LambdaHandler, own_redis: RedisServer | LocalRedisCluster
+) -> None:
     api = Api(handler)
     assert api.get("/v1/health/detailed").json()["checks"]["redis"]["status"] == "pass"
     own_redis.stop()
@@ -82,7 +88,7 @@ def test_health_reports_redis_fail_and_overall_warn(handler, own_redis: RedisSer
 
 
 def test_revocation_fails_open_by_default_and_closed_when_configured(
-    handler: LambdaHandler, own_redis: RedisServer, monkeypatch: pytest.MonkeyPatch
+    handler: LambdaHandler, own_redis: RedisServer | LocalRedisCluster, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     api = Api(handler)
     _, token = api.new_user()
@@ -95,7 +101,9 @@ def test_revocation_fails_open_by_default_and_closed_when_configured(
     assert refused.header("retry-after") == "5"
 
 
-def test_logout_without_redis_says_the_token_could_not_be_revoked(handler, own_redis: RedisServer) -> None:  # type: ignore[no-untyped-def]
+def test_logout_without_redis_says_the_session_could_not_be_ended(
+    handler: LambdaHandler, own_redis: RedisServer | LocalRedisCluster
+) -> None:
     api = Api(handler)
     user = api.register()
     tokens = api.login(user["email"])
@@ -108,7 +116,7 @@ def test_logout_without_redis_says_the_token_could_not_be_revoked(handler, own_r
     assert api.post("/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]}).status == 401
 
 
-def test_redis_coming_back_is_used_again(handler, own_redis: RedisServer) -> None:  # type: ignore[no-untyped-def]
+def test_redis_coming_back_is_used_again(handler: LambdaHandler, own_redis: RedisServer | LocalRedisCluster) -> None:
     api = Api(handler)
     _, token = api.new_user()
     own_redis.stop()
@@ -191,7 +199,7 @@ def test_a_hung_redis_costs_one_short_timeout_then_is_skipped(  # type: ignore[n
 
 
 def test_a_revoked_token_stays_revoked_after_redis_loses_its_data(
-    handler: LambdaHandler, own_redis: RedisServer, monkeypatch: pytest.MonkeyPatch
+    handler: LambdaHandler, own_redis: RedisServer | LocalRedisCluster, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("REDIS_PAUSE_AFTER_FAILURE_SECONDS", "0")
     api = Api(handler)
@@ -210,7 +218,7 @@ def test_a_revoked_token_stays_revoked_after_redis_loses_its_data(
 
 def test_a_frozen_redis_is_waited_for_once_then_left_alone(
     handler: LambdaHandler,
-    own_redis: RedisServer,
+    own_redis: RedisServer | LocalRedisCluster,
     redis_connections: list[float | OSError | None],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -218,6 +226,7 @@ def test_a_frozen_redis_is_waited_for_once_then_left_alone(
     wiring.reset()
     api = Api(handler)
     _, token = api.new_user()
+    assert api.get("/v1/watchlists", token=token).status == 200  # a pooled connection to the node of the user's keys
     opened = len(redis_connections)
     own_redis.freeze()  # SIGSTOP: connections are accepted by the kernel, nothing answers
     try:

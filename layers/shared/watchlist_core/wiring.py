@@ -24,10 +24,10 @@ from watchlist_core.services.watchlist import WatchlistService
 from watchlist_core.settings import RATE_POLICIES, Settings, get_settings
 from watchlist_core.state.admission import RedisAdmission
 from watchlist_core.state.cache import ResponseCache
-from watchlist_core.state.client import RedisState, connect
+from watchlist_core.state.client import RedisState
 from watchlist_core.state.login_throttle import RedisLoginThrottle
 from watchlist_core.state.lookups import GitHubLookups
-from watchlist_core.state.revocations import RedisRevokedTokens
+from watchlist_core.state.revocations import RedisEndedSessions
 from watchlist_core.storage.audit_events import AuditEventStore
 from watchlist_core.storage.idempotency import idempotency_records
 from watchlist_core.storage.items import ItemStore
@@ -70,9 +70,9 @@ def get_services() -> Services:
     connection = connection_for(settings)
     policies = {name: settings.rate_policy(name) for name in RATE_POLICIES}
     redis = RedisState(
-        connect(settings.redis_url, settings.redis_timeout_seconds),
+        settings.redis_url,
+        timeout_seconds=settings.redis_timeout_seconds,
         pause_after_failure_seconds=settings.redis_pause_after_failure_seconds,
-        embedded=settings.redis_url is None,
     )
     response_cache = ResponseCache(redis, settings.cache_ttl_seconds)
     outbox = OutboxStore(settings.audit_outbox_grace_seconds)
@@ -80,14 +80,14 @@ def get_services() -> Services:
     audit = AuditTrail(queue, outbox)
     users = UserStore(connection, outbox)
     sessions = SessionStore()
-    revoked_tokens = RedisRevokedTokens(redis)
+    ended_sessions = RedisEndedSessions(redis, settings.access_token_ttl_seconds)
     watchlists = WatchlistService(ItemStore(connection, outbox), response_cache, audit)
     auth = AuthService(
         users,
         sessions,
         PasswordHasher(settings),
         TokenSigner(settings, signing_key_loader(settings)),
-        revoked_tokens,
+        ended_sessions,
         RedisLoginThrottle(
             redis,
             policies["login_failures"],
@@ -101,7 +101,7 @@ def get_services() -> Services:
         RedisAdmission(redis),
         policies,
         sessions,
-        revoked_tokens,
+        ended_sessions,
         revocation_fails_closed=settings.revocation_fail_mode == "closed",
     )
     health = HealthService(

@@ -18,7 +18,7 @@ from watchlist_core.settings import LOCAL_JWT_SECRET, Settings
 ALGORITHM = "HS256"
 ACCESS = "access"
 REFRESH = "refresh"
-_REQUIRED_CLAIMS = ["exp", "iat", "sub", "jti", "iss", "aud", "typ"]
+_REQUIRED_CLAIMS = ["exp", "iat", "sub", "jti", "sid", "iss", "aud", "typ"]
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class AccessClaims:
     jti: str
     expires_at: datetime
     issued_at: datetime
-    session_id: str | None = None  # None in tokens issued before access tokens named their session
+    session_id: str  # every access token of a session ends with it (a logout, a refresh token reused)
 
 
 @dataclass(frozen=True)
@@ -75,20 +75,17 @@ class TokenSigner:
             role = Role(str(claims.get("role")))
         except ValueError as error:
             raise AuthenticationError("The access token is invalid.") from error
-        session_id = claims.get("sid")
         return AccessClaims(
             claims["sub"],
             role,
             claims["jti"],
             expires_at=datetime.fromtimestamp(claims["exp"], tz=UTC),
             issued_at=datetime.fromtimestamp(claims["iat"], tz=UTC),
-            session_id=session_id if isinstance(session_id, str) else None,
+            session_id=claims["sid"],
         )
 
     def verify_refresh(self, token: str) -> RefreshClaims:
         claims = self._verify(token, REFRESH)
-        if not isinstance(claims.get("sid"), str):
-            raise AuthenticationError("The refresh token is invalid.")
         return RefreshClaims(claims["sub"], claims["sid"], claims["jti"])
 
     def _issue(
@@ -129,7 +126,7 @@ class TokenSigner:
             raise AuthenticationError(f"The {kind} token has expired.") from error
         except jwt.PyJWTError as error:
             raise AuthenticationError(f"The {kind} token is invalid.") from error
-        if claims["typ"] != kind or not isinstance(claims["sub"], str) or not isinstance(claims["jti"], str):
+        if claims["typ"] != kind or not all(isinstance(claims.get(name), str) for name in ("sub", "jti", "sid")):
             raise AuthenticationError(f"The {kind} token is invalid.")
         return claims
 

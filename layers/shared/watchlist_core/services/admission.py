@@ -1,8 +1,9 @@
-"""Whether a request may proceed: rate limits and access-token revocation, with one Redis round trip.
+"""Whether a request may proceed: rate limits and the end of the token's session, with one Redis round trip.
 
-Revocations live in Redis, which may lose its data (a restart without persistence, a failover). Every logout
-also ends the token's session in DynamoDB; a token issued before Redis's memory begins is checked against its
-session once, then Redis remembers the answer: no DynamoDB read per request in steady state.
+Ended sessions live in Redis, which may lose its data (a restart without persistence, a primary replaced without a
+replica), all of it or one shard's. Every session end is also recorded in DynamoDB; a token issued before its
+partition's memory begins is checked against its session once, then Redis remembers the answer: no DynamoDB read
+per request in steady state.
 """
 
 from __future__ import annotations
@@ -10,9 +11,11 @@ from __future__ import annotations
 from watchlist_core.errors import AuthenticationError, DependencyUnavailableError, RateLimitedError
 from watchlist_core.ratelimit import RatePolicy
 from watchlist_core.security.tokens import AccessClaims
-from watchlist_core.services.ports import RevokedTokens
+from watchlist_core.services.ports import EndedSessions
 from watchlist_core.state.admission import Admission, RedisAdmission
 from watchlist_core.storage.sessions import SessionStore
+
+REVOKED = "The access token has been revoked: its session has ended."
 
 
 class AdmissionService:
@@ -21,21 +24,21 @@ class AdmissionService:
         redis: RedisAdmission,
         policies: dict[str, RatePolicy],
         sessions: SessionStore,
-        revoked: RevokedTokens,
+        ended_sessions: EndedSessions,
         *,
         revocation_fails_closed: bool,
     ) -> None:
         self._redis = redis
         self._policies = policies
         self._sessions = sessions
-        self._revoked = revoked
+        self._ended_sessions = ended_sessions
         self._fails_closed = revocation_fails_closed
 
     def admit_user(self, claims: AccessClaims, policy_name: str = "user") -> Admission:
-        admission = self._redis.admit_user(claims.user_id, claims.jti, self._policies[policy_name])
-        if admission.revoked:
-            raise AuthenticationError("The access token has been revoked.")
-        if admission.revoked is None and self._fails_closed:
+        admission = self._redis.admit_user(claims.user_id, claims.session_id, self._policies[policy_name])
+        if admission.session_ended:
+            raise AuthenticationError(REVOKED)
+        if admission.session_ended is None and self._fails_closed:
             raise DependencyUnavailableError("Token revocation cannot be checked right now.", retry_after_seconds=5)
         if self._issued_before_redis_remembers(claims, admission):
             self._check_session(claims)
@@ -44,20 +47,18 @@ class AdmissionService:
 
     @staticmethod
     def _issued_before_redis_remembers(claims: AccessClaims, admission: Admission) -> bool:
-        """Redis lost its data after this token was issued: a revocation of it may be gone with it."""
+        """The shard holding the caller's partition lost its data after this token was issued: the end of its
+        session may be gone with it."""
         since = admission.remembers_since
         return since is not None and not admission.vouched and claims.issued_at.timestamp() <= since
 
     def _check_session(self, claims: AccessClaims) -> None:
-        """Once per such token: its session, in DynamoDB, decides; Redis remembers the answer."""
-        if claims.session_id is None:
-            return  # a token from before access tokens named their session: Redis alone decides, as it did
+        """Once per such session: DynamoDB decides; Redis remembers the answer."""
         session = self._sessions.get(claims.session_id)
-        # A logout revokes access tokens; a family ended for refresh-token reuse does not (as in steady state).
-        if session is None or session.logged_out or session.user_id != claims.user_id:
-            self._revoked.revoke(claims.user_id, claims.jti, claims.expires_at)
-            raise AuthenticationError("The access token has been revoked.")
-        self._revoked.vouch(claims.user_id, claims.jti, claims.expires_at)
+        if session is None or session.revoked or session.user_id != claims.user_id:
+            self._ended_sessions.end(claims.user_id, claims.session_id)
+            raise AuthenticationError(REVOKED)
+        self._ended_sessions.vouch(claims.user_id, claims.session_id, claims.expires_at)
 
     def admit_anonymous(self, client_ip: str, policy_name: str) -> Admission:
         return _enforce(self._redis.admit_anonymous(client_ip, self._policies[policy_name]))

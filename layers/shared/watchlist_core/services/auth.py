@@ -18,7 +18,7 @@ from watchlist_core.errors import (
 from watchlist_core.security.passwords import PasswordHasher
 from watchlist_core.security.tokens import AccessClaims, IssuedToken, RefreshClaims, TokenSigner, new_token_id
 from watchlist_core.services.audit_delivery import AuditTrail
-from watchlist_core.services.ports import LoginThrottle, RevokedTokens
+from watchlist_core.services.ports import EndedSessions, LoginThrottle
 from watchlist_core.storage.sessions import Rotation, Session, SessionStore
 from watchlist_core.storage.users import UserStore
 
@@ -33,7 +33,7 @@ class AuthService:
         sessions: SessionStore,
         passwords: PasswordHasher,
         tokens: TokenSigner,
-        revoked: RevokedTokens,
+        ended_sessions: EndedSessions,
         login_throttle: LoginThrottle,
         audit: AuditTrail,
         refresh_reuse_grace: timedelta,
@@ -42,7 +42,7 @@ class AuthService:
         self._sessions = sessions
         self._passwords = passwords
         self._tokens = tokens
-        self._revoked = revoked
+        self._ended_sessions = ended_sessions
         self._login_throttle = login_throttle
         self._audit = audit
         self._refresh_reuse_grace = refresh_reuse_grace
@@ -85,7 +85,7 @@ class AuthService:
     def refresh(self, refresh_token: str) -> TokenPair:
         """A new pair for the session's current refresh token. The token it replaced, presented again within the
         grace period (a retry after a lost response, two tabs at once), gets that same pair back; any other
-        reuse means the family leaked, and ends the session for everyone holding it."""
+        reuse means the family leaked, and ends the session for everyone holding it, its access tokens too."""
         claims = self._tokens.verify_refresh(refresh_token)
         session = self._live_session(claims)
         user = self._users.get(claims.user_id)
@@ -108,7 +108,7 @@ class AuthService:
         ):
             refresh = self._tokens.issue_refresh(user.id, session.id, session.current_jti, session.rotated_at)
             return self._pair(user, session.id, refresh, session.access_jti)
-        self._sessions.revoke(session.id)
+        self._end(user.id, session.id)
         self._audit.publish(
             new_event(AuditAction.REFRESH_REUSE_DETECTED, actor_id=user.id, target=session_target(user.id, session.id))
         )
@@ -121,23 +121,27 @@ class AuthService:
         return session
 
     def logout(self, access: AccessClaims, refresh_token: str | None) -> None:
-        """Ends the access token's session and the refresh token's (DynamoDB: what outlives Redis losing its
-        data, see AdmissionService), and revokes the access token in Redis, where every request checks it."""
-        target = user_target(access.user_id)
-        if access.session_id:
-            self._sessions.revoke(access.session_id, logged_out=True)
-            target = session_target(access.user_id, access.session_id)
+        """Ends the access token's session, and the refresh token's if that is another of the caller's: every
+        token of them, the other access tokens of the session (another device's, an attacker's) too."""
+        sessions = [access.session_id]
         if refresh_token:
             try:
                 claims = self._tokens.verify_refresh(refresh_token)
             except AuthenticationError:
-                claims = None  # nothing valid to revoke; logging out stays idempotent
+                claims = None  # nothing valid to end; logging out stays idempotent
             if claims and claims.user_id == access.user_id and claims.session_id != access.session_id:
-                self._sessions.revoke(claims.session_id)
-                target = session_target(access.user_id, claims.session_id)
-        if not self._revoked.revoke(access.user_id, access.jti, access.expires_at):
-            raise DependencyUnavailableError("The access token could not be revoked right now; retry the logout.")
+                sessions.append(claims.session_id)
+        told_redis = [self._end(access.user_id, session_id) for session_id in sessions]  # each, whatever the first
+        if not all(told_redis):
+            raise DependencyUnavailableError("The session could not be ended everywhere right now; retry the logout.")
+        target = session_target(access.user_id, sessions[-1])
         self._audit.publish(new_event(AuditAction.LOGOUT, actor_id=access.user_id, target=target))
+
+    def _end(self, user_id: str, session_id: str) -> bool:
+        """DynamoDB first (what outlives Redis losing its data, see AdmissionService), then Redis, where every
+        request checks it; False when Redis could not be told."""
+        self._sessions.revoke(session_id)
+        return self._ended_sessions.end(user_id, session_id)
 
     def authenticate(self, access_token: str) -> AccessClaims:
         """Signature and claims only; revocation is checked on admission, in the same Redis round trip."""

@@ -13,15 +13,15 @@ if TYPE_CHECKING:
     from watchlist_core.ratelimit import RateLimitResult
 
 
-class RevokedTokens(Protocol):
-    """Access-token revocations (state/revocations.py)."""
+class EndedSessions(Protocol):
+    """Sessions whose access tokens are no longer accepted, every one of them (state/revocations.py)."""
 
-    def revoke(self, user_id: str, jti: str, until: datetime) -> bool:
-        """Record `jti` as revoked until `until`; False when it could not be recorded."""
+    def end(self, user_id: str, session_id: str) -> bool:
+        """No access token of the session is accepted from now on; False when that could not be recorded."""
         ...
 
-    def vouch(self, user_id: str, jti: str, until: datetime) -> None:
-        """The token's session was found live: no need to ask DynamoDB again for this token."""
+    def vouch(self, user_id: str, session_id: str, until: datetime) -> None:
+        """The session was found live: no need to ask DynamoDB again until `until`."""
         ...
 
 

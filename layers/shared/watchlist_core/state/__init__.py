@@ -1,5 +1,3 @@
-"""Shared short-lived state in Redis: rate-limit counters, the response cache and revoked tokens.
-
-Every key of one user carries the hash tag `{u:<id>}`, so one user's keys share a cluster slot and
-one pipeline can touch them all.
-"""
+"""Shared short-lived state in Redis, standalone or cluster: rate-limit counters, the response cache, ended
+sessions, the login throttle and third-party lookups. Which keys exist and which hash slot each lives in:
+state/keys.py."""

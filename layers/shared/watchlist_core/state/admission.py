@@ -1,5 +1,6 @@
-"""A request's admission, its one Redis round trip: the rate-limit count and, for a signed-in caller, the token's
-revocation and the caller's cache version, in one pipeline (the rules: services/admission.py)."""
+"""A request's admission, its one Redis round trip: the rate-limit count and, for a signed-in caller, whether the
+token's session has ended and the caller's cache version, in one pipeline on one hash slot (the rules:
+services/admission.py)."""
 
 from __future__ import annotations
 
@@ -8,33 +9,28 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from watchlist_core.ratelimit import RateLimitResult, RatePolicy, Window, decide
-from watchlist_core.state.cache import CACHE_VERSION_SECONDS, cache_version_key, start_cache_version
-from watchlist_core.state.client import KEY_PREFIX, RedisState, user_tag
-from watchlist_core.state.revocations import REMEMBERS_SINCE_KEY, revoked_key, vouched_key
+from watchlist_core.state import keys
+from watchlist_core.state.cache import CACHE_VERSION_SECONDS, start_cache_version
+from watchlist_core.state.client import RedisState, Slot
 
 if TYPE_CHECKING:
-    from redis import Redis
     from redis.client import Pipeline
 
 
 @dataclass(frozen=True)
 class Admission:
-    """What Redis said about a request. None means Redis could not say (it is unavailable).
+    """What Redis said about a request. None means Redis could not say (it, or the shard holding the caller's
+    keys, is unavailable).
 
-    `remembers_since`: tokens issued before it may have been revoked in a Redis that lost its data, unless
-    `vouched` (their session was found live in DynamoDB since).
+    `remembers_since`: sessions ended before it may be forgotten (the shard holding the caller's partition lost its
+    data), unless the session is `vouched` (found live in DynamoDB since).
     """
 
     limit: RateLimitResult | None
-    revoked: bool | None = None
+    session_ended: bool | None = None
     cache_version: int | None = None
     remembers_since: float | None = None
     vouched: bool | None = None
-
-
-def _counter_keys(subject_tag: str, policy: RatePolicy, window: Window) -> tuple[str, str]:
-    base = f"{subject_tag}rl:{policy.name}:"
-    return base + str(window.index), base + str(window.index - 1)
 
 
 class RedisAdmission:
@@ -43,49 +39,45 @@ class RedisAdmission:
     def __init__(self, state: RedisState) -> None:
         self._state = state
 
-    def admit_user(self, user_id: str, jti: str, policy: RatePolicy) -> Admission:
-        """One round trip: count the request, check the token's revocation, read the cache version."""
+    def admit_user(self, user_id: str, session_id: str, policy: RatePolicy) -> Admission:
+        """One round trip: count the request, check the token's session, read the cache version."""
         window = Window.at(time.time(), policy.window_seconds)
-        current_key, previous_key = _counter_keys(user_tag(user_id), policy, window)
+        user = keys.user(user_id)
+        current_key = keys.rate_counter(user, policy.name, window.index)
+        previous_key = keys.rate_counter(user, policy.name, window.index - 1)
+        since_key = keys.revocations_since(user_id)
 
-        def pipeline(client: Redis) -> Admission:
-            pipe = client.pipeline(transaction=False)
+        def pipeline(slot: Slot) -> Admission:
+            pipe = slot.pipeline()
             _count(pipe, current_key, previous_key, policy)
-            pipe.exists(revoked_key(user_id, jti))
-            pipe.getex(cache_version_key(user_id), ex=CACHE_VERSION_SECONDS)
-            pipe.get(REMEMBERS_SINCE_KEY)
-            pipe.exists(vouched_key(user_id, jti))
-            _, current, previous, revoked, version, since, vouched = pipe.execute()
+            pipe.exists(keys.session_ended(user_id, session_id))
+            pipe.getex(keys.cache_version(user_id), ex=CACHE_VERSION_SECONDS)
+            pipe.get(since_key)
+            pipe.exists(keys.session_vouched(user_id, session_id))
+            _, current, previous, ended, version, since, vouched = slot.execute(pipe)
             if version is None:
-                version = start_cache_version(client, user_id)
-            if since is None:  # a new or emptied Redis: it remembers revocations from now on
+                version = start_cache_version(slot, user_id)
+            if since is None:  # a new partition, or its shard lost its data: it remembers session ends from now on
                 since = time.time()
-                client.set(REMEMBERS_SINCE_KEY, since, nx=True)
-            limit = self._decide(client, policy, window, current_key, current, previous)
-            return Admission(limit, bool(revoked), int(version or 0), float(since), bool(vouched))
+                slot.commands.set(since_key, since, nx=True)
+            limit = _decide(slot, policy, window, current_key, current, previous)
+            return Admission(limit, bool(ended), int(version or 0), float(since), bool(vouched))
 
-        return self._state.run("admit_user", pipeline) or Admission(None)
+        return self._state.run("admit_user", current_key, pipeline) or Admission(None)
 
     def admit_anonymous(self, client_ip: str, policy: RatePolicy) -> Admission:
         window = Window.at(time.time(), policy.window_seconds)
-        current_key, previous_key = _counter_keys(f"{KEY_PREFIX}{{ip:{client_ip}}}:", policy, window)
+        address = keys.client_address(client_ip)
+        current_key = keys.rate_counter(address, policy.name, window.index)
+        previous_key = keys.rate_counter(address, policy.name, window.index - 1)
 
-        def pipeline(client: Redis) -> Admission:
-            pipe = client.pipeline(transaction=False)
+        def pipeline(slot: Slot) -> Admission:
+            pipe = slot.pipeline()
             _count(pipe, current_key, previous_key, policy)
-            _, current, previous = pipe.execute()
-            return Admission(self._decide(client, policy, window, current_key, current, previous))
+            _, current, previous = slot.execute(pipe)
+            return Admission(_decide(slot, policy, window, current_key, current, previous))
 
-        return self._state.run("admit_anonymous", pipeline) or Admission(None)
-
-    @staticmethod
-    def _decide(
-        client: Redis, policy: RatePolicy, window: Window, current_key: str, current: int, previous: bytes | None
-    ) -> RateLimitResult:
-        result = decide(policy, window, int(current), int(previous or 0))
-        if not result.allowed:
-            client.decr(current_key)  # a refused request does not use up quota
-        return result
+        return self._state.run("admit_anonymous", current_key, pipeline) or Admission(None)
 
 
 def _count(pipe: Pipeline, current_key: str, previous_key: str, policy: RatePolicy) -> None:
@@ -93,3 +85,12 @@ def _count(pipe: Pipeline, current_key: str, previous_key: str, policy: RatePoli
     pipe.set(current_key, 0, ex=policy.window_seconds * 2, nx=True)
     pipe.incr(current_key)
     pipe.get(previous_key)
+
+
+def _decide(
+    slot: Slot, policy: RatePolicy, window: Window, current_key: str, current: int, previous: bytes | None
+) -> RateLimitResult:
+    result = decide(policy, window, int(current), int(previous or 0))
+    if not result.allowed:
+        slot.commands.decr(current_key)  # a refused request does not use up quota
+    return result

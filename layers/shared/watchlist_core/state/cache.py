@@ -11,17 +11,9 @@ import hashlib
 import json
 import secrets
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from watchlist_core.state.client import RedisState, user_tag
-
-if TYPE_CHECKING:
-    from redis import Redis
-
-
-def cache_version_key(user_id: str) -> str:
-    return user_tag(user_id) + "cv"
-
+from watchlist_core.state import keys
+from watchlist_core.state.client import RedisState, Slot
 
 # A user's cache version is a random label, never an incremented count: when the key is gone (expired after
 # an hour without requests, evicted, or Redis emptied) a new label starts, so no entry written under an earlier
@@ -33,12 +25,12 @@ def new_cache_version() -> int:
     return secrets.randbits(62) + 1
 
 
-def start_cache_version(client: Redis, user_id: str) -> int:
+def start_cache_version(slot: Slot, user_id: str) -> int:
     """A label for a user whose key is missing; of two requests starting one at once, the first set wins."""
-    key, fresh = cache_version_key(user_id), new_cache_version()
-    if client.set(key, fresh, nx=True, ex=CACHE_VERSION_SECONDS):
+    key, fresh = keys.cache_version(user_id), new_cache_version()
+    if slot.commands.set(key, fresh, nx=True, ex=CACHE_VERSION_SECONDS):
         return fresh
-    return int(client.get(key) or fresh)
+    return int(slot.commands.get(key) or fresh)
 
 
 @dataclass(frozen=True)
@@ -49,8 +41,7 @@ class CachedRepresentation:
 
 
 def _entry_key(owner_id: str, version: int, resource: str) -> str:
-    digest = hashlib.sha256(resource.encode()).hexdigest()[:32]
-    return f"{user_tag(owner_id)}c:{version}:{digest}"
+    return keys.cache_entry(owner_id, version, hashlib.sha256(resource.encode()).hexdigest()[:32])
 
 
 class ResponseCache:
@@ -61,14 +52,17 @@ class ResponseCache:
     def version(self, owner_id: str) -> int | None:
         """The owner's cache version; None when Redis is unavailable (then nothing is cached)."""
 
-        def read(client: Redis) -> int:
-            version = client.getex(cache_version_key(owner_id), ex=CACHE_VERSION_SECONDS)
-            return int(version) if version is not None else start_cache_version(client, owner_id)
+        key = keys.cache_version(owner_id)
 
-        return self._state.run("cache_version", read)
+        def read(slot: Slot) -> int:
+            version = slot.commands.getex(key, ex=CACHE_VERSION_SECONDS)
+            return int(version) if version is not None else start_cache_version(slot, owner_id)
+
+        return self._state.run("cache_version", key, read)
 
     def get(self, owner_id: str, version: int, resource: str) -> CachedRepresentation | None:
-        raw = self._state.run("cache_get", lambda client: client.get(_entry_key(owner_id, version, resource)))
+        key = _entry_key(owner_id, version, resource)
+        raw = self._state.run("cache_get", key, lambda slot: slot.commands.get(key))
         if not raw:
             return None
         meta, _, body = (raw if isinstance(raw, bytes) else raw.encode()).partition(b"\n")
@@ -79,11 +73,11 @@ class ResponseCache:
         meta = json.dumps({"etag": representation.etag, "link": representation.link}).encode()
         value = meta + b"\n" + representation.body
         key = _entry_key(owner_id, version, resource)
-        self._state.run("cache_put", lambda client: client.set(key, value, ex=self._ttl))
+        self._state.run("cache_put", key, lambda slot: slot.commands.set(key, value, ex=self._ttl))
 
     def user_data_changed(self, user_id: str) -> None:
         """Every cached answer about this user is stale now: one new label, whatever their number."""
-        key = cache_version_key(user_id)
+        key = keys.cache_version(user_id)
         self._state.run(
-            "cache_invalidate", lambda client: client.set(key, new_cache_version(), ex=CACHE_VERSION_SECONDS)
+            "cache_invalidate", key, lambda slot: slot.commands.set(key, new_cache_version(), ex=CACHE_VERSION_SECONDS)
         )

@@ -1,68 +1,228 @@
-"""The Redis connection, and what happens when Redis is down or slow: callers get None, never an error.
+"""The Redis connection, a standalone server or a cluster, and what happens when Redis or one of its shards is down
+or slow: callers get None, never an error.
 
-After a failure the client stops calling Redis for a short while, so a dead Redis costs one timeout
-per few seconds, not one per request; each failure is logged and counted as a CloudWatch metric.
+Which of the two `REDIS_URL` names is found out on first use (`CLUSTER INFO` answers on a cluster node and is
+refused by a standalone server), so there is nothing more to configure: a standalone server gets a plain client;
+any node or the configuration endpoint of a cluster gets redis-py's cluster client, which follows MOVED and ASK
+redirects and reloads its slot map. Every operation names a key, and everything it touches shares that key's hash
+slot (state/keys.py): on a cluster, a pipeline goes to one node in one round trip.
+
+After a failure the node that failed is left alone for a short while, so a dead Redis or shard costs one timeout per
+few seconds, not one per request, and requests whose keys live on the other shards keep theirs. Each failure is
+logged and counted as a CloudWatch metric. Connect and command timeouts as configured, and no retries: a slow Redis
+must not multiply the wait.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from watchlist_core.observability import count, logger
 from watchlist_core.pause import Pause
 
 if TYPE_CHECKING:
     from redis import Redis
+    from redis.client import Pipeline
+    from redis.cluster import RedisCluster
 
 T = TypeVar("T")
-KEY_PREFIX = "wl:"
+# Where a standalone Redis, and a Redis not reached yet, is paused: it has no nodes to tell apart.
+WHOLE_REDIS = "redis"
 
 
-def user_tag(user_id: str) -> str:
-    return f"{KEY_PREFIX}{{u:{user_id}}}:"
+class Slot(Protocol):
+    """What an operation works with: the commands of one hash slot."""
+
+    @property
+    def commands(self) -> Redis | RedisCluster:
+        """For single commands."""
+        ...
+
+    def pipeline(self) -> Pipeline:
+        """For commands sent together, in one round trip; run them with `execute`."""
+        ...
+
+    def execute(self, pipeline: Pipeline) -> list[Any]: ...
 
 
-def connect(url: str | None, timeout_seconds: float) -> Redis:
-    """A client for `url`, or an in-process Redis (fakeredis) when no URL is configured."""
+class Topology(Protocol):
+    def node(self, key: str) -> str:
+        """The name of the node that serves `key`'s slot."""
+        ...
+
+    def slot(self, key: str) -> Slot: ...
+
+    def reload(self, failed_node: str) -> None:
+        """Asks Redis again where the slots are, `failed_node` last (a failover may have moved its slots)."""
+        ...
+
+    def ping(self) -> bool:
+        """Every primary answers."""
+        ...
+
+
+class _Standalone:
+    """One server: a slot is the whole server, and a pipeline is redis-py's."""
+
+    def __init__(self, client: Redis) -> None:
+        self._client = client
+
+    def node(self, key: str) -> str:
+        return WHOLE_REDIS
+
+    def slot(self, key: str) -> Slot:
+        return self
+
+    @property
+    def commands(self) -> Redis | RedisCluster:
+        return self._client
+
+    def pipeline(self) -> Pipeline:
+        return self._client.pipeline(transaction=False)
+
+    def execute(self, pipeline: Pipeline) -> list[Any]:
+        return pipeline.execute()
+
+    def reload(self, failed_node: str) -> None:
+        """A single server has no slot map."""
+
+    def ping(self) -> bool:
+        return bool(self._client.ping())
+
+
+class _Cluster:
+    """A Redis Cluster through redis-py's cluster client."""
+
+    def __init__(self, cluster: RedisCluster) -> None:
+        self._cluster = cluster
+
+    def node(self, key: str) -> str:
+        return str(self._cluster.get_node_from_key(key).name)
+
+    def slot(self, key: str) -> Slot:
+        return _ClusterSlot(self._cluster, key)
+
+    def reload(self, failed_node: str) -> None:
+        # Every node known, not only the URL's: the URL may name the very node that failed.
+        known = [(node.host, node.port) for node in self._cluster.get_nodes()]
+        self._cluster.nodes_manager.initialize(additional_startup_nodes_info=known, last_failed_node_name=failed_node)
+
+    def ping(self) -> bool:
+        return bool(self._cluster.ping(target_nodes=self._cluster.PRIMARIES))
+
+
+class _ClusterSlot:
+    """One slot of a cluster. A pipeline is a plain pipeline on the node that serves the slot: one round trip.
+
+    Its commands that come back redirected (MOVED after a failover or a resharding; ASK or TRYAGAIN for keys moved
+    while their slot migrates) are sent again through the cluster client, which follows the redirect and learns the
+    new owner. A connection error or timeout is raised at once: redis-py's ClusterPipeline would send every one of
+    the pipeline's commands again, each waiting out the timeout on a node that hangs.
+    """
+
+    def __init__(self, cluster: RedisCluster, key: str) -> None:
+        self._cluster = cluster
+        self._key = key
+
+    @property
+    def commands(self) -> Redis | RedisCluster:
+        return self._cluster
+
+    def pipeline(self) -> Pipeline:
+        node = self._cluster.get_node_from_key(self._key)
+        return self._cluster.get_redis_connection(node).pipeline(transaction=False)
+
+    def execute(self, pipeline: Pipeline) -> list[Any]:
+        from redis.exceptions import AskError, MovedError, TryAgainError
+
+        sent = list(pipeline.command_stack)
+        results = pipeline.execute(raise_on_error=False)
+        for index, result in enumerate(results):
+            if isinstance(result, AskError | MovedError | TryAgainError):
+                args, options = sent[index]
+                results[index] = self._cluster.execute_command(*args, **options)
+            elif isinstance(result, Exception):
+                raise result
+        return results
+
+
+def discover(url: str | None, timeout_seconds: float) -> Topology:
+    """The Redis at `url`, standalone or cluster; an in-process Redis (fakeredis) when no URL is configured."""
     if url is None:
         import fakeredis  # local development only: a dev dependency, never deployed
 
-        return fakeredis.FakeRedis()
+        return _Standalone(fakeredis.FakeRedis())
     from redis import Redis
     from redis.backoff import NoBackoff
+    from redis.exceptions import ResponseError
     from redis.retry import Retry
 
-    return Redis.from_url(
+    timeouts = {"socket_connect_timeout": timeout_seconds, "socket_timeout": timeout_seconds}
+    probe = Redis.from_url(url, retry=Retry(NoBackoff(), 0), health_check_interval=30, **timeouts)
+    try:
+        probe.execute_command("CLUSTER INFO")
+    except ResponseError:  # "This instance has cluster support disabled"
+        return _Standalone(probe)
+    probe.close()
+    from redis.cluster import RedisCluster  # imported only when a cluster is found: it costs a cold start more
+
+    cluster = RedisCluster.from_url(
         url,
-        socket_connect_timeout=timeout_seconds,
-        socket_timeout=timeout_seconds,
-        retry=Retry(NoBackoff(), 0),  # no retries: a slow Redis must not multiply the wait
-        health_check_interval=30,
+        retry=Retry(NoBackoff(), 0),
+        # A cold start while one shard is down still serves the others.
+        require_full_coverage=False,
+        # The URL stays a way in: a configuration endpoint's name outlives the nodes it resolves to today.
+        dynamic_startup_nodes=False,
+        **timeouts,
     )
+    logger.info("redis: a cluster", extra={"primaries": len(cluster.get_primaries())})
+    return _Cluster(cluster)
 
 
 class RedisState:
-    def __init__(self, client: Redis, *, pause_after_failure_seconds: float, embedded: bool) -> None:
-        self.client = client
-        self.embedded = embedded
-        self._pause = Pause(pause_after_failure_seconds)
+    def __init__(self, url: str | None, *, timeout_seconds: float, pause_after_failure_seconds: float) -> None:
+        self._url = url
+        self._timeout_seconds = timeout_seconds
+        self._topology: Topology | None = None
+        self._pause_seconds = pause_after_failure_seconds
+        self._pauses: dict[str, Pause] = {}
+        self._failed_nodes: set[str] = set()
 
-    def run(self, purpose: str, operation: Callable[[Redis], T]) -> T | None:
-        """`operation(client)`, or None when Redis is unavailable (now, or failed a moment ago)."""
-        if self._pause.active:
-            return None
+    def _pause(self, node: str) -> Pause:
+        return self._pauses.setdefault(node, Pause(self._pause_seconds))
+
+    def run(self, purpose: str, key: str, operation: Callable[[Slot], T]) -> T | None:
+        """`operation` on `key`'s slot, or None when the node serving it is unavailable (now, or failed a moment
+        ago). Every key the operation uses must share `key`'s hash tag."""
+        node = WHOLE_REDIS
         try:
-            return operation(self.client)
+            if self._pause(node).active:
+                return None
+            topology = self._reach()
+            node = topology.node(key)
+            if self._pause(node).active:
+                return None
+            if node in self._failed_nodes:  # its pause is over: first ask where its slots are now
+                self._failed_nodes.discard(node)
+                topology.reload(node)
+                node = topology.node(key)
+            return operation(topology.slot(key))
         except Exception as error:  # noqa: BLE001 (any Redis failure degrades to "unavailable")
-            self._pause.start()
+            self._pause(node).start()
+            self._failed_nodes.add(node)
             logger.warning(
                 "redis unavailable; continuing without it",
-                extra={"purpose": purpose, "error_class": type(error).__name__},
+                extra={"purpose": purpose, "node": node, "error_class": type(error).__name__},
             )
             count("RedisUnavailable", purpose=purpose)
             return None
 
-    def ping(self) -> Any:
-        """For the readiness check: straight to Redis, raising on failure."""
-        return self.client.ping()
+    def ping(self) -> bool:
+        """For the readiness check: straight to Redis (every primary of a cluster), raising on failure."""
+        return self._reach().ping()
+
+    def _reach(self) -> Topology:
+        if self._topology is None:
+            self._topology = discover(self._url, self._timeout_seconds)
+        return self._topology

@@ -15,13 +15,10 @@ still applies).
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING
 
 from watchlist_core.ratelimit import RateLimitResult, RatePolicy
-from watchlist_core.state.client import KEY_PREFIX, RedisState
-
-if TYPE_CHECKING:
-    from redis import Redis
+from watchlist_core.state import keys
+from watchlist_core.state.client import RedisState, Slot
 
 MAX_LOCK_SECONDS = 24 * 3600
 
@@ -40,7 +37,7 @@ class RedisLoginThrottle:
         self._known_seconds = known_address_days * 86400
 
     def _keys(self, email: str, address: str) -> dict[str, str]:
-        account = f"{KEY_PREFIX}{{login:{_digest(email)}}}:"  # one hash slot: one pipeline per call
+        account = keys.login_account(_digest(email))
         source = _digest(address)
         return {
             "failures": f"{account}f:{source}",
@@ -53,60 +50,60 @@ class RedisLoginThrottle:
 
     def refusal(self, email: str, address: str) -> RateLimitResult | None:
         """Why this address may not try a password for this account now, or None when it may (or Redis is away)."""
-        keys = self._keys(email, address)
+        names = self._keys(email, address)
 
-        def read(client: Redis) -> RateLimitResult | None:
-            pipe = client.pipeline(transaction=False)
-            pipe.ttl(keys["lock"])
-            pipe.get(keys["account_failures"])
-            pipe.ttl(keys["account_failures"])
-            pipe.sismember(keys["known"], keys["source"])
-            locked_for, account_failures, account_window_left, known = pipe.execute()
+        def read(slot: Slot) -> RateLimitResult | None:
+            pipe = slot.pipeline()
+            pipe.ttl(names["lock"])
+            pipe.get(names["account_failures"])
+            pipe.ttl(names["account_failures"])
+            pipe.sismember(names["known"], names["source"])
+            locked_for, account_failures, account_window_left, known = slot.execute(pipe)
             if locked_for > 0:
                 return _refused(self.per_address, locked_for)
             if int(account_failures or 0) >= self.per_account.quota and not known:
                 return _refused(self.per_account, max(1, account_window_left))
             return None
 
-        return self._state.run("login_throttle", read)
+        return self._state.run("login_throttle", names["lock"], read)
 
     def failed(self, email: str, address: str) -> None:
-        keys = self._keys(email, address)
+        names = self._keys(email, address)
 
-        def count(client: Redis) -> None:
-            pipe = client.pipeline(transaction=False)
+        def count(slot: Slot) -> None:
+            pipe = slot.pipeline()
             # SET NX with the expiry first: a counter never exists without one, even if INCR's reply is lost.
-            pipe.set(keys["failures"], 0, ex=self.per_address.window_seconds, nx=True)
-            pipe.incr(keys["failures"])
-            pipe.set(keys["account_failures"], 0, ex=self.per_account.window_seconds, nx=True)
-            pipe.incr(keys["account_failures"])
-            failures = pipe.execute()[1]
+            pipe.set(names["failures"], 0, ex=self.per_address.window_seconds, nx=True)
+            pipe.incr(names["failures"])
+            pipe.set(names["account_failures"], 0, ex=self.per_account.window_seconds, nx=True)
+            pipe.incr(names["account_failures"])
+            failures = slot.execute(pipe)[1]
             if failures < self.per_address.quota:
                 return
-            pipe = client.pipeline(transaction=False)
-            pipe.incr(keys["strikes"])
-            pipe.expire(keys["strikes"], MAX_LOCK_SECONDS)
-            strikes = pipe.execute()[0]
+            pipe = slot.pipeline()
+            pipe.incr(names["strikes"])
+            pipe.expire(names["strikes"], MAX_LOCK_SECONDS)
+            strikes = slot.execute(pipe)[0]
             lock_seconds = min(self.per_address.window_seconds * 2 ** (strikes - 1), MAX_LOCK_SECONDS)
-            pipe = client.pipeline(transaction=False)
-            pipe.set(keys["lock"], 1, ex=lock_seconds)
-            pipe.delete(keys["failures"])
-            pipe.execute()
+            pipe = slot.pipeline()
+            pipe.set(names["lock"], 1, ex=lock_seconds)
+            pipe.delete(names["failures"])
+            slot.execute(pipe)
 
-        self._state.run("login_throttle", count)
+        self._state.run("login_throttle", names["lock"], count)
 
     def succeeded(self, email: str, address: str) -> None:
         """The address's failures are forgiven, and it is known to the account from now on."""
-        keys = self._keys(email, address)
+        names = self._keys(email, address)
 
-        def remember(client: Redis) -> None:
-            pipe = client.pipeline(transaction=False)
-            pipe.delete(keys["failures"], keys["strikes"])
-            pipe.sadd(keys["known"], keys["source"])
-            pipe.expire(keys["known"], self._known_seconds)
-            pipe.execute()
+        def remember(slot: Slot) -> None:
+            pipe = slot.pipeline()
+            pipe.delete(names["failures"], names["strikes"])
+            pipe.sadd(names["known"], names["source"])
+            pipe.expire(names["known"], self._known_seconds)
+            slot.execute(pipe)
 
-        self._state.run("login_throttle", remember)
+        self._state.run("login_throttle", names["lock"], remember)
 
 
 def _refused(policy: RatePolicy, seconds: int) -> RateLimitResult:

@@ -1,36 +1,31 @@
-"""Revoked access tokens in Redis: the revocations themselves, the tokens found live since Redis last lost its data
-(vouched), and since when Redis remembers (read by the admission pipeline, state/admission.py)."""
+"""Ended sessions in Redis: one key ends every access token of a session at once (a logout, a refresh token
+reused), read by the admission pipeline (state/admission.py); and the sessions found live in DynamoDB after their
+partition's shard lost its data (vouched)."""
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 
-from watchlist_core.state.client import KEY_PREFIX, RedisState, user_tag
-
-# Since when (Unix time) this Redis has held every revocation: written by the first request that finds it
-# missing, so it is missing after Redis lost its data. One key, no expiry.
-REMEMBERS_SINCE_KEY = f"{KEY_PREFIX}revocations-since"
+from watchlist_core.state import keys
+from watchlist_core.state.client import RedisState
 
 
-def revoked_key(user_id: str, jti: str) -> str:
-    return user_tag(user_id) + "revoked:" + jti
+class RedisEndedSessions:
+    """A session's end is kept as long as any of its access tokens can live: `access_token_seconds` from the end,
+    since none is issued after it."""
 
-
-def vouched_key(user_id: str, jti: str) -> str:
-    return user_tag(user_id) + "vouched:" + jti
-
-
-class RedisRevokedTokens:
-    """Revoked access-token ids, kept until the token would have expired anyway."""
-
-    def __init__(self, state: RedisState) -> None:
+    def __init__(self, state: RedisState, access_token_seconds: int) -> None:
         self._state = state
+        self._keep_seconds = access_token_seconds + 1
 
-    def revoke(self, user_id: str, jti: str, until: datetime) -> bool:
-        key = revoked_key(user_id, jti)
-        return self._state.run("revoke", lambda client: client.set(key, 1, exat=int(until.timestamp()) + 1)) is not None
+    def end(self, user_id: str, session_id: str) -> bool:
+        key = keys.session_ended(user_id, session_id)
+        ended = self._state.run("end_session", key, lambda slot: slot.commands.set(key, 1, ex=self._keep_seconds))
+        return ended is not None
 
-    def vouch(self, user_id: str, jti: str, until: datetime) -> None:
-        """The token's session was found live: no need to ask DynamoDB again for this token."""
-        key = vouched_key(user_id, jti)
-        self._state.run("vouch", lambda client: client.set(key, 1, exat=int(until.timestamp()) + 1))
+    def vouch(self, user_id: str, session_id: str, until: datetime) -> None:
+        """The session was found live: no need to ask DynamoDB again until `until` (the checked token's expiry)."""
+        key = keys.session_vouched(user_id, session_id)
+        expires = max(int(until.timestamp()), int(time.time())) + 1
+        self._state.run("vouch_session", key, lambda slot: slot.commands.set(key, 1, exat=expires))

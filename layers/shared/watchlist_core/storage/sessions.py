@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from pynamodb.exceptions import DoesNotExist
-from pynamodb.expressions.update import Action
 
 from watchlist_core.storage.tables import SessionRecord
 from watchlist_core.storage.transactions import conditional_write
@@ -18,7 +17,6 @@ class Session:
     user_id: str
     current_jti: str
     revoked: bool
-    logged_out: bool = False
     previous_jti: str | None = None  # the last rotation: the refresh token it replaced,
     rotated_at: datetime | None = None  # when (the new tokens' issue time),
     access_jti: str | None = None  # and the access token it issued
@@ -48,7 +46,6 @@ class SessionStore:
             record.user_id,
             record.current_jti,
             bool(record.revoked),
-            bool(record.logged_out),
             record.previous_jti,
             record.rotated_at,
             record.access_jti,
@@ -69,14 +66,10 @@ class SessionStore:
             )
         )
 
-    def revoke(self, session_id: str, *, logged_out: bool = False) -> None:
-        """No refresh token of the session is accepted any more; with `logged_out`, none of its access tokens
-        either (what a logout records: it outlives Redis losing the access token's revocation)."""
-        actions: list[Action] = [SessionRecord.revoked.set(True)]
-        if logged_out:
-            actions.append(SessionRecord.logged_out.set(True))
+    def revoke(self, session_id: str) -> None:
+        """The session has ended: none of its tokens is accepted any more. What outlives Redis losing the end."""
         conditional_write(  # an unknown session needs no revoking
             lambda: SessionRecord(session_id=session_id).update(
-                actions=actions, condition=SessionRecord.session_id.exists()
+                actions=[SessionRecord.revoked.set(True)], condition=SessionRecord.session_id.exists()
             )
         )

@@ -162,8 +162,7 @@ class SessionRecord(_Record):
     session_id = UnicodeAttribute(hash_key=True)
     user_id = UnicodeAttribute()
     current_jti = UnicodeAttribute()
-    revoked = BooleanAttribute(default=False)  # no refresh token of it is accepted any more
-    logged_out = BooleanAttribute(null=True)  # and its access tokens are revoked too (a logout)
+    revoked = BooleanAttribute(default=False)  # ended: none of its refresh or access tokens is accepted any more
     expires_at = TTLAttribute()
     # The last rotation: the token it replaced, when, and the access token it issued (a retry within the grace
     # period gets the same pair back, re-signed from these).
