@@ -18,11 +18,21 @@ import pytest
 from pydantic import ValidationError
 
 from infra.local.events import LambdaContext, api_gateway_event, response_body, response_headers
+from infra.local.redis_cluster import LocalRedisCluster
+from infra.local.redis_server import RedisServer
 from watchlist_core.audit.message import AuditEvent
 from watchlist_core.domain import utc_now
 from watchlist_core.settings import get_settings
 
 PASSWORD = "correct horse battery"
+
+# The two kinds of Redis users deploy: one server, or a cluster (ElastiCache Serverless, a cluster-mode-enabled
+# replication group), here of three primaries.
+REDIS_TOPOLOGIES = ["single", "cluster"]
+
+
+def local_redis(topology: str) -> RedisServer | LocalRedisCluster:
+    return RedisServer() if topology == "single" else LocalRedisCluster(primaries=3)
 
 
 @dataclass

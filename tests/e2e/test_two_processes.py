@@ -1,4 +1,5 @@
-"""Two API processes on one DynamoDB and one Redis, as two Lambda instances would be."""
+"""Two API processes (`make dev`) on one DynamoDB and one Redis, as two Lambda instances would be: a single
+server, and a cluster named by one node's URL (`make dev REDIS_URL=<cluster node>`)."""
 
 from __future__ import annotations
 
@@ -11,16 +12,15 @@ import pytest
 
 from infra.commands.dev_stack import dev_stack
 from infra.local.moto_server import MotoServer
-from infra.local.redis_server import RedisServer
 from tests.e2e.test_dev_server import ADMIN
-from tests.support import http_request
+from tests.support import REDIS_TOPOLOGIES, http_request, local_redis
 
 LIMIT = 100
 
 
-@pytest.fixture(scope="module")
-def two_instances() -> Iterator[tuple[str, str]]:
-    with MotoServer() as moto, RedisServer() as redis:
+@pytest.fixture(scope="module", params=REDIS_TOPOLOGIES)
+def two_instances(request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
+    with MotoServer() as moto, local_redis(request.param) as redis:
         env = {
             "DYNAMODB_ENDPOINT_URL": moto.endpoint_url,
             "REDIS_URL": redis.url,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import socket
 import uuid
 from collections.abc import Iterator
 
@@ -11,23 +13,15 @@ from infra.local.local_aws import use_moto
 from infra.local.moto_server import MotoServer
 from infra.local.redis_cluster import LocalRedisCluster
 from infra.local.redis_server import RedisServer
-from tests.support import Api, unique_email
+from tests.support import REDIS_TOPOLOGIES, Api, local_redis, unique_email
 from watchlist_core import wiring
+from watchlist_core.observability import logger
 
 
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[MotoServer]:
     with MotoServer() as server:
         yield server
-
-
-def local_redis(topology: str) -> RedisServer | LocalRedisCluster:
-    """A Redis of either kind users deploy: one server, or a cluster of three primaries (ElastiCache Serverless, a
-    cluster-mode-enabled replication group)."""
-    return RedisServer() if topology == "single" else LocalRedisCluster(primaries=3)
-
-
-REDIS_TOPOLOGIES = ["single", "cluster"]
 
 
 @pytest.fixture(scope="session", params=REDIS_TOPOLOGIES)
@@ -85,6 +79,39 @@ def redis_api(handler, redis_server: RedisServer | LocalRedisCluster, monkeypatc
     monkeypatch.setenv("REDIS_URL", redis_server.url)
     wiring.reset()
     return Api(handler)
+
+
+@pytest.fixture
+def log_lines(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
+    """What the app logs meanwhile, one JSON line each."""
+    buffer = io.StringIO()
+    monkeypatch.setattr(logger.registered_handler, "stream", buffer)
+    return buffer
+
+
+# A Redis connection attempt: the port, and the socket's timeout or the error that ended it.
+ConnectionAttempts = list[tuple[int, float | OSError | None]]
+
+
+@pytest.fixture
+def redis_connections(monkeypatch: pytest.MonkeyPatch) -> ConnectionAttempts:
+    """Every connection attempt of the app's Redis clients, in order."""
+    from redis.connection import Connection
+
+    opened: ConnectionAttempts = []
+    connect = Connection._connect
+
+    def spy(connection: Connection) -> socket.socket:
+        try:
+            sock: socket.socket = connect(connection)
+        except OSError as error:
+            opened.append((int(connection.port), error))
+            raise
+        opened.append((int(connection.port), sock.gettimeout()))
+        return sock
+
+    monkeypatch.setattr(Connection, "_connect", spy)
+    return opened
 
 
 @pytest.fixture

@@ -9,16 +9,8 @@ import json
 import pytest
 
 from tests.support import Api
-from watchlist_core.observability import logger
 
 DEEP = "[" * 1000 + "]" * 1000
-
-
-@pytest.fixture
-def log_lines(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
-    buffer = io.StringIO()
-    monkeypatch.setattr(logger.registered_handler, "stream", buffer)
-    return buffer
 
 
 @pytest.mark.parametrize("body", [DEEP, '{"email": ' + DEEP + ', "password": "x"}'], ids=["array", "field"])

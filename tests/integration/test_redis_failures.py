@@ -14,10 +14,9 @@ from infra.aws.calls import tally_aws_calls
 from infra.local.instances import LambdaHandler
 from infra.local.redis_cluster import LocalRedisCluster
 from infra.local.redis_server import RedisServer
-from tests.integration.conftest import REDIS_TOPOLOGIES, local_redis
-from tests.support import Api
+from tests.integration.conftest import ConnectionAttempts
+from tests.support import REDIS_TOPOLOGIES, Api, local_redis
 from watchlist_core import wiring
-from watchlist_core.observability import logger
 
 
 @pytest.fixture(params=REDIS_TOPOLOGIES)
@@ -32,17 +31,10 @@ def own_redis(
         yield server
 
 
-@pytest.fixture
-def log_lines(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
-    buffer = io.StringIO()
-    monkeypatch.setattr(logger.registered_handler, "stream", buffer)
-    return buffer
-
-
 def test_with_redis_stopped_reads_and_writes_still_work_uncached_and_unlimited(
     handler: LambdaHandler,
     own_redis: RedisServer | LocalRedisCluster,
-    redis_connections: list[float | OSError | None],
+    redis_connections: ConnectionAttempts,
     log_lines: io.StringIO,
     capfd: pytest.CaptureFixture[str],
 ) -> None:
@@ -56,7 +48,7 @@ def test_with_redis_stopped_reads_and_writes_still_work_uncached_and_unlimited(
     listed = api.get("/v1/watchlists", token=token)
     # Fast by construction, not by the clock: every attempt (one a Redis call: no pause here) is refused by the
     # kernel at once, none gets a socket it could wait on.
-    attempts = redis_connections[opened:]
+    attempts = [outcome for _, outcome in redis_connections[opened:]]
     assert attempts
     assert all(isinstance(attempt, ConnectionRefusedError) for attempt in attempts), attempts
     assert created.status == 201
@@ -154,30 +146,11 @@ def silent_redis(dynamodb: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str
     listener.close()
 
 
-@pytest.fixture
-def redis_connections(monkeypatch: pytest.MonkeyPatch) -> list[float | OSError | None]:
-    """Every connection attempt of the app's Redis client, in order: the socket's timeout, or the error that
-    ended the attempt."""
-    from redis.connection import Connection
-
-    opened: list[float | OSError | None] = []
-    connect = Connection._connect
-
-    def spy(connection: Connection) -> socket.socket:
-        try:
-            sock: socket.socket = connect(connection)
-        except OSError as error:
-            opened.append(error)
-            raise
-        opened.append(sock.gettimeout())
-        return sock
-
-    monkeypatch.setattr(Connection, "_connect", spy)
-    return opened
-
-
 def test_a_hung_redis_costs_one_short_timeout_then_is_skipped(  # type: ignore[no-untyped-def]
-    handler, silent_redis: str, redis_connections: list[float | OSError | None], monkeypatch: pytest.MonkeyPatch
+    handler,
+    silent_redis: str,
+    redis_connections: ConnectionAttempts,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Proven by what reaches the socket, not by the clock: the configured command timeout, one attempt (no
     # retry), then no attempt at all while paused (a pause that cannot lapse during the test).
@@ -190,12 +163,15 @@ def test_a_hung_redis_costs_one_short_timeout_then_is_skipped(  # type: ignore[n
     # the readiness probe goes straight to Redis all the same, and fails within the same timeout.
     health = api.get("/v1/health/detailed")
     assert health.json()["checks"]["redis"]["status"] == "fail"
-    assert redis_connections == [timeout, timeout]
+    assert [outcome for _, outcome in redis_connections] == [timeout, timeout]
 
     _, token = api.new_user()
     for _ in range(5):
         assert api.get("/v1/watchlists", token=token).status == 200
-    assert redis_connections == [timeout, timeout]  # paused: seven requests, no further attempt
+    assert [outcome for _, outcome in redis_connections] == [
+        timeout,
+        timeout,
+    ]  # paused: seven requests, no further attempt
 
 
 def test_a_revoked_token_stays_revoked_after_redis_loses_its_data(
@@ -219,7 +195,7 @@ def test_a_revoked_token_stays_revoked_after_redis_loses_its_data(
 def test_a_frozen_redis_is_waited_for_once_then_left_alone(
     handler: LambdaHandler,
     own_redis: RedisServer | LocalRedisCluster,
-    redis_connections: list[float | OSError | None],
+    redis_connections: ConnectionAttempts,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("REDIS_PAUSE_AFTER_FAILURE_SECONDS", "3600")

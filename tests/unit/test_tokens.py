@@ -1,4 +1,5 @@
 import boto3
+import jwt
 import pytest
 from moto import mock_aws
 
@@ -44,3 +45,18 @@ def test_tokens_signed_with_another_key_are_refused() -> None:
     other = TokenSigner(settings, lambda: "x" * 64).issue_access("user-1", Role.USER, "session-1")
     with pytest.raises(AuthenticationError, match="invalid"):
         TokenSigner(settings, signing_key_loader(settings)).verify_access(other.token)
+
+
+@pytest.mark.parametrize("sid", [None, 42], ids=["missing", "not-a-string"])
+def test_an_access_token_that_names_no_session_is_refused(sid: object) -> None:
+    """Ending a session ends its access tokens: one that names none could never be ended."""
+    settings = Settings()
+    key = signing_key_loader(settings)
+    valid = jwt.decode(
+        TokenSigner(settings, key).issue_access("user-1", Role.USER, "session-1").token,
+        options={"verify_signature": False},
+    )
+    claims = {name: value for name, value in valid.items() if name != "sid"} | ({"sid": sid} if sid else {})
+    forged = jwt.encode(claims, key(), algorithm="HS256")
+    with pytest.raises(AuthenticationError, match="invalid"):
+        TokenSigner(settings, key).verify_access(forged)

@@ -24,7 +24,6 @@ from watchlist_core.pause import Pause
 if TYPE_CHECKING:
     from redis import Redis
     from redis.client import Pipeline
-    from redis.cluster import RedisCluster
 
 T = TypeVar("T")
 # Where a standalone Redis, and a Redis not reached yet, is paused: it has no nodes to tell apart.
@@ -35,7 +34,12 @@ class Slot(Protocol):
     """What an operation works with: the commands of one hash slot."""
 
     @property
-    def commands(self) -> Redis | RedisCluster:
+    def node(self) -> str:
+        """The name of the node that serves the slot."""
+        ...
+
+    @property
+    def commands(self) -> Redis:
         """For single commands."""
         ...
 
@@ -47,11 +51,9 @@ class Slot(Protocol):
 
 
 class Topology(Protocol):
-    def node(self, key: str) -> str:
-        """The name of the node that serves `key`'s slot."""
+    def slot(self, key: str) -> Slot:
+        """`key`'s slot."""
         ...
-
-    def slot(self, key: str) -> Slot: ...
 
     def reload(self, failed_node: str) -> None:
         """Asks Redis again where the slots are, `failed_node` last (a failover may have moved its slots)."""
@@ -65,17 +67,16 @@ class Topology(Protocol):
 class _Standalone:
     """One server: a slot is the whole server, and a pipeline is redis-py's."""
 
+    node = WHOLE_REDIS
+
     def __init__(self, client: Redis) -> None:
         self._client = client
-
-    def node(self, key: str) -> str:
-        return WHOLE_REDIS
 
     def slot(self, key: str) -> Slot:
         return self
 
     @property
-    def commands(self) -> Redis | RedisCluster:
+    def commands(self) -> Redis:
         return self._client
 
     def pipeline(self) -> Pipeline:
@@ -91,69 +92,14 @@ class _Standalone:
         return bool(self._client.ping())
 
 
-class _Cluster:
-    """A Redis Cluster through redis-py's cluster client."""
-
-    def __init__(self, cluster: RedisCluster) -> None:
-        self._cluster = cluster
-
-    def node(self, key: str) -> str:
-        return str(self._cluster.get_node_from_key(key).name)
-
-    def slot(self, key: str) -> Slot:
-        return _ClusterSlot(self._cluster, key)
-
-    def reload(self, failed_node: str) -> None:
-        # Every node known, not only the URL's: the URL may name the very node that failed.
-        known = [(node.host, node.port) for node in self._cluster.get_nodes()]
-        self._cluster.nodes_manager.initialize(additional_startup_nodes_info=known, last_failed_node_name=failed_node)
-
-    def ping(self) -> bool:
-        return bool(self._cluster.ping(target_nodes=self._cluster.PRIMARIES))
-
-
-class _ClusterSlot:
-    """One slot of a cluster. A pipeline is a plain pipeline on the node that serves the slot: one round trip.
-
-    Its commands that come back redirected (MOVED after a failover or a resharding; ASK or TRYAGAIN for keys moved
-    while their slot migrates) are sent again through the cluster client, which follows the redirect and learns the
-    new owner. A connection error or timeout is raised at once: redis-py's ClusterPipeline would send every one of
-    the pipeline's commands again, each waiting out the timeout on a node that hangs.
-    """
-
-    def __init__(self, cluster: RedisCluster, key: str) -> None:
-        self._cluster = cluster
-        self._key = key
-
-    @property
-    def commands(self) -> Redis | RedisCluster:
-        return self._cluster
-
-    def pipeline(self) -> Pipeline:
-        node = self._cluster.get_node_from_key(self._key)
-        return self._cluster.get_redis_connection(node).pipeline(transaction=False)
-
-    def execute(self, pipeline: Pipeline) -> list[Any]:
-        from redis.exceptions import AskError, MovedError, TryAgainError
-
-        sent = list(pipeline.command_stack)
-        results = pipeline.execute(raise_on_error=False)
-        for index, result in enumerate(results):
-            if isinstance(result, AskError | MovedError | TryAgainError):
-                args, options = sent[index]
-                results[index] = self._cluster.execute_command(*args, **options)
-            elif isinstance(result, Exception):
-                raise result
-        return results
-
-
 def discover(url: str | None, timeout_seconds: float) -> Topology:
     """The Redis at `url`, standalone or cluster; an in-process Redis (fakeredis) when no URL is configured."""
     if url is None:
         import fakeredis  # local development only: a dev dependency, never deployed
 
         return _Standalone(fakeredis.FakeRedis())
-    from redis import Redis
+    # redis-py imports its cluster client with the package (redis/__init__.py): finding a cluster costs no import.
+    from redis import Redis, RedisCluster
     from redis.backoff import NoBackoff
     from redis.exceptions import ResponseError
     from redis.retry import Retry
@@ -165,7 +111,7 @@ def discover(url: str | None, timeout_seconds: float) -> Topology:
     except ResponseError:  # "This instance has cluster support disabled"
         return _Standalone(probe)
     probe.close()
-    from redis.cluster import RedisCluster  # imported only when a cluster is found: it costs a cold start more
+    from watchlist_core.state.cluster import Cluster
 
     cluster = RedisCluster.from_url(
         url,
@@ -177,7 +123,7 @@ def discover(url: str | None, timeout_seconds: float) -> Topology:
         **timeouts,
     )
     logger.info("redis: a cluster", extra={"primaries": len(cluster.get_primaries())})
-    return _Cluster(cluster)
+    return Cluster(cluster)
 
 
 class RedisState:
@@ -200,14 +146,16 @@ class RedisState:
             if self._pause(node).active:
                 return None
             topology = self._reach()
-            node = topology.node(key)
+            slot = topology.slot(key)
+            node = slot.node
             if self._pause(node).active:
                 return None
             if node in self._failed_nodes:  # its pause is over: first ask where its slots are now
                 self._failed_nodes.discard(node)
                 topology.reload(node)
-                node = topology.node(key)
-            return operation(topology.slot(key))
+                slot = topology.slot(key)
+                node = slot.node
+            return operation(slot)
         except Exception as error:  # noqa: BLE001 (any Redis failure degrades to "unavailable")
             self._pause(node).start()
             self._failed_nodes.add(node)
