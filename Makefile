@@ -88,6 +88,7 @@ bench: install .venv-runtime/.import-roots sam-build
 	$(PY) bench/local_stack.py
 	$(PY) bench/list_cost.py
 	$(PY) bench/redis_cost.py
+	$(PY) bench/redis_failover.py
 	$(PY) bench/redis_memory.py
 	$(PY) bench/audit_throughput.py
 	$(PY) bench/github_cache.py

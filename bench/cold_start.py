@@ -113,6 +113,28 @@ def sqs_client_cost() -> None:
     print(f"\nfirst write's SQS client: on the DynamoDB session {shared:.1f} ms, on a new one {fresh:.1f} ms (medians)")
 
 
+# redis-py is imported when the services are built (the first invocation); its cluster client is needed only when
+# REDIS_URL names a cluster. What importing it costs after the package itself:
+REDIS_CLUSTER_CLIENT = (
+    "import time, redis; s = time.perf_counter(); from redis.cluster import RedisCluster; "
+    "print(time.perf_counter() - s)"
+)
+
+
+def redis_client_cost() -> None:
+    package = [timed_import("import redis") for _ in range(ROUNDS)]
+    cluster_client = []
+    for _ in range(ROUNDS):
+        command = [PYTHON, "-c", REDIS_CLUSTER_CLIENT]
+        result = subprocess.run(command, env=ENV, capture_output=True, text=True, check=True)  # noqa: S603
+        cluster_client.append(float(result.stdout))
+    print(
+        f"\nredis-py: `import redis` {statistics.median(package) * 1000:.1f} ms; its cluster client after it "
+        f"{statistics.median(cluster_client) * 1000:.2f} ms (medians; redis/__init__.py imports it already)"
+    )
+
+
 if __name__ == "__main__":
     main()
     sqs_client_cost()
+    redis_client_cost()

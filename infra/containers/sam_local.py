@@ -8,10 +8,11 @@ that creates the template's tables and queues); the first admin (ADMIN_EMAIL / A
 the outbox relay); `sam local start-api` on PORT (default 3000). Ready when GET /health answers 200. Stops
 everything it started on SIGINT or SIGTERM: SAM and its containers, the compose services, the private engine.
 
-GITHUB_STUB=1: the GitHub stand-in as a compose service, the API pointed at it. FRONTEND=1: the Streamlit front
-end as a compose service (FRONTEND_PORT, default 8501). LAMBDA_PORT: the port of `sam local start-lambda`
-(default: a free one). DYNAMODB_PORT, REDIS_PORT, SQS_PORT: where the compose services are published (see
-docker-compose.yml). Run it after `sam build` (the Makefile does).
+GITHUB_STUB=1: the GitHub stand-in as a compose service, the API pointed at it. REDIS_CLUSTER=1: the functions on
+a Redis Cluster of three primaries (compose services too) instead of the single Redis server. FRONTEND=1: the
+Streamlit front end as a compose service (FRONTEND_PORT, default 8501). LAMBDA_PORT: the port of `sam local
+start-lambda` (default: a free one). DYNAMODB_PORT, REDIS_PORT, SQS_PORT: where the compose services are
+published (see docker-compose.yml). Run it after `sam build` (the Makefile does).
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ BUILD_DIR = ROOT / ".aws-sam" / "build"
 ENV_VARS_FILE = ROOT / "infra" / "sam-local-env.json"
 NETWORK = "watchlist"
 GITHUB_STUB_URL = "http://github-stub:8080"
+SINGLE_REDIS_URL = "redis://redis:6379/0"
+CLUSTER_REDIS_URL = "redis://redis-node-1:6379/0"  # any node: the client finds the others
 READY_SECONDS = 300  # the first request creates the function's container: 20 s and more on a busy machine
 
 
@@ -70,12 +73,14 @@ class Compose:
         return f"http://127.0.0.1:{address.rsplit(':', 1)[1]}"
 
     def up(self) -> None:
-        """Every service started, and the bootstrap finished (its tables and queues exist)."""
+        """Every service started, and the one-shot ones finished (the tables and queues exist; the cluster is
+        formed)."""
         self.run("up", "--detach", "--quiet-pull")
-        waited = self.run("wait", "bootstrap", capture=True, check=False)  # exits with the container's code
-        if waited.returncode:
-            self.run("logs", "bootstrap")
-            raise SystemExit(f"the compose bootstrap failed: {waited.stdout.strip()}")
+        for one_shot in ("bootstrap", *(["redis-cluster"] if "redis-cluster" in self.profiles else [])):
+            waited = self.run("wait", one_shot, capture=True, check=False)  # exits with the container's code
+            if waited.returncode:
+                self.run("logs", one_shot)
+                raise SystemExit(f"the compose {one_shot} failed: {waited.stdout.strip()}")
 
     def down(self) -> None:
         self.run("down", "--volumes", "--remove-orphans", "--timeout", "5")
@@ -88,6 +93,7 @@ class Sam:
     environment: dict[str, str]
     images: Resolved
     env_vars_file: Path
+    redis_url: str = SINGLE_REDIS_URL
 
     def command(self, subcommand: str, *arguments: str) -> list[str]:
         image = ["--invoke-image", self.images.lambda_image] if self.images.lambda_is_standin else []
@@ -102,7 +108,7 @@ class Sam:
             "--env-vars",
             str(self.env_vars_file),
             "--parameter-overrides",
-            "RedisUrl=redis://redis:6379/0",
+            f"RedisUrl={self.redis_url}",
             "--region",
             "us-east-1",
             "--skip-pull-image",  # the image is here: pulled, or the stand-in
@@ -150,9 +156,9 @@ def remove_function_containers(environment: dict[str, str]) -> None:
 def main() -> int:
     port = int(os.environ.get("PORT", "3000"))
     github_stub = bool(os.environ.get("GITHUB_STUB"))
-    profiles = [
-        name for name, wanted in (("github-stub", github_stub), ("frontend", os.environ.get("FRONTEND"))) if wanted
-    ]
+    redis_cluster = bool(os.environ.get("REDIS_CLUSTER"))
+    wanted = {"github-stub": github_stub, "frontend": os.environ.get("FRONTEND"), "redis-cluster": redis_cluster}
+    profiles = [name for name, wanted_now in wanted.items() if wanted_now]
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     started = time.monotonic()
@@ -163,7 +169,8 @@ def main() -> int:
             engine | images.compose_environment | {"API_PORT": str(port)}, images.compose_overrides, profiles
         )
         stack.callback(compose.down)
-        say("docker compose up: DynamoDB, Redis, SQS, and the bootstrap of the template's tables and queues")
+        redis = "a Redis Cluster of three primaries" if redis_cluster else "Redis"
+        say(f"docker compose up: DynamoDB, {redis}, SQS, and the bootstrap of the template's tables and queues")
         compose.up()
         os.environ.update(host_environment(compose))
         from infra.aws.bootstrap import first_admin  # after the environment above: the settings are read once
@@ -171,7 +178,12 @@ def main() -> int:
         print(first_admin(), flush=True)
 
         directory = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sam-local-")))
-        sam = Sam(engine, images, env_vars_file(directory, github_stub))
+        sam = Sam(
+            engine,
+            images,
+            env_vars_file(directory, github_stub),
+            CLUSTER_REDIS_URL if redis_cluster else SINGLE_REDIS_URL,
+        )
         stack.callback(remove_function_containers, engine)
         lambda_endpoint = f"http://127.0.0.1:{os.environ.get('LAMBDA_PORT') or free_port()}"
         functions = stack.enter_context(

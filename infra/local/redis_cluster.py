@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 import socket
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -48,13 +49,68 @@ def cluster_node_port() -> int:
             return port
 
 
+def _wait(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + READY_SECONDS
+    while time.monotonic() < deadline:
+        try:
+            if condition():
+                return
+        except redis.RedisError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(f"{what}: not within {READY_SECONDS:g}s")
+
+
+def form_cluster(primaries: list[redis.Redis], replicas: list[redis.Redis]) -> None:
+    """What `redis-cli --cluster create` does: the slots split evenly between the primaries, every node met (by
+    address: CLUSTER MEET takes no host name), the replicas shared out between the primaries in turn."""
+    share = SLOTS // len(primaries)
+    for number, node in enumerate(primaries):
+        last = SLOTS - 1 if number == len(primaries) - 1 else (number + 1) * share - 1
+        node.execute_command("CLUSTER ADDSLOTSRANGE", number * share, last)
+    everyone = [*primaries, *replicas]
+    for node in everyone[1:]:
+        options = node.connection_pool.connection_kwargs
+        primaries[0].execute_command("CLUSTER MEET", socket.gethostbyname(options["host"]), options["port"])
+    _wait(
+        lambda: all(len(node.execute_command("CLUSTER NODES")) == len(everyone) for node in everyone), "the nodes meet"
+    )
+    per_primary = len(replicas) // len(primaries)
+    for number, replica in enumerate(replicas):
+        primary_id = primaries[number // per_primary].execute_command("CLUSTER MYID").decode()
+        replica.execute_command("CLUSTER REPLICATE", primary_id)
+    wait_until_serving(everyone)
+
+
+def wait_until_serving(nodes: list[redis.Redis]) -> None:
+    """Until every one of `nodes` says the cluster is ok, and every replica among them has synchronised."""
+
+    def serving() -> bool:
+        for node in nodes:
+            if node.execute_command("CLUSTER INFO")["cluster_state"] != "ok":
+                return False
+            info = node.info()
+            if info["role"] == "slave" and info.get("master_link_status") != "up":
+                return False
+        return True
+
+    _wait(serving, "the cluster serves")
+
+
 class ClusterNode(RedisServer):
     name = "redis-server (cluster node)"
 
-    def __init__(self, directory: Path, node_timeout_ms: int) -> None:
+    def __init__(self, directory: Path, node_timeout_ms: int, tls: tuple[Path, Path] | None = None) -> None:
         super().__init__(cluster_node_port())
         self._directory = directory
         self._node_timeout_ms = node_timeout_ms
+        self._tls = tls  # the certificate (its own authority) and its key: TLS only, between the nodes too
+
+    @property
+    def url(self) -> str:
+        if self._tls is None:
+            return super().url
+        return f"rediss://127.0.0.1:{self.port}/0?ssl_ca_certs={self._tls[0]}"
 
     def command(self) -> list[str]:
         return [
@@ -72,7 +128,24 @@ class ClusterNode(RedisServer):
             "0",
             "--dir",
             str(self._directory),
+            *self._tls_options(),
         ]
+
+    def _tls_options(self) -> list[str]:
+        if self._tls is None:
+            return []
+        certificate, key = (str(path) for path in self._tls)
+        return [
+            *("--port", "0", "--tls-port", str(self.port), "--tls-cert-file", certificate, "--tls-key-file", key),
+            *("--tls-ca-cert-file", certificate, "--tls-auth-clients", "no"),
+            *("--tls-cluster", "yes", "--tls-replication", "yes"),
+        ]
+
+    def answers(self) -> bool:
+        try:
+            return bool(self.admin().ping())
+        except redis.ConnectionError:
+            return False
 
     def start_on_a_free_port(self, attempts: int = 5) -> None:
         """The first start: another process may take the chosen port first (the tests run in parallel)."""
@@ -85,7 +158,7 @@ class ClusterNode(RedisServer):
         self.start()
 
     def admin(self) -> redis.Redis:
-        return redis.Redis(port=self.port, socket_timeout=5)
+        return redis.Redis.from_url(self.url, socket_timeout=5)
 
     @property
     def node_id(self) -> str:
@@ -98,13 +171,21 @@ class ClusterNode(RedisServer):
 
 class LocalRedisCluster:
     """`primaries` primaries (the slots split evenly), each with `replicas` replicas; `node_timeout_ms` is how long
-    a node may be silent before the others call it failed (and a replica takes over)."""
+    a node may be silent before the others call it failed (and a replica takes over); with `tls`, every connection
+    is TLS (`rediss://`), the nodes' own too."""
 
-    def __init__(self, primaries: int = 3, replicas: int = 0, node_timeout_ms: int = 1000) -> None:
+    def __init__(
+        self, primaries: int = 3, replicas: int = 0, node_timeout_ms: int = 1000, *, tls: bool = False
+    ) -> None:
         self._directory = tempfile.TemporaryDirectory(prefix="redis-cluster-")
         directory = Path(self._directory.name)
-        self.primaries = [ClusterNode(directory, node_timeout_ms) for _ in range(primaries)]
-        self.replicas = [ClusterNode(directory, node_timeout_ms) for _ in range(primaries * replicas)]
+        certificate = None
+        if tls:
+            from infra.local.tls import self_signed_certificate  # cryptography: a dev dependency
+
+            certificate = self_signed_certificate(directory)
+        self.primaries = [ClusterNode(directory, node_timeout_ms, certificate) for _ in range(primaries)]
+        self.replicas = [ClusterNode(directory, node_timeout_ms, certificate) for _ in range(primaries * replicas)]
         self._replicas_per_primary = replicas
         self._formed = False
 
@@ -129,54 +210,14 @@ class LocalRedisCluster:
             else:
                 node.start_on_a_free_port()
         if not self._formed:
-            self._form()
+            form_cluster([node.admin() for node in self.primaries], [node.admin() for node in self.replicas])
             self._formed = True
         self.wait_until_serving()
         return self
 
-    def _form(self) -> None:
-        share = SLOTS // len(self.primaries)
-        for number, node in enumerate(self.primaries):
-            last = SLOTS - 1 if number == len(self.primaries) - 1 else (number + 1) * share - 1
-            node.admin().execute_command("CLUSTER ADDSLOTSRANGE", number * share, last)
-        first = self.primaries[0].admin()
-        for node in self.nodes[1:]:
-            first.execute_command("CLUSTER MEET", "127.0.0.1", node.port)
-        self._wait(lambda: all(self._known_nodes(node) == len(self.nodes) for node in self.nodes), "the nodes meet")
-        for number, replica in enumerate(self.replicas):
-            primary = self.primaries[number // self._replicas_per_primary]
-            replica.admin().execute_command("CLUSTER REPLICATE", primary.node_id)
-
-    @staticmethod
-    def _known_nodes(node: ClusterNode) -> int:
-        return len(node.admin().execute_command("CLUSTER NODES"))
-
     def wait_until_serving(self, nodes: list[ClusterNode] | None = None) -> None:
         """Until `nodes` (default: all) say the cluster is ok and every replica has synchronised."""
-        watched = nodes if nodes is not None else self.nodes
-
-        def serving() -> bool:
-            for node in watched:
-                info = node.admin().info()
-                if node.admin().execute_command("CLUSTER INFO")["cluster_state"] != "ok":
-                    return False
-                if info["role"] == "slave" and info.get("master_link_status") != "up":
-                    return False
-            return True
-
-        self._wait(serving, "the cluster serves")
-
-    @staticmethod
-    def _wait(condition: Callable[[], bool], what: str) -> None:
-        deadline = time.monotonic() + READY_SECONDS
-        while time.monotonic() < deadline:
-            try:
-                if condition():
-                    return
-            except redis.RedisError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError(f"{what}: not within {READY_SECONDS:g}s")
+        wait_until_serving([node.admin() for node in (nodes if nodes is not None else self.nodes)])
 
     def primary_of(self, key: str) -> ClusterNode:
         """The node serving `key`'s slot now, as the live nodes see it."""
@@ -242,3 +283,24 @@ class LocalRedisCluster:
     ) -> None:
         self.stop()
         self._directory.cleanup()
+
+
+def main() -> None:
+    """`python -m infra.local.redis_cluster form HOST:PORT ...`: those nodes, started with cluster mode on and
+    empty, formed into a cluster of primaries (docker-compose.yml's redis-cluster profile)."""
+    command, *addresses = sys.argv[1:]
+    if command != "form" or not addresses:
+        raise SystemExit("usage: python -m infra.local.redis_cluster form HOST:PORT [HOST:PORT ...]")
+    nodes = [
+        redis.Redis(host=host, port=int(port), socket_timeout=5) for host, port in (a.split(":") for a in addresses)
+    ]
+    _wait(lambda: all(node.ping() for node in nodes), "the nodes answer")
+    if nodes[0].execute_command("CLUSTER INFO")["cluster_state"] == "ok":
+        print("the cluster is formed already", flush=True)
+        return
+    form_cluster(nodes, [])
+    print(f"a cluster of {len(nodes)} primaries", flush=True)
+
+
+if __name__ == "__main__":
+    main()

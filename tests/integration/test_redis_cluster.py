@@ -71,16 +71,36 @@ def guarded(response: ApiResponse) -> bool:
     return response.header("ratelimit") is not None
 
 
-def test_any_nodes_url_reaches_the_whole_cluster(handler: LambdaHandler, cluster: LocalRedisCluster) -> None:
+def assert_guarded(member: Member) -> None:
+    """Counted, cached and revocable: every guard holds for this member's requests."""
+    first, second = member.get(), member.get()
+    assert guarded(first), f"no rate limit for a user on {member.node.port}"
+    assert (first.header("x-cache"), second.header("x-cache")) == ("MISS", "HIT")
+    assert member.api.post("/v1/auth/logout", token=member.token).status == 204
+    assert member.get().status == 401
+
+
+def test_any_nodes_url_reaches_the_whole_cluster(
+    handler: LambdaHandler, cluster: LocalRedisCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api = Api(handler)
     for node in cluster.primaries:
+        monkeypatch.setenv("REDIS_URL", node.url)
         wiring.reset()
+        for shard in cluster.primaries:
+            assert_guarded(member_on(shard, api, cluster))
+
+
+def test_a_cluster_that_speaks_only_tls_is_reached_through_rediss(
+    handler: LambdaHandler, dynamodb: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In-transit encryption, as ElastiCache requires it: the nodes listen on TLS ports only."""
+    with LocalRedisCluster(primaries=3, tls=True) as cluster:
+        _use(cluster, monkeypatch)
+        assert cluster.url.startswith("rediss://")
         api = Api(handler)
-        member = Member(api, cluster)
-        first, second = member.get(), member.get()
-        assert guarded(first), f"no rate limit for a user on {member.node.port} through {node.port}"
-        assert (first.header("x-cache"), second.header("x-cache")) == ("MISS", "HIT")
-        assert api.post("/v1/auth/logout", token=member.token).status == 204
-        assert member.get().status == 401
+        for shard in cluster.primaries:
+            assert_guarded(member_on(shard, api, cluster))
 
 
 def test_every_pipeline_touches_one_hash_slot(
