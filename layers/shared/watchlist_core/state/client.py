@@ -30,24 +30,19 @@ T = TypeVar("T")
 WHOLE_REDIS = "redis"
 
 
-class Slot(Protocol):
-    """What an operation works with: the commands of one hash slot."""
+class Slot:
+    """What an operation works with: the commands of one hash slot, on the node that serves it."""
 
-    @property
-    def node(self) -> str:
-        """The name of the node that serves the slot."""
-        ...
-
-    @property
-    def commands(self) -> Redis:
-        """For single commands."""
-        ...
+    def __init__(self, commands: Redis, node: str) -> None:
+        self.commands = commands  # for single commands
+        self.node = node  # the node's name
 
     def pipeline(self) -> Pipeline:
         """For commands sent together, in one round trip; run them with `execute`."""
-        ...
+        return self.commands.pipeline(transaction=False)
 
-    def execute(self, pipeline: Pipeline) -> list[Any]: ...
+    def execute(self, pipeline: Pipeline) -> list[Any]:
+        return pipeline.execute()
 
 
 class Topology(Protocol):
@@ -65,31 +60,19 @@ class Topology(Protocol):
 
 
 class _Standalone:
-    """One server: a slot is the whole server, and a pipeline is redis-py's."""
-
-    node = WHOLE_REDIS
+    """One server: every slot is the whole server."""
 
     def __init__(self, client: Redis) -> None:
-        self._client = client
+        self._slot = Slot(client, WHOLE_REDIS)
 
     def slot(self, key: str) -> Slot:
-        return self
-
-    @property
-    def commands(self) -> Redis:
-        return self._client
-
-    def pipeline(self) -> Pipeline:
-        return self._client.pipeline(transaction=False)
-
-    def execute(self, pipeline: Pipeline) -> list[Any]:
-        return pipeline.execute()
+        return self._slot
 
     def reload(self, failed_node: str) -> None:
         """A single server has no slot map."""
 
     def ping(self) -> bool:
-        return bool(self._client.ping())
+        return bool(self._slot.commands.ping())
 
 
 def discover(url: str | None, timeout_seconds: float) -> Topology:

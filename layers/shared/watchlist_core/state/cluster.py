@@ -18,6 +18,8 @@ from redis.client import Pipeline
 from redis.cluster import ClusterNode, RedisCluster
 from redis.exceptions import AskError, MovedError, TryAgainError
 
+from watchlist_core.state.client import Slot
+
 REDIRECTED = (AskError, MovedError, TryAgainError)
 
 
@@ -58,20 +60,10 @@ class Cluster:
         return bool(self._cluster.ping(target_nodes=self._cluster.PRIMARIES))
 
 
-class ClusterSlot:
+class ClusterSlot(Slot):
     def __init__(self, client: NodeClient) -> None:
-        self._client = client
-
-    @property
-    def node(self) -> str:
-        return self._client.node_name
-
-    @property
-    def commands(self) -> Redis:
-        return self._client
-
-    def pipeline(self) -> Pipeline:
-        return self._client.pipeline(transaction=False)
+        super().__init__(client, client.node_name)
+        self._cluster_client = client.cluster_client
 
     def execute(self, pipeline: Pipeline) -> list[Any]:
         sent = list(pipeline.command_stack)
@@ -79,7 +71,7 @@ class ClusterSlot:
         for index, result in enumerate(results):
             if isinstance(result, REDIRECTED):
                 args, options = sent[index]
-                results[index] = self._client.cluster_client.execute_command(*args, **options)
+                results[index] = self._cluster_client.execute_command(*args, **options)
             elif isinstance(result, Exception):
                 raise result
         return results
