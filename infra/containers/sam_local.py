@@ -77,10 +77,22 @@ class Compose:
         formed)."""
         self.run("up", "--detach", "--quiet-pull")
         for one_shot in ("bootstrap", *(["redis-cluster"] if "redis-cluster" in self.profiles else [])):
-            waited = self.run("wait", one_shot, capture=True, check=False)  # exits with the container's code
-            if waited.returncode:
+            exit_code = self.exit_code(one_shot)
+            if exit_code:
                 self.run("logs", one_shot)
-                raise SystemExit(f"the compose {one_shot} failed: {waited.stdout.strip()}")
+                raise SystemExit(f"the compose {one_shot} failed with exit code {exit_code}")
+
+    def exit_code(self, service: str) -> int:
+        """The exit code of a one-shot service's container, once it has exited (`docker compose wait` finds no
+        container that has exited already)."""
+        deadline = time.monotonic() + READY_SECONDS
+        while time.monotonic() < deadline:
+            listed = self.run("ps", "--all", "--format", "{{.State}} {{.ExitCode}}", service, capture=True)
+            state, _, code = listed.stdout.strip().partition(" ")
+            if state == "exited":
+                return int(code)
+            time.sleep(0.5)
+        raise SystemExit(f"the compose {service} did not finish within {READY_SECONDS} s")
 
     def down(self) -> None:
         self.run("down", "--volumes", "--remove-orphans", "--timeout", "5")
@@ -117,9 +129,11 @@ class Sam:
         ]
 
 
-def env_vars_file(directory: Path, github_stub: bool) -> Path:
-    """infra/sam-local-env.json, with the GitHub stand-in when asked for."""
+def env_vars_file(directory: Path, github_stub: bool, redis_url: str = SINGLE_REDIS_URL) -> Path:
+    """infra/sam-local-env.json, with the GitHub stand-in when asked for, and the Redis to use (the file's value
+    wins over the template's RedisUrl)."""
     variables = json.loads(ENV_VARS_FILE.read_text())
+    variables["Parameters"]["REDIS_URL"] = redis_url
     if github_stub:
         variables["Parameters"]["GITHUB_API_URL"] = GITHUB_STUB_URL
     path = directory / "env-vars.json"
@@ -178,12 +192,8 @@ def main() -> int:
         print(first_admin(), flush=True)
 
         directory = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sam-local-")))
-        sam = Sam(
-            engine,
-            images,
-            env_vars_file(directory, github_stub),
-            CLUSTER_REDIS_URL if redis_cluster else SINGLE_REDIS_URL,
-        )
+        redis_url = CLUSTER_REDIS_URL if redis_cluster else SINGLE_REDIS_URL
+        sam = Sam(engine, images, env_vars_file(directory, github_stub, redis_url), redis_url)
         stack.callback(remove_function_containers, engine)
         lambda_endpoint = f"http://127.0.0.1:{os.environ.get('LAMBDA_PORT') or free_port()}"
         functions = stack.enter_context(
