@@ -33,6 +33,13 @@ class Admission:
     vouched: bool | None = None
 
 
+def _counter_keys(subject: str, policy: RatePolicy, window: Window) -> tuple[str, str]:
+    """The current and the previous window's counters of `subject` (a user's or an address's key prefix)."""
+    return keys.rate_counter(subject, policy.name, window.index), keys.rate_counter(
+        subject, policy.name, window.index - 1
+    )
+
+
 class RedisAdmission:
     """Admission's Redis side: what the services/admission.py rules decide on, read in one round trip."""
 
@@ -42,9 +49,7 @@ class RedisAdmission:
     def admit_user(self, user_id: str, session_id: str, policy: RatePolicy) -> Admission:
         """One round trip: count the request, check the token's session, read the cache version."""
         window = Window.at(time.time(), policy.window_seconds)
-        user = keys.user(user_id)
-        current_key = keys.rate_counter(user, policy.name, window.index)
-        previous_key = keys.rate_counter(user, policy.name, window.index - 1)
+        current_key, previous_key = _counter_keys(keys.user(user_id), policy, window)
         since_key = keys.revocations_since(user_id)
 
         def pipeline(slot: Slot) -> Admission:
@@ -67,9 +72,7 @@ class RedisAdmission:
 
     def admit_anonymous(self, client_ip: str, policy: RatePolicy) -> Admission:
         window = Window.at(time.time(), policy.window_seconds)
-        address = keys.client_address(client_ip)
-        current_key = keys.rate_counter(address, policy.name, window.index)
-        previous_key = keys.rate_counter(address, policy.name, window.index - 1)
+        current_key, previous_key = _counter_keys(keys.client_address(client_ip), policy, window)
 
         def pipeline(slot: Slot) -> Admission:
             pipe = slot.pipeline()

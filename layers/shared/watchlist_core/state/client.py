@@ -119,7 +119,10 @@ class RedisState:
         self._failed_nodes: set[str] = set()
 
     def _pause(self, node: str) -> Pause:
-        return self._pauses.setdefault(node, Pause(self._pause_seconds))
+        pause = self._pauses.get(node)
+        if pause is None:  # not setdefault: that would build a Pause (and its lock) on every call
+            pause = self._pauses[node] = Pause(self._pause_seconds)
+        return pause
 
     def run(self, purpose: str, key: str, operation: Callable[[Slot], T]) -> T | None:
         """`operation` on `key`'s slot, or None when the node serving it is unavailable (now, or failed a moment

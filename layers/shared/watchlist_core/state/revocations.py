@@ -4,7 +4,6 @@ partition's shard lost its data (vouched)."""
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 
 from watchlist_core.state import keys
@@ -27,5 +26,4 @@ class RedisEndedSessions:
     def vouch(self, user_id: str, session_id: str, until: datetime) -> None:
         """The session was found live: no need to ask DynamoDB again until `until` (the checked token's expiry)."""
         key = keys.session_vouched(user_id, session_id)
-        expires = max(int(until.timestamp()), int(time.time())) + 1
-        self._state.run("vouch_session", key, lambda slot: slot.commands.set(key, 1, exat=expires))
+        self._state.run("vouch_session", key, lambda slot: slot.commands.set(key, 1, exat=int(until.timestamp()) + 1))
