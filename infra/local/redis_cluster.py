@@ -77,9 +77,12 @@ def form_cluster(primaries: list[redis.Redis], replicas: list[redis.Redis]) -> N
     )
     per_primary = len(replicas) // len(primaries)
     for number, replica in enumerate(replicas):
-        primary_id = primaries[number // per_primary].execute_command("CLUSTER MYID").decode()
-        replica.execute_command("CLUSTER REPLICATE", primary_id)
+        replica.execute_command("CLUSTER REPLICATE", node_id(primaries[number // per_primary]))
     wait_until_serving(everyone)
+
+
+def node_id(node: redis.Redis) -> str:
+    return str(node.execute_command("CLUSTER MYID").decode())
 
 
 def wait_until_serving(nodes: list[redis.Redis]) -> None:
@@ -162,11 +165,7 @@ class ClusterNode(RedisServer):
 
     @property
     def node_id(self) -> str:
-        return str(self.admin().execute_command("CLUSTER MYID").decode())
-
-    @property
-    def name_in_cluster(self) -> str:
-        return f"127.0.0.1:{self.port}"
+        return node_id(self.admin())
 
 
 class LocalRedisCluster:
@@ -186,7 +185,6 @@ class LocalRedisCluster:
             certificate = self_signed_certificate(directory)
         self.primaries = [ClusterNode(directory, node_timeout_ms, certificate) for _ in range(primaries)]
         self.replicas = [ClusterNode(directory, node_timeout_ms, certificate) for _ in range(primaries * replicas)]
-        self._replicas_per_primary = replicas
         self._formed = False
 
     @property
@@ -204,15 +202,15 @@ class LocalRedisCluster:
 
     def start(self) -> Self:
         """The first start forms the cluster; a later one (after `stop`) brings the same nodes back, empty."""
-        for node in self.nodes:
-            if self._formed:
+        if self._formed:
+            for node in self.nodes:
                 node.start()
-            else:
+            self.wait_until_serving()
+        else:
+            for node in self.nodes:
                 node.start_on_a_free_port()
-        if not self._formed:
             form_cluster([node.admin() for node in self.primaries], [node.admin() for node in self.replicas])
             self._formed = True
-        self.wait_until_serving()
         return self
 
     def wait_until_serving(self, nodes: list[ClusterNode] | None = None) -> None:
