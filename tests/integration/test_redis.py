@@ -226,6 +226,21 @@ def test_a_logout_ends_every_access_token_of_the_session_the_newer_ones_too(redi
     assert redis_api.get("/v1/auth/me", token=other["access_token"]).status == 200
 
 
+def test_a_logout_given_another_of_the_callers_refresh_tokens_ends_that_session_too(redis_api: Api) -> None:
+    user = redis_api.register()
+    first, second = redis_api.login(user["email"]), redis_api.login(user["email"])
+    body = {"refresh_token": second["refresh_token"]}
+    assert redis_api.post("/v1/auth/logout", token=first["access_token"], json=body).status == 204
+    for access_token in (first["access_token"], second["access_token"]):
+        assert redis_api.get("/v1/auth/me", token=access_token).status == 401
+    assert redis_api.post("/v1/auth/refresh", json=body).status == 401
+    # A refresh token that is no token at all ends nothing more, and the logout still succeeds.
+    third = redis_api.login(user["email"])
+    garbage = {"refresh_token": "not-a-token"}
+    assert redis_api.post("/v1/auth/logout", token=third["access_token"], json=garbage).status == 204
+    assert redis_api.get("/v1/auth/me", token=third["access_token"]).status == 401
+
+
 def test_a_reused_refresh_token_ends_the_sessions_earlier_access_tokens(
     redis_api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
