@@ -21,7 +21,12 @@ LIMIT = 60
 
 @pytest.fixture(scope="module")
 def four_instances() -> Iterator[str]:
-    limits = {"RATE_LIMIT_USER": f"{LIMIT}/3600", "RATE_LIMIT_ANONYMOUS": "10000/60", "RATE_LIMIT_LOGIN": "10000/60"}
+    limits = {
+        "RATE_LIMIT_USER": f"{LIMIT}/3600",
+        "RATE_LIMIT_ANONYMOUS": "10000/60",
+        "RATE_LIMIT_REGISTER": "10000/60",
+        "RATE_LIMIT_LOGIN": "10000/60",
+    }
     with dev_stack(*ADMIN, INSTANCES=str(INSTANCES), **limits) as stack:
         yield stack.api
 

@@ -26,6 +26,7 @@ def two_instances(request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
             "REDIS_URL": redis.url,
             "RATE_LIMIT_USER": f"{LIMIT}/3600",
             "RATE_LIMIT_ANONYMOUS": "1000/60",
+            "RATE_LIMIT_REGISTER": "1000/60",
         }
         with (
             dev_stack(ADMIN["email"], ADMIN["password"], **env) as first,

@@ -139,7 +139,27 @@ def test_a_registration_retried_with_the_same_key_creates_one_account(api: Api) 
     assert without_key.status == 409  # the account exists once
 
 
-@pytest.mark.parametrize("value", ["", "x" * 256, "two words"])
+def test_a_strangers_registration_with_someones_key_and_address_gets_none_of_their_answer(api: Api) -> None:
+    key = _key()
+    email = unique_email()
+    owner = api.post("/v1/auth/register", json={"email": email, "password": PASSWORD}, headers=key)
+    assert owner.status == 201
+    stranger = Api(api.handler, source_ip="198.51.100.23")
+    guess = stranger.post("/v1/auth/register", json={"email": email, "password": "not their password"}, headers=key)
+    assert guess.status == 422  # the key was used for another request: not the owner's 201 and id
+    assert owner.json()["id"] not in guess.body.decode()
+    assert guess.json()["errors"][0]["loc"] == ["header", "Idempotency-Key"]
+
+
+def test_a_registration_key_in_use_blocks_no_other_registrant(api: Api) -> None:
+    key = _key()
+    first = api.post("/v1/auth/register", json={"email": unique_email(), "password": PASSWORD}, headers=key)
+    second = api.post("/v1/auth/register", json={"email": unique_email(), "password": PASSWORD}, headers=key)
+    assert first.status == second.status == 201
+    assert first.json()["id"] != second.json()["id"]
+
+
+@pytest.mark.parametrize("value", ["", '""', "x" * 256, "two words"])
 def test_a_malformed_key_is_422(api: Api, value: str) -> None:
     _, token = api.new_user()
     response = api.post("/v1/watchlists/items", token=token, json=DUNE, headers={"Idempotency-Key": value})

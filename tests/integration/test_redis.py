@@ -71,6 +71,57 @@ def test_a_refused_request_gets_429_with_retry_after_and_a_problem(
     assert redis_api.get("/v1/auth/me", token=token).status == 429
 
 
+def test_writes_count_against_a_daily_quota_that_reads_do_not_use(
+    redis_api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RATE_LIMIT_WRITES", "2/86400")
+    wiring.reset()
+    _, token = redis_api.new_user()
+    created = [
+        redis_api.post("/v1/watchlists/items", token=token, json={"title": f"T{n}", "type": "movie"}) for n in range(2)
+    ]
+    assert [response.status for response in created] == [201, 201]
+    assert created[0].header("ratelimit-policy") == '"user";q=100;w=60'  # the tighter policy, while none refuses
+    refused = redis_api.patch(f"/v1/watchlists/items/{created[0].json()['id']}", token=token, json={"rating": 3})
+    assert refused.status == 429
+    assert refused.header("ratelimit-policy") == '"writes";q=2;w=86400'
+    assert int(refused.header("retry-after") or 0) > 3600
+    listed = redis_api.get("/v1/watchlists", token=token)
+    assert (listed.status, listed.json()["total"]) == (200, 2)
+    # The refused write used up no quota of its per-minute policy either.
+    assert _limit_headers(listed)["remaining"] == _limit_headers(created[1])["remaining"] - 1
+
+
+def test_one_address_opens_a_bounded_number_of_accounts(redis_api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RATE_LIMIT_REGISTER", "2/3600")
+    wiring.reset()
+    statuses = [
+        redis_api.post("/v1/auth/register", json={"email": unique_email(), "password": PASSWORD}).status
+        for _ in range(3)
+    ]
+    assert statuses == [201, 201, 429]
+    elsewhere = Api(redis_api.handler, source_ip="198.51.100.5")
+    assert elsewhere.post("/v1/auth/register", json={"email": unique_email(), "password": PASSWORD}).status == 201
+
+
+def test_refresh_is_limited_per_session_not_per_address(redis_api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RATE_LIMIT_REFRESH", "2/60")
+    wiring.reset()
+    # Many users behind one address (a carrier's NAT): more refreshes from it than one session's limit.
+    sessions = [redis_api.login(redis_api.register()["email"])["refresh_token"] for _ in range(3)]
+    for refresh_token in sessions:
+        refreshed = redis_api.post("/v1/auth/refresh", json={"refresh_token": refresh_token})
+        assert refreshed.status == 200
+        assert refreshed.header("ratelimit-policy") == '"refresh";q=2;w=60'
+        again = redis_api.post("/v1/auth/refresh", json={"refresh_token": refreshed.json()["refresh_token"]})
+        assert again.status == 200
+    looping = redis_api.post("/v1/auth/refresh", json={"refresh_token": again.json()["refresh_token"]})
+    assert looping.status == 429
+    assert looping.header("ratelimit-policy") == '"refresh";q=2;w=60'
+    # A token that is no token is refused before anything is counted or read.
+    assert redis_api.post("/v1/auth/refresh", json={"refresh_token": "garbage"}).status == 401
+
+
 def test_five_wrong_passwords_lock_that_address_out_of_that_account_and_nothing_else(redis_api: Api) -> None:
     user = redis_api.register()
     stranger = Api(redis_api.handler, source_ip="198.51.100.66")

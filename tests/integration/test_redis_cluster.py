@@ -35,6 +35,7 @@ def _use(cluster: LocalRedisCluster, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REDIS_URL", cluster.url)
     monkeypatch.setenv("RATE_LIMIT_LOGIN", "1000/60")  # the tests sign many users in from one address
     monkeypatch.setenv("RATE_LIMIT_ANONYMOUS", "1000/60")
+    monkeypatch.setenv("RATE_LIMIT_REGISTER", "1000/60")
     wiring.reset()
 
 

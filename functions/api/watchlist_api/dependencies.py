@@ -39,8 +39,8 @@ class AdmittedCaller:
     cache_version: int | None
 
 
-def admitted(policy_name: str) -> Callable[[Request, Services, str | None], Awaitable[AdmittedCaller]]:
-    """A dependency for the caller's access token, counting the request against their `policy_name` limit."""
+def admitted(*policy_names: str) -> Callable[[Request, Services, str | None], Awaitable[AdmittedCaller]]:
+    """A dependency for the caller's access token, counting the request against each of their named limits."""
 
     async def admit(
         request: Request, services: ServicesDep, token: Annotated[str | None, Depends(bearer)]
@@ -48,7 +48,7 @@ def admitted(policy_name: str) -> Callable[[Request, Services, str | None], Awai
         if not token:
             raise AuthenticationError("A bearer access token is required.")
         claims = services.auth.authenticate(token)
-        admission = services.admission.admit_user(claims, policy_name)
+        admission = services.admission.admit_user(claims, policy_names)
         attach_rate_limit(request, admission.limit)
         return AdmittedCaller(claims, admission.cache_version)
 
@@ -60,6 +60,8 @@ def admitted(policy_name: str) -> Callable[[Request, Services, str | None], Awai
 AdmittedUser = Annotated[AdmittedCaller, Depends(admitted("user"))]
 # Calls that reach a third party count against a stricter limit of their own.
 AdmittedExternalUser = Annotated[AdmittedCaller, Depends(admitted("external"))]
+# Writes that store something (an item, its audit event, an idempotency record) also count against a daily quota.
+AdmittedWriter = Annotated[AdmittedCaller, Depends(admitted("user", "writes"))]
 
 
 async def caller_claims(admitted: AdmittedUser) -> AccessClaims:
@@ -70,12 +72,17 @@ async def external_caller_claims(admitted: AdmittedExternalUser) -> AccessClaims
     return admitted.claims
 
 
+async def writer_claims(admitted: AdmittedWriter) -> AccessClaims:
+    return admitted.claims
+
+
 async def own_cache(admitted: AdmittedUser, services: ServicesDep) -> OwnerCache:
     return OwnerCache(services.cache, admitted.claims.user_id, admitted.cache_version)
 
 
 Caller = Annotated[AccessClaims, Depends(caller_claims)]
 ExternalCaller = Annotated[AccessClaims, Depends(external_caller_claims)]
+Writer = Annotated[AccessClaims, Depends(writer_claims)]
 # The caller's own cached representations, at the version their admission read.
 OwnCache = Annotated[OwnerCache, Depends(own_cache)]
 
@@ -103,6 +110,7 @@ def limited_by_client_ip(policy_name: str) -> Callable[[Request, Services], Awai
 
 AnonymousLimit = Depends(limited_by_client_ip("anonymous"))
 LoginLimit = Depends(limited_by_client_ip("login"))
+RegisterLimit = Depends(limited_by_client_ip("register"))
 
 
 async def single_valued_query(request: Request) -> None:

@@ -17,7 +17,8 @@ IdempotencyKey = Annotated[
         alias="Idempotency-Key",
         min_length=1,
         max_length=255,
-        pattern=r"^[\x21-\x7e]+$",
+        # Visible characters, quoted or not; a quoted key is not empty (`""` is refused).
+        pattern=r'^(?:"?[\x21\x23-\x7e][\x21-\x7e]*|")$',
         description=(
             "Optional: a value unique to this write (a UUID, say), quoted or not. Sent again with the same key "
             "within 24 hours, the write is not done twice: the first response comes back. The same key with a "
@@ -25,7 +26,6 @@ IdempotencyKey = Annotated[
         ),
     ),
 ]
-ANONYMOUS = "anonymous"  # the caller of a write that needs no sign-in (registration)
 _REPLAYED_HEADERS = {"content-type", "etag", "location", "cache-control"}
 
 

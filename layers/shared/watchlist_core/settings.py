@@ -19,7 +19,17 @@ from watchlist_core.ratelimit import RatePolicy
 LOCAL_STAGE = "local"
 LOCAL_JWT_SECRET = "local-development-secret-never-use-it-outside-local"  # noqa: S105 (refused outside local)
 MIN_SECRET_BYTES = 32
-RATE_POLICIES = ("user", "anonymous", "login", "login_failures", "login_account_failures", "external")
+RATE_POLICIES = (
+    "user",
+    "writes",
+    "anonymous",
+    "register",
+    "refresh",
+    "login",
+    "login_failures",
+    "login_account_failures",
+    "external",
+)
 
 
 class Settings(BaseModel):
@@ -106,7 +116,13 @@ class Settings(BaseModel):
 
     # Rate limits, "requests/seconds".
     rate_limit_user: str = "100/60"
+    # What one user can make the API store in a day: items, their audit events, idempotency records.
+    rate_limit_writes: str = "1000/86400"
     rate_limit_anonymous: str = "60/60"
+    # Accounts one address can open: it bounds what an anonymous caller can make the API store.
+    rate_limit_register: str = "20/3600"
+    # Per session, not per address: every user behind one carrier's NAT refreshes every 15 minutes.
+    rate_limit_refresh: str = "10/60"
     rate_limit_login: str = "10/60"
     # Wrong passwords for one account from one address, then from all addresses together (past that ceiling
     # only addresses that signed in to the account before may try): state/login_throttle.py.

@@ -11,8 +11,9 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
 from watchlist_api.conditional import represent
-from watchlist_api.dependencies import AnonymousLimit, Caller, LoginLimit, OwnCache, ServicesDep, client_ip
-from watchlist_api.idempotency import ANONYMOUS, IdempotencyKey, once
+from watchlist_api.dependencies import Caller, LoginLimit, OwnCache, RegisterLimit, ServicesDep, client_ip
+from watchlist_api.idempotency import IdempotencyKey, once
+from watchlist_api.rate_limit_headers import attach_rate_limit
 from watchlist_core.domain import Credentials, Registration, StrictInput, TokenPair, User
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
@@ -75,7 +76,7 @@ async def _credentials(request: Request) -> Credentials:
         ) from error
 
 
-@router.post("/register", status_code=201, response_model=User, dependencies=[AnonymousLimit])
+@router.post("/register", status_code=201, response_model=User, dependencies=[RegisterLimit])
 def register(
     request: Request, registration: Registration, services: ServicesDep, idempotency_key: IdempotencyKey = None
 ) -> Response:
@@ -83,9 +84,8 @@ def register(
         user = services.auth.register(registration)
         return Response(user.model_dump_json(), status_code=201, media_type="application/json")
 
-    # Not the password: the fingerprint's hash is stored, and a fast hash of a password is a guessing target.
-    fingerprint = registration.model_dump(mode="json", exclude={"password"})
-    return once(request, services, ANONYMOUS, idempotency_key, fingerprint, produce)
+    caller, fingerprint = services.auth.registration_request(registration)
+    return once(request, services, caller, idempotency_key, fingerprint, produce)
 
 
 @router.post("/login", response_model=Tokens, openapi_extra=_LOGIN_BODY, dependencies=[LoginLimit])
@@ -96,10 +96,12 @@ async def login(request: Request, response: Response, services: ServicesDep) -> 
     return Tokens.of(pair)
 
 
-@router.post("/refresh", response_model=Tokens, dependencies=[AnonymousLimit])
-def refresh(body: RefreshRequest, response: Response, services: ServicesDep) -> Tokens:
+@router.post("/refresh", response_model=Tokens)
+def refresh(request: Request, body: RefreshRequest, response: Response, services: ServicesDep) -> Tokens:
+    claims = services.auth.refresh_claims(body.refresh_token)
+    attach_rate_limit(request, services.admission.admit_refresh(claims).limit)
     response.headers.update(_NO_STORE)
-    return Tokens.of(services.auth.refresh(body.refresh_token))
+    return Tokens.of(services.auth.refresh(claims))
 
 
 @router.post("/logout", status_code=204, response_class=Response)

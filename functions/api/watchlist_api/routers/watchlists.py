@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 
 from watchlist_api.conditional import expected_versions, represent, respond, version_etag
-from watchlist_api.dependencies import Caller, OwnCache, ServicesDep
+from watchlist_api.dependencies import Caller, OwnCache, ServicesDep, Writer
 from watchlist_api.idempotency import IdempotencyKey, once
 from watchlist_core.audit.queries import AuditPage
 from watchlist_core.domain import (
@@ -75,7 +75,7 @@ async def list_items(
 
 @router.post("/items", status_code=201, response_model=WatchlistItem)
 def add_item(
-    request: Request, draft: ItemDraft, caller: Caller, services: ServicesDep, idempotency_key: IdempotencyKey = None
+    request: Request, draft: ItemDraft, caller: Writer, services: ServicesDep, idempotency_key: IdempotencyKey = None
 ) -> Response:
     def produce() -> Response:
         item = services.watchlists.add(caller.user_id, draft)
@@ -102,7 +102,7 @@ def change_item(
     request: Request,
     item_id: ItemId,
     changes: ItemChanges,
-    caller: Caller,
+    caller: Writer,
     services: ServicesDep,
     if_match: Annotated[str | None, Header()] = None,
     idempotency_key: IdempotencyKey = None,
@@ -119,7 +119,7 @@ def change_item(
 def delete_item(
     request: Request,
     item_id: ItemId,
-    caller: Caller,
+    caller: Writer,
     services: ServicesDep,
     if_match: Annotated[str | None, Header()] = None,
     idempotency_key: IdempotencyKey = None,

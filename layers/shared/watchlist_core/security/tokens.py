@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -87,6 +89,12 @@ class TokenSigner:
     def verify_refresh(self, token: str) -> RefreshClaims:
         claims = self._verify(token, REFRESH)
         return RefreshClaims(claims["sub"], claims["sid"], claims["jti"])
+
+    def keyed_digest(self, purpose: str, value: str) -> str:
+        """HMAC-SHA256 of `value` under the signing secret: stored where a plain hash of `value` (a password) could
+        be guessed from, and only this API can compute it."""
+        message = f"{purpose}\0{value}".encode()
+        return hmac.new(self._signing_key().encode(), message, hashlib.sha256).hexdigest()
 
     def _issue(
         self,

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from watchlist_core.errors import AuthenticationError, DependencyUnavailableError, RateLimitedError
 from watchlist_core.ratelimit import RatePolicy
-from watchlist_core.security.tokens import AccessClaims
+from watchlist_core.security.tokens import AccessClaims, RefreshClaims
 from watchlist_core.services.ports import EndedSessions
+from watchlist_core.state import keys
 from watchlist_core.state.admission import Admission, RedisAdmission
 from watchlist_core.storage.sessions import SessionStore
 
@@ -34,8 +35,10 @@ class AdmissionService:
         self._ended_sessions = ended_sessions
         self._fails_closed = revocation_fails_closed
 
-    def admit_user(self, claims: AccessClaims, policy_name: str = "user") -> Admission:
-        admission = self._redis.admit_user(claims.user_id, claims.session_id, self._policies[policy_name])
+    def admit_user(self, claims: AccessClaims, policy_names: tuple[str, ...] = ("user",)) -> Admission:
+        """Counted against every named policy (a write also against the daily `writes` quota)."""
+        policies = [self._policies[name] for name in policy_names]
+        admission = self._redis.admit_user(claims.user_id, claims.session_id, policies)
         if admission.session_ended:
             raise AuthenticationError(REVOKED)
         if admission.session_ended is None and self._fails_closed:
@@ -61,7 +64,12 @@ class AdmissionService:
         self._ended_sessions.vouch(claims.user_id, claims.session_id, claims.expires_at)
 
     def admit_anonymous(self, client_ip: str, policy_name: str) -> Admission:
-        return _enforce(self._redis.admit_anonymous(client_ip, self._policies[policy_name]))
+        return _enforce(self._redis.admit_counted(keys.client_address(client_ip), self._policies[policy_name]))
+
+    def admit_refresh(self, claims: RefreshClaims) -> Admission:
+        """Per session, whatever address it comes from."""
+        subject = keys.session(claims.user_id, claims.session_id)
+        return _enforce(self._redis.admit_counted(subject, self._policies["refresh"]))
 
 
 def _enforce(admission: Admission) -> Admission:

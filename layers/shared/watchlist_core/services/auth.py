@@ -61,6 +61,18 @@ class AuthService:
         self._audit.publish_committed(event)
         return created
 
+    def registration_request(self, registration: Registration) -> tuple[str, dict[str, str | None]]:
+        """Who a registration's Idempotency-Key belongs to (the address being registered: no key returns or blocks
+        another registrant's answer) and what makes two registrations the same: the password too, so a stranger
+        who has someone's key and address but not their password gets no answer of theirs; as a keyed digest, so
+        the stored fingerprint is no guessing target."""
+        email = normalize_email(registration.email)
+        return f"registration:{email}", {
+            "email": email,
+            "display_name": registration.display_name,
+            "password": self._tokens.keyed_digest("registration password", registration.password),
+        }
+
     def login(self, credentials: Credentials, source_ip: str) -> TokenPair:
         """Tokens for the right password. Guessing is throttled per account and address (`LoginThrottle`):
         a refused address gets no answer about the password at all."""
@@ -82,11 +94,14 @@ class AuthService:
             self._users.replace_password_hash(stored.user.id, new_hash)
         return self._start_session(stored.user)
 
-    def refresh(self, refresh_token: str) -> TokenPair:
+    def refresh_claims(self, refresh_token: str) -> RefreshClaims:
+        """The claims of a refresh token this API signed and that has not expired (no I/O)."""
+        return self._tokens.verify_refresh(refresh_token)
+
+    def refresh(self, claims: RefreshClaims) -> TokenPair:
         """A new pair for the session's current refresh token. The token it replaced, presented again within the
         grace period (a retry after a lost response, two tabs at once), gets that same pair back; any other
         reuse means the family leaked, and ends the session for everyone holding it, its access tokens too."""
-        claims = self._tokens.verify_refresh(refresh_token)
         session = self._live_session(claims)
         user = self._users.get(claims.user_id)
         if user is None:

@@ -5,8 +5,9 @@ services/admission.py)."""
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from watchlist_core.ratelimit import RateLimitResult, RatePolicy, Window, decide
 from watchlist_core.state import keys
@@ -33,67 +34,90 @@ class Admission:
     vouched: bool | None = None
 
 
-def _counter_keys(subject: str, policy: RatePolicy, window: Window) -> tuple[str, str]:
-    """The current and the previous window's counters of `subject` (a user's or an address's key prefix)."""
-    return keys.rate_counter(subject, policy.name, window.index), keys.rate_counter(
-        subject, policy.name, window.index - 1
-    )
-
-
 class RedisAdmission:
     """Admission's Redis side: what the services/admission.py rules decide on, read in one round trip."""
 
     def __init__(self, state: RedisState) -> None:
         self._state = state
 
-    def admit_user(self, user_id: str, session_id: str, policy: RatePolicy) -> Admission:
-        """One round trip: count the request, check the token's session, read the cache version."""
-        window = Window.at(time.time(), policy.window_seconds)
-        current_key, previous_key = _counter_keys(keys.user(user_id), policy, window)
+    def admit_user(self, user_id: str, session_id: str, policies: Sequence[RatePolicy]) -> Admission:
+        """One round trip: count the request against each policy, check the token's session, read the cache
+        version."""
+        now = time.time()
+        counters = [_Counter.of(keys.user(user_id), policy, now) for policy in policies]
         since_key = keys.revocations_since(user_id)
 
         def pipeline(slot: Slot) -> Admission:
             pipe = slot.pipeline()
-            _count(pipe, current_key, previous_key, policy)
+            for counter in counters:
+                counter.count(pipe)
             pipe.exists(keys.session_ended(user_id, session_id))
             pipe.getex(keys.cache_version(user_id), ex=CACHE_VERSION_SECONDS)
             pipe.get(since_key)
             pipe.exists(keys.session_vouched(user_id, session_id))
-            _, current, previous, ended, version, since, vouched = slot.execute(pipe)
+            replies = slot.execute(pipe)
+            counted, (ended, version, since, vouched) = replies[: 3 * len(counters)], replies[3 * len(counters) :]
             if version is None:
                 version = start_cache_version(slot, user_id)
             if since is None:  # a new partition, or its shard lost its data: it remembers session ends from now on
                 since = time.time()
                 slot.commands.set(since_key, since, nx=True)
-            limit = _decide(slot, policy, window, current_key, current, previous)
+            limit = _decide(slot, counters, counted)
             return Admission(limit, bool(ended), int(version or 0), float(since), bool(vouched))
 
-        return self._state.run("admit_user", current_key, pipeline) or Admission(None)
+        return self._state.run("admit_user", counters[0].current_key, pipeline) or Admission(None)
 
-    def admit_anonymous(self, client_ip: str, policy: RatePolicy) -> Admission:
-        window = Window.at(time.time(), policy.window_seconds)
-        current_key, previous_key = _counter_keys(keys.client_address(client_ip), policy, window)
+    def admit_counted(self, subject: str, policy: RatePolicy) -> Admission:
+        """Count a request against `subject`'s (a key prefix's) `policy` only."""
+        counter = _Counter.of(subject, policy, time.time())
 
         def pipeline(slot: Slot) -> Admission:
             pipe = slot.pipeline()
-            _count(pipe, current_key, previous_key, policy)
-            _, current, previous = slot.execute(pipe)
-            return Admission(_decide(slot, policy, window, current_key, current, previous))
+            counter.count(pipe)
+            return Admission(_decide(slot, [counter], slot.execute(pipe)))
 
-        return self._state.run("admit_anonymous", current_key, pipeline) or Admission(None)
-
-
-def _count(pipe: Pipeline, current_key: str, previous_key: str, policy: RatePolicy) -> None:
-    # SET NX with the expiry first: the counter never exists without one, even if INCR's reply is lost.
-    pipe.set(current_key, 0, ex=policy.window_seconds * 2, nx=True)
-    pipe.incr(current_key)
-    pipe.get(previous_key)
+        return self._state.run("admit_counted", counter.current_key, pipeline) or Admission(None)
 
 
-def _decide(
-    slot: Slot, policy: RatePolicy, window: Window, current_key: str, current: int, previous: bytes | None
-) -> RateLimitResult:
-    result = decide(policy, window, int(current), int(previous or 0))
-    if not result.allowed:
-        slot.commands.decr(current_key)  # a refused request does not use up quota
-    return result
+@dataclass(frozen=True)
+class _Counter:
+    """One policy's two window counters of one subject (a user's, a session's or an address's key prefix)."""
+
+    policy: RatePolicy
+    window: Window
+    current_key: str
+    previous_key: str
+
+    @classmethod
+    def of(cls, subject: str, policy: RatePolicy, now: float) -> _Counter:
+        window = Window.at(now, policy.window_seconds)
+        return cls(
+            policy,
+            window,
+            keys.rate_counter(subject, policy.name, window.index),
+            keys.rate_counter(subject, policy.name, window.index - 1),
+        )
+
+    def count(self, pipe: Pipeline) -> None:
+        """Three replies: SET NX with the expiry first (the counter never exists without one, even if INCR's reply
+        is lost), INCR, the previous window's count."""
+        pipe.set(self.current_key, 0, ex=self.policy.window_seconds * 2, nx=True)
+        pipe.incr(self.current_key)
+        pipe.get(self.previous_key)
+
+
+def _decide(slot: Slot, counters: Sequence[_Counter], replies: Sequence[Any]) -> RateLimitResult:
+    """The first policy refusing the request, else the first policy's result. A refused request uses up no
+    quota of any policy."""
+    results = [
+        decide(counter.policy, counter.window, int(replies[3 * n + 1]), int(replies[3 * n + 2] or 0))
+        for n, counter in enumerate(counters)
+    ]
+    refused = [result for result in results if not result.allowed]
+    if refused:
+        pipe = slot.pipeline()
+        for counter in counters:
+            pipe.decr(counter.current_key)
+        slot.execute(pipe)
+        return refused[0]
+    return results[0]

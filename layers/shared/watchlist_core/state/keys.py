@@ -5,8 +5,9 @@ Every pipeline the API sends touches one tag, so it goes to one node in one roun
 
 - `{p:<n>}`, a partition of the users (n: CRC32 of the user id, mod 16384): the partition's revocation marker
   (`since`) and, under `u:<id>:`, each of its users' rate-limit counters, cache version and entries, ended and
-  vouched sessions. A user's admission reads them all, and their partition's marker, in one round trip; a shard
-  that loses its data loses a partition's marker with the revocations it vouches for, never one without the other.
+  vouched sessions, and under `u:<id>:s:<session>:` each session's refresh counters. A user's admission reads
+  them all, and their partition's marker, in one round trip; a shard that loses its data loses a partition's
+  marker with the revocations it vouches for, never one without the other.
 - `{ip:<address>}`: one client address's anonymous rate-limit counters.
 - `{login:<digest>}`: one account's login throttle.
 - `{gh:<username>}`: one cached GitHub lookup.
@@ -36,6 +37,11 @@ def user(user_id: str) -> str:
     return f"{partition(user_id)}u:{user_id}:"
 
 
+def session(user_id: str, session_id: str) -> str:
+    """The prefix of one session's keys (its refresh rate limit), in its user's partition's slot."""
+    return f"{user(user_id)}s:{session_id}:"
+
+
 def session_ended(user_id: str, session_id: str) -> str:
     return user(user_id) + "ended:" + session_id
 
@@ -58,7 +64,7 @@ def client_address(address: str) -> str:
 
 
 def rate_counter(subject: str, policy_name: str, window_index: int) -> str:
-    """`subject`: a user's or a client address's prefix."""
+    """`subject`: a user's, a session's or a client address's prefix."""
     return f"{subject}rl:{policy_name}:{window_index}"
 
 
