@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from watchlist_core.ratelimit import RateLimitResult, RatePolicy, Window, decide
 from watchlist_core.state import keys
@@ -56,13 +56,13 @@ class RedisAdmission:
             pipe.get(since_key)
             pipe.exists(keys.session_vouched(user_id, session_id))
             replies = slot.execute(pipe)
-            counted, (ended, version, since, vouched) = replies[: 3 * len(counters)], replies[3 * len(counters) :]
+            ended, version, since, vouched = replies[len(counters) * _Counter.REPLIES :]
             if version is None:
                 version = start_cache_version(slot, user_id)
             if since is None:  # a new partition, or its shard lost its data: it remembers session ends from now on
                 since = time.time()
                 slot.commands.set(since_key, since, nx=True)
-            limit = _decide(slot, counters, counted)
+            limit = _decide(slot, counters, replies)
             return Admission(limit, bool(ended), int(version or 0), float(since), bool(vouched))
 
         return self._state.run("admit_user", counters[0].current_key, pipeline) or Admission(None)
@@ -83,6 +83,8 @@ class RedisAdmission:
 class _Counter:
     """One policy's two window counters of one subject (a user's, a session's or an address's key prefix)."""
 
+    REPLIES: ClassVar[int] = 3  # what `count` adds to a pipeline's replies
+
     policy: RatePolicy
     window: Window
     current_key: str
@@ -99,20 +101,23 @@ class _Counter:
         )
 
     def count(self, pipe: Pipeline) -> None:
-        """Three replies: SET NX with the expiry first (the counter never exists without one, even if INCR's reply
-        is lost), INCR, the previous window's count."""
+        """SET NX with the expiry first (the counter never exists without one, even if INCR's reply is lost), INCR,
+        the previous window's count."""
         pipe.set(self.current_key, 0, ex=self.policy.window_seconds * 2, nx=True)
         pipe.incr(self.current_key)
         pipe.get(self.previous_key)
 
+    def result(self, replies: Sequence[Any]) -> RateLimitResult:
+        """The decision on `count`'s replies."""
+        _, current, previous = replies
+        return decide(self.policy, self.window, int(current), int(previous or 0))
+
 
 def _decide(slot: Slot, counters: Sequence[_Counter], replies: Sequence[Any]) -> RateLimitResult:
-    """The first policy refusing the request, else the first policy's result. A refused request uses up no
-    quota of any policy."""
-    results = [
-        decide(counter.policy, counter.window, int(replies[3 * n + 1]), int(replies[3 * n + 2] or 0))
-        for n, counter in enumerate(counters)
-    ]
+    """The first policy refusing the request, else the first policy's result (`replies`: the pipeline's, the
+    counters' first). A refused request uses up no quota of any policy."""
+    size = _Counter.REPLIES
+    results = [counter.result(replies[n * size : (n + 1) * size]) for n, counter in enumerate(counters)]
     refused = [result for result in results if not result.allowed]
     if refused:
         pipe = slot.pipeline()
