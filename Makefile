@@ -4,7 +4,7 @@ VENV := .venv
 SAM_VENV := .venv-sam
 PY := $(VENV)/bin/python
 
-.PHONY: dev sam-local test install lint typecheck sam-validate sam-build postman screenshots unit integration bench invoke admin clean
+.PHONY: dev sam-local test install lint typecheck sam-validate sam-build postman screenshots unit integration bench invoke admin migrate-keys clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt layers/dependencies/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -107,6 +107,10 @@ invoke: install
 # The first admin, against whatever DYNAMODB_ENDPOINT_URL / AWS credentials point at.
 admin: install
 	$(PY) -m infra.aws.bootstrap admin
+
+# Once after deploying the sharded keys (README, "Migrations"); safe to run again.
+migrate-keys: install
+	$(PY) -m infra.aws.migrate_keys
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .venv-runtime .aws-sam .pytest_cache .mypy_cache .ruff_cache .coverage node_modules

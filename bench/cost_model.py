@@ -19,7 +19,6 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 import boto3
@@ -29,6 +28,7 @@ from botocore.client import BaseClient
 from bench._common import captured_output, local_stack, uncached
 from infra.aws.bootstrap import table_names
 from infra.aws.calls import tally_aws_calls
+from infra.aws.partitions import item_size
 from infra.aws.template import load_template
 from infra.local.events import LambdaContext, api_gateway_event, sqs_event
 from tests.support import Api
@@ -81,29 +81,6 @@ class Usage:
     def billed_ms(self) -> float:
         waits = sum(DYNAMODB_LATENCY_MS[operation] for operation, _, _ in self.dynamodb)
         return math.ceil(self.own_ms + waits + self.sqs_requests * SQS_LATENCY_MS)
-
-
-# DynamoDB item size rules: attribute names count; numbers take about one byte per two digits plus one;
-# lists and maps take three bytes plus one per element.
-def attribute_size(value: dict[str, Any]) -> int:
-    kind, content = next(iter(value.items()))
-    if kind == "S":
-        return len(content.encode())
-    if kind == "N":
-        return len(Decimal(content).normalize().as_tuple().digits) // 2 + 1
-    if kind == "B":
-        return len(content)
-    if kind in ("BOOL", "NULL"):
-        return 1
-    if kind == "M":
-        return 3 + sum(len(name.encode()) + attribute_size(inner) + 1 for name, inner in content.items())
-    if kind == "L":
-        return 3 + sum(attribute_size(inner) + 1 for inner in content)
-    return sum(len(str(element).encode()) for element in content)  # string, number and binary sets
-
-
-def item_size(item: dict[str, Any]) -> int:
-    return sum(len(name.encode()) + attribute_size(value) for name, value in item.items())
 
 
 class DynamoDBMeter:

@@ -7,10 +7,16 @@ import pytest
 from pynamodb.models import Model
 
 from infra.aws.template import create_table_requests, load_template, queue_definitions, queue_env_vars, table_env_vars
-from watchlist_core.storage.tables import AuditEventRecord, ItemRecord, OutboxRecord, SessionRecord, UserRecord
+from watchlist_core.storage.tables import (
+    AuditEventRecord,
+    DirectoryEntryRecord,
+    ItemRecord,
+    OutboxRecord,
+    SessionRecord,
+)
 
 RECORD_TABLE = {
-    UserRecord: "UsersTable",
+    DirectoryEntryRecord: "UsersTable",  # the users table record that declares its index
     ItemRecord: "ItemsTable",
     SessionRecord: "SessionsTable",
     AuditEventRecord: "AuditTable",

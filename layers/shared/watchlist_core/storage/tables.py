@@ -35,20 +35,10 @@ class _Record(Model):
         return connection
 
 
-# Users table: one partition key `pk` holds three kinds of record, told apart by its prefix.
-class UserDirectoryIndex(GlobalSecondaryIndex["UserRecord"]):
-    """Sparse index over user records only: the admin's user list, oldest first."""
-
-    class Meta:
-        index_name = "directory"
-        projection = AllProjection()
-
-    directory = UnicodeAttribute(hash_key=True)
-    directory_key = UnicodeAttribute(range_key=True)
-
-
+# Users table: one partition key `pk` holds four kinds of record, told apart by its prefix.
 class UserRecord(_Record):
-    """`USER#<id>`: the account, plus its per-(type, status) watchlist item counts."""
+    """`USER#<id>`: the account, plus its per-(type, status) watchlist item counts. In no index, so that the writes
+    of every item change (its counts) and of a password (its hash) reach no index either."""
 
     class Meta:
         table_name = "watchlist-users"
@@ -61,8 +51,37 @@ class UserRecord(_Record):
     password_hash = UnicodeAttribute()
     created_at = UnicodeAttribute()
     item_counts = MapAttribute[str, Any](default=dict)
+
+
+class UserDirectoryIndex(GlobalSecondaryIndex["DirectoryEntryRecord"]):
+    """Sparse index over directory entries only: the admin's user list, oldest first, over write shards."""
+
+    class Meta:
+        index_name = "directory"
+        projection = AllProjection()
+
+    directory = UnicodeAttribute(hash_key=True)
+    directory_key = UnicodeAttribute(range_key=True)
+
+
+class DirectoryEntryRecord(_Record):
+    """`DIR#<id>`: what the admin's user list shows of an account, written with it and with each role change.
+
+    Accounts stored before the directory had entries of its own carry `directory` themselves (under the key
+    `USER`) until `python -m infra.aws.migrate_keys` moves them; read through this class they look the same.
+    """
+
+    class Meta:
+        table_name = "watchlist-users"
+
+    pk = UnicodeAttribute(hash_key=True)
+    user_id = UnicodeAttribute()
+    email = UnicodeAttribute()
+    display_name = UnicodeAttribute()
+    role = UnicodeAttribute()
+    created_at = UnicodeAttribute()
     directory = UnicodeAttribute()
-    directory_key = UnicodeAttribute()
+    directory_key = UnicodeAttribute()  # `<created_at>#<user id>`: oldest first, and unique
     directory_index = UserDirectoryIndex()
 
 
@@ -77,7 +96,7 @@ class EmailClaimRecord(_Record):
 
 
 class TallyRecord(_Record):
-    """`TALLY#<name>`: a counter (all users, admins) kept beside the records it counts."""
+    """`TALLY#<name>`: a counter (all users, over shards; admins) kept beside the records it counts."""
 
     class Meta:
         table_name = "watchlist-users"
@@ -237,6 +256,7 @@ def bind_tables(settings: Settings) -> None:
     """Point every record class at the configured tables and endpoint (no I/O)."""
     names: dict[type[Model], str] = {
         UserRecord: settings.users_table,
+        DirectoryEntryRecord: settings.users_table,
         EmailClaimRecord: settings.users_table,
         TallyRecord: settings.users_table,
         ItemRecord: settings.items_table,

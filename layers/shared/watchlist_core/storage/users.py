@@ -3,29 +3,35 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist
+from pynamodb.expressions.operand import Path
 
 from watchlist_core.audit.message import AuditEvent
 from watchlist_core.domain import Page, Role, User, normalize_email
 from watchlist_core.errors import ConflictError
 from watchlist_core.storage.outbox import OutboxStore
-from watchlist_core.storage.pagination import decode_cursor, dynamodb_key, encode_cursor
-from watchlist_core.storage.tables import EmailClaimRecord, TallyRecord, UserRecord
+from watchlist_core.storage.pagination import decode_cursor, encode_cursor
+from watchlist_core.storage.shards import query_in_order, shard_key, shard_keys
+from watchlist_core.storage.tables import DirectoryEntryRecord, EmailClaimRecord, TallyRecord, UserRecord
 from watchlist_core.storage.transactions import NamedWrites, run_transaction
 
 USER_PREFIX = "USER#"
 EMAIL_PREFIX = "EMAIL#"
-ALL_USERS_TALLY = "TALLY#users"
-ADMINS_TALLY = "TALLY#admins"
+DIRECTORY_PREFIX = "DIR#"
+# The directory and the user tally are written once per registration: eight shards each take 8,000 a second.
+# Their bare keys hold what was stored before they were sharded, until infra/aws/migrate_keys.py moves it.
 DIRECTORY = "USER"
+ALL_USERS_TALLY = "TALLY#users"
+USER_SHARDS = 8
+# Changed by admins only, one at a time: one item, so that "never below one admin" is one condition.
+ADMINS_TALLY = "TALLY#admins"
 _DIRECTORY_QUERY = "users"
-_DIRECTORY_KEY_FIELDS = ("pk", "directory_key")
 # The writes of an account's transactions, by name (storage/transactions.py).
 _EMAIL_CLAIM = "e-mail claim"
 _ACCOUNT = "account"
+_DIRECTORY_ENTRY = "directory entry"
 _ADMIN_TALLY = "admin tally"
 _EMAIL_TAKEN = "An account with this e-mail address already exists."
 
@@ -40,7 +46,25 @@ class StoredCredentials:
     password_hash: str
 
 
-def _to_user(record: UserRecord) -> User:
+def directory_entry(user: User) -> DirectoryEntryRecord:
+    created_at = user.model_dump(mode="json")["created_at"]
+    return DirectoryEntryRecord(
+        pk=DIRECTORY_PREFIX + user.id,
+        user_id=user.id,
+        email=normalize_email(user.email),
+        display_name=user.display_name,
+        role=user.role.value,
+        created_at=created_at,
+        directory=shard_key(DIRECTORY, USER_SHARDS, user.id),
+        directory_key=f"{created_at}#{user.id}",
+    )
+
+
+# What an account written before the directory had entries of its own still carries, until it is migrated.
+LEGACY_DIRECTORY_ATTRIBUTES = (Path("directory"), Path("directory_key"))
+
+
+def user_of(record: UserRecord | DirectoryEntryRecord) -> User:
     return User(
         id=record.user_id,
         email=record.email,
@@ -68,27 +92,26 @@ class UserStore:
             password_hash=password_hash,
             created_at=user.model_dump(mode="json")["created_at"],
             item_counts={},
-            directory=DIRECTORY,
         )
-        record.directory_key = f"{record.created_at}#{user.id}"
         claim = EmailClaimRecord(pk=EMAIL_PREFIX + record.email, user_id=user.id)
 
         def build(writes: NamedWrites) -> None:
             writes.put(_EMAIL_CLAIM, claim, condition=EmailClaimRecord.pk.does_not_exist())
             writes.put(_ACCOUNT, record, condition=UserRecord.pk.does_not_exist())
+            writes.put(_DIRECTORY_ENTRY, directory_entry(user))
             if user.role is Role.ADMIN:
                 writes.update(_ADMIN_TALLY, TallyRecord(pk=ADMINS_TALLY), actions=[TallyRecord.value.add(1)])
             self._outbox.stage(writes, audit)
 
         run_transaction(self._connection, build, {_EMAIL_CLAIM: lambda: ConflictError(_EMAIL_TAKEN)})
-        # Outside the transaction on purpose: every registration would otherwise contend on this one item.
+        # Outside the transaction on purpose: registrations would otherwise contend on the tally's few items.
         # The display total can drift only if the function dies between the two writes.
-        TallyRecord(pk=ALL_USERS_TALLY).update(actions=[TallyRecord.value.add(1)])
-        return _to_user(record)
+        TallyRecord(pk=shard_key(ALL_USERS_TALLY, USER_SHARDS, user.id)).update(actions=[TallyRecord.value.add(1)])
+        return user_of(record)
 
     def get(self, user_id: str) -> User | None:
         try:
-            return _to_user(UserRecord.get(user_pk(user_id), consistent_read=True))
+            return user_of(UserRecord.get(user_pk(user_id), consistent_read=True))
         except DoesNotExist:
             return None
 
@@ -98,7 +121,7 @@ class UserStore:
             record = UserRecord.get(user_pk(claim.user_id), consistent_read=True)
         except DoesNotExist:
             return None
-        return StoredCredentials(user=_to_user(record), password_hash=record.password_hash)
+        return StoredCredentials(user=user_of(record), password_hash=record.password_hash)
 
     def replace_password_hash(self, user_id: str, password_hash: str) -> None:
         UserRecord(pk=user_pk(user_id)).update(
@@ -106,17 +129,20 @@ class UserStore:
         )
 
     def change_role(self, current: User, role: Role, audit: AuditEvent) -> User:
-        """Move a user from `current.role` to `role`; the admin tally moves with it, and never below one admin."""
+        """Move a user from `current.role` to `role`; the admin tally moves with it, and never below one admin.
+        The directory entry is written whole, so an account stored before it had one is moved to it here."""
         target = UserRecord(pk=user_pk(current.id))
         demoting = current.role is Role.ADMIN
+        changed = current.model_copy(update={"role": role})
 
         def build(writes: NamedWrites) -> None:
             writes.update(
                 _ACCOUNT,
                 target,
-                actions=[UserRecord.role.set(role.value)],
+                actions=[UserRecord.role.set(role.value), *(path.remove() for path in LEGACY_DIRECTORY_ATTRIBUTES)],
                 condition=UserRecord.role == current.role.value,
             )
+            writes.put(_DIRECTORY_ENTRY, directory_entry(changed))
             tally = TallyRecord(pk=ADMINS_TALLY)
             if demoting:
                 writes.update(_ADMIN_TALLY, tally, actions=[TallyRecord.value.add(-1)], condition=TallyRecord.value > 1)
@@ -132,26 +158,26 @@ class UserStore:
                 _ACCOUNT: lambda: ConflictError("The user's role changed concurrently; retry."),
             },
         )
-        return current.model_copy(update={"role": role})
+        return changed
 
     def list(self, limit: int, cursor: str | None) -> Page[User]:
-        start: dict[str, Any] | None = None
-        if cursor:
-            key = decode_cursor(cursor, _DIRECTORY_QUERY, _DIRECTORY_KEY_FIELDS)
-            start = dynamodb_key({**key, "directory": DIRECTORY})
-        results = UserRecord.directory_index.query(
-            DIRECTORY, limit=limit + 1, page_size=limit + 1, last_evaluated_key=start
+        """Oldest first: one query per directory shard and one for the bare key, merged; then the tally."""
+        after = decode_cursor(cursor, _DIRECTORY_QUERY, ("directory_key",))["directory_key"] if cursor else None
+        records = query_in_order(
+            DirectoryEntryRecord.directory_index,
+            [*shard_keys(DIRECTORY, USER_SHARDS), DIRECTORY],
+            lambda record: record.directory_key,
+            limit=limit + 1,
+            descending=False,
+            range_key_condition=DirectoryEntryRecord.directory_key > after if after else None,
         )
-        records = list(results)
         next_cursor = None
         if len(records) > limit:
             records = records[:limit]
-            last = records[-1]
-            next_cursor = encode_cursor(_DIRECTORY_QUERY, {"pk": last.pk, "directory_key": last.directory_key})
-        return Page[User](items=[_to_user(r) for r in records], next_cursor=next_cursor, total=self.count())
+            next_cursor = encode_cursor(_DIRECTORY_QUERY, {"directory_key": records[-1].directory_key})
+        return Page[User](items=[user_of(r) for r in records], next_cursor=next_cursor, total=self.count())
 
     def count(self) -> int:
-        try:
-            return int(TallyRecord.get(ALL_USERS_TALLY).value)
-        except DoesNotExist:
-            return 0
+        """The tally's shards and its bare key, read in one request."""
+        keys = [*shard_keys(ALL_USERS_TALLY, USER_SHARDS), ALL_USERS_TALLY]
+        return sum(int(tally.value) for tally in TallyRecord.batch_get(keys))
