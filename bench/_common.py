@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, redirect_stdout
 from typing import Any, cast
 
+from botocore.client import BaseClient
+
 from infra.aws.calls import AwsCallTally, tally_aws_calls
 from infra.commands.dev import DEV_ENVIRONMENT
 from infra.local.local_aws import use_moto
@@ -18,6 +20,27 @@ from infra.local.moto_server import MotoServer
 from infra.local.redis_server import RedisServer
 from watchlist_core import wiring
 from watchlist_core.observability import logger
+
+# Stated, not measured: what a function in the same region waits for (p50, small items).
+DYNAMODB_LATENCY_MS = {"GetItem": 4.0, "Query": 6.0, "PutItem": 6.0, "BatchWriteItem": 8.0, "TransactWriteItems": 12.0}
+
+
+@contextmanager
+def dynamodb_latency() -> Iterator[None]:
+    """Each DynamoDB request waits as long as it would in the region (the stated latencies above),
+    on top of moto's own time: the wait that storing side by side overlaps."""
+    original = BaseClient._make_api_call
+
+    def delayed(client: Any, operation: str, params: dict[str, Any]) -> Any:
+        if client.meta.service_model.service_name == "dynamodb":
+            time.sleep(DYNAMODB_LATENCY_MS[operation] / 1000)
+        return original(client, operation, params)
+
+    BaseClient._make_api_call = delayed
+    try:
+        yield
+    finally:
+        BaseClient._make_api_call = original
 
 
 @contextmanager

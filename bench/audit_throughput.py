@@ -13,17 +13,19 @@ import statistics
 import time
 from collections import Counter
 from collections.abc import Callable
-from contextlib import redirect_stdout
+from contextlib import nullcontext, redirect_stdout
 from typing import Any
 
 import boto3
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 
-from bench._common import local_stack, tally_dynamodb
+from bench._common import dynamodb_latency, local_stack, tally_dynamodb
 from infra.local.events import LambdaContext, sqs_event
 from watchlist_core.audit.events import item_target, new_event
 from watchlist_core.audit.message import AuditAction, AuditEvent
 from watchlist_core.observability import logger
 from watchlist_core.storage.outbox import OutboxStore
+from watchlist_core.wiring import get_audit_worker
 
 BATCHES = 40
 BATCH_SIZE = 10
@@ -94,6 +96,38 @@ def main() -> None:
             median = statistics.median(seconds)
             requests = ", ".join(f"{op} {count:g}" for op, count in per_batch.items())
             print(f"{name:40} {BATCH_SIZE / median:18.0f} {median * 1000:9.1f}  {requests}")
+
+        one_after_another(handler, lambda: received_batch(new_events(with_outbox_rows=True)))
+
+
+def one_after_another(handler: Any, next_batch: Callable[[], dict[str, Any]]) -> None:
+    """The handler against the same batch stored one message after another (Powertools' BatchProcessor, as before
+    issue 20), interleaved batch by batch, on moto as it is and with in-region latencies."""
+    from watchlist_audit.handler import AuditMessage
+
+    processor = BatchProcessor(event_type=EventType.SQS, model=AuditMessage, raise_on_entire_batch_failure=False)
+    ingest = get_audit_worker().ingest
+
+    def sequential(event: dict[str, Any], context: Any) -> Any:
+        with processor(records=event["Records"], handler=lambda record: ingest.store(record.body)):
+            outcomes = processor.process()
+        ingest.settle(result for status, result, _ in outcomes if status == "success")
+        return processor.response()
+
+    print(f"\nnew events, outbox rows present; ms per batch of {BATCH_SIZE} (median of {BATCHES // 2}), interleaved:")
+    print(f"{'DynamoDB latency':34} {'side by side':>13} {'one after another':>18} {'ratio':>6}")
+    for name, latency in (("moto's own", nullcontext), ("+ in-region (stated)", dynamodb_latency)):
+        seconds: dict[str, list[float]] = {"side by side": [], "one after another": []}
+        for _ in range(BATCHES // 2):
+            for case, run in (("side by side", handler), ("one after another", sequential)):
+                event = next_batch()
+                with latency(), redirect_stdout(io.StringIO()):
+                    started = time.perf_counter()
+                    response = run(event, LambdaContext("audit"))
+                    seconds[case].append(time.perf_counter() - started)
+                assert response == {"batchItemFailures": []}, response
+        concurrent, sequential_median = (statistics.median(seconds[case]) * 1000 for case in seconds)
+        print(f"{name:34} {concurrent:13.1f} {sequential_median:18.1f} {sequential_median / concurrent:6.2f}")
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ import boto3
 import redis
 from botocore.client import BaseClient
 
-from bench._common import captured_output, local_stack, uncached
+from bench._common import DYNAMODB_LATENCY_MS, captured_output, local_stack, uncached
 from infra.aws.bootstrap import table_names
 from infra.aws.calls import tally_aws_calls
 from infra.aws.partitions import item_size
@@ -47,8 +47,7 @@ SQS_REQUEST = 0.40e-6  # standard queue, per request of up to 64 KB
 ECPU = 0.0034e-6  # ElastiCache Serverless for Redis OSS: a simple command is one ECPU per KB it transfers
 LOG_INGESTED_GB = 0.50  # CloudWatch Logs, standard class
 
-# Stated, not measured: what a function in the same region waits for (p50, small items).
-DYNAMODB_LATENCY_MS = {"GetItem": 4.0, "Query": 6.0, "PutItem": 6.0, "BatchWriteItem": 8.0, "TransactWriteItems": 12.0}
+# Stated, not measured, like DYNAMODB_LATENCY_MS.
 SQS_LATENCY_MS = 8.0
 LAMBDA_PLATFORM_LOG_BYTES = 330  # the START, END and REPORT lines Lambda writes for every invocation
 AUDIT_SQS_REQUESTS_PER_BATCH = 2  # the event source's ReceiveMessage and DeleteMessageBatch (idle polling apart)

@@ -50,6 +50,22 @@ def item_size(item: dict[str, Any]) -> int:
     return sum(len(name.encode()) + attribute_size(value) for name, value in item.items())
 
 
+# One entity's own key: a ULID, a UUID, a hex digest, an e-mail address (as a whole key or a part of one).
+_ENTITY = re.compile(r"[0-9A-HJKMNP-TV-Z]{26}|[0-9a-f]{8}-[0-9a-f-]{27}|[0-9a-f]{32,}|[^#@]+@[^#]+")
+_SHARD = re.compile(r"#\d{1,3}$")
+
+
+def key_shape(key: str) -> tuple[str, str]:
+    """A partition key's shape, with its pattern (ids replaced): "entity" (one user's, item's, event's...: spread
+    over all of them), "shard" (`<base>#<k>`: spread over its shards) or "constant" (one partition for all)."""
+    pattern = _ENTITY.sub("<id>", key)
+    if "<id>" in pattern:
+        return "entity", pattern
+    if _SHARD.search(pattern):
+        return "shard", _SHARD.sub("#<k>", pattern)
+    return "constant", pattern
+
+
 @dataclass(frozen=True)
 class Touch:
     """Capacity one request used in one partition: `index` None for the table's own (local indexes included)."""
@@ -146,9 +162,10 @@ class PartitionMeter:
                     self._record_read({"TableName": table, **request}, [item] if item else [], key)
         return response
 
-    def _stored(self, table: str, key: dict[str, Any]) -> dict[str, Any] | None:
-        item: dict[str, Any] | None = self._client.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item")
-        return item
+    def _stored(self, table: str, item: dict[str, Any]) -> dict[str, Any] | None:
+        key = {name: item[name] for name in self._schemas[table].key}
+        stored: dict[str, Any] | None = self._client.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item")
+        return stored
 
     def _record_write(self, table: str, old: dict[str, Any] | None, new: dict[str, Any] | None, factor: float) -> None:
         image = new or old
@@ -179,7 +196,7 @@ class PartitionMeter:
 
 
 def _writes(operation: str, params: dict[str, Any]) -> list[tuple[str, dict[str, Any], dict[str, Any] | None]]:
-    """(table, key, the item put, or None when the stored item after the write tells) of each item written."""
+    """(table, key or item, the item put or None when the stored item after the write tells) of each write."""
     if operation == "PutItem":
         return [(params["TableName"], params["Item"], params["Item"])]
     if operation in ("UpdateItem", "DeleteItem"):
