@@ -91,6 +91,7 @@ bench: install .venv-runtime/.import-roots sam-build
 	$(PY) bench/redis_failover.py
 	$(PY) bench/redis_memory.py
 	$(PY) bench/audit_throughput.py
+	$(PY) bench/partition_heat.py
 	$(PY) bench/github_cache.py
 	$(PY) bench/sam_local.py
 

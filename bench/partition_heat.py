@@ -48,6 +48,7 @@ READ_LIMIT, WRITE_LIMIT = 3000.0, 1000.0  # capacity units a second per partitio
 API_GATEWAY_RPS = 10_000  # requests a second per account and region (a quota raised on request)
 LAMBDA_CONCURRENCY = 1_000  # concurrent executions per account and region (likewise)
 LAMBDA_SCALING = 1_000  # instances a function may add every 10 seconds
+TABLE_QUOTA = 40_000.0  # on-demand read and write units a second per table, and per global index (likewise)
 USERS = 24
 ROUNDS = 24
 AUDIT_BATCH = 10  # the template's BatchSize
@@ -227,6 +228,9 @@ def main() -> None:
     audit_source = template["Resources"]["AuditFunction"]["Properties"]["Events"]["AuditMessages"]["Properties"]
     audit_concurrency = int(audit_source["ScalingConfig"]["MaximumConcurrency"])
     stage_throttle = int(template["Parameters"]["ApiThrottleRateLimit"]["Default"])
+    # The meter's own reads slow moto down; past the deployed 0.8 s, botocore would resend a committed
+    # transaction, which moto (ignoring its ClientRequestToken) would run again.
+    os.environ["DYNAMODB_READ_TIMEOUT_SECONDS"] = "5"
     with local_stack():
         from watchlist_api.handler import handler
         from watchlist_audit.handler import handler as audit_handler
@@ -290,12 +294,27 @@ def main() -> None:
         if share:
             ceilings.append((PEAK_RPS / share, f"partition {table}/{index} key {pattern}"))
 
+    totals: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
+    for (table, index, _), (read, write) in at_peak.items():
+        totals[(table, index or "(table)")][0] += read
+        totals[(table, index or "(table)")][1] += write
+    (busiest, index), (read_total, write_total) = max(totals.items(), key=lambda entry: max(entry[1]))
+    table_share = max(read_total, write_total) / TABLE_QUOTA
+    ceilings.append(
+        (PEAK_RPS / table_share, f"DynamoDB's table quota ({TABLE_QUOTA:,.0f} units/s) on {busiest}/{index}")
+    )
+    print(
+        f"\nbusiest table or index: {busiest}/{index}, {read_total:,.0f} RCU/s and {write_total:,.0f} WCU/s at "
+        f"{PEAK_RPS:,} rps ({table_share:.1%} of the {TABLE_QUOTA:,.0f} on-demand quota, reached at "
+        f"{PEAK_RPS / table_share:,.0f} rps)"
+    )
+
     batch_ms = statistics.median(timed)
     per_instance = AUDIT_BATCH / (batch_ms / 1000)
     drains = audit_concurrency * per_instance
     ceilings.append((PEAK_RPS * drains / produced, f"audit consumer (MaximumConcurrency {audit_concurrency})"))
     print(
-        f"\naudit consumer: a batch of {AUDIT_BATCH} in {batch_ms:.1f} ms (median of {len(timed)}, moto plus stated "
+        f"audit consumer: a batch of {AUDIT_BATCH} in {batch_ms:.1f} ms (median of {len(timed)}, moto plus stated "
         f"in-region latencies) = "
         f"{per_instance:,.0f} events/s per instance x {audit_concurrency} = {drains:,.0f}/s; produced at "
         f"{PEAK_RPS:,} rps: {produced:,.0f}/s (drains {drains / produced:.1f}x); at {TARGET_RPS:,} rps: "

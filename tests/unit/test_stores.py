@@ -2,8 +2,11 @@
 
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from typing import Any
+from unittest.mock import patch
 
 import pytest
+from botocore.client import BaseClient
 
 from infra.aws.calls import tally_aws_calls
 from watchlist_core.domain import ItemChanges, ItemDraft, ItemQuery, ItemStatus, ItemType, Registration, Role
@@ -109,3 +112,23 @@ def test_a_refused_transaction_names_the_write_whose_condition_failed(services: 
     with pytest.raises(ConflictError) as refused:
         run_transaction(connection_for(get_settings()), build, refusals)
     assert refused.value.detail == failing
+
+
+def test_each_transaction_carries_its_own_client_request_token(services: Services) -> None:
+    """botocore resends a request whose answer it lost, with the same parameters: the token lets DynamoDB
+    answer a resend of a committed transaction with success (moto ignores it; this checks that it is sent)."""
+    sent: list[dict[str, Any]] = []
+    original = BaseClient._make_api_call
+
+    def recording(client: Any, operation: str, params: dict[str, Any]) -> Any:
+        if operation == "TransactWriteItems":
+            sent.append(params)
+        return original(client, operation, params)
+
+    with patch.object(BaseClient, "_make_api_call", recording):
+        for number in range(2):
+            services.auth.register(Registration(email=f"t{number}@example.com", password="p" * 10))
+    tokens = [params.get("ClientRequestToken") for params in sent]
+    assert len(tokens) == 2
+    assert all(isinstance(token, str) and 1 <= len(token) <= 36 for token in tokens)
+    assert tokens[0] != tokens[1]

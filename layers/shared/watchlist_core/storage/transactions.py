@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import time
+import uuid
 from collections.abc import Callable, Mapping
 
 from botocore.exceptions import ClientError
@@ -90,7 +91,10 @@ def run_transaction(
     anew each time: a raised exception keeps its traceback); a refusal it does not name, and any other failure,
     propagates as PynamoDB's TransactWriteError."""
     for attempt in range(CONFLICT_RETRIES + 1):
-        transaction = TransactWrite(connection=guarded(connection))
+        # botocore resends a request whose answer it lost (a read timeout after DynamoDB committed); with the same
+        # token, DynamoDB answers that resend with success for ten minutes instead of running it again (where its
+        # conditions, now false, would refuse the write that was made). Each attempt here is a new request.
+        transaction = TransactWrite(connection=guarded(connection), client_request_token=uuid.uuid4().hex)
         writes = NamedWrites(transaction)
         try:
             with transaction:
