@@ -342,9 +342,7 @@ def main() -> None:
         f"{math.ceil(concurrency_at_peak / LAMBDA_SCALING) * 10} s to reach {PEAK_RPS:,} rps ({LAMBDA_SCALING:,} "
         "instances per 10 s per function)"
     )
-    print(
-        f"configured, sized per deployment (README, Sizing): stage throttle ApiThrottleRateLimit {stage_throttle} rps"
-    )
+    print(f"configured per deployment (docs/SCALING.md): stage throttle ApiThrottleRateLimit {stage_throttle} rps")
     own = min((c for c in ceilings if c[1].startswith(("partition", "audit"))), default=(math.inf, "none"))
     print(f"the design's own first ceiling: {own[1]} at {own[0]:,.0f} rps")
     rate, what = min(ceilings)
