@@ -36,20 +36,28 @@ class _Record(Model):
 
 
 # Users table: one partition key `pk` holds four kinds of record, told apart by its prefix.
-class UserRecord(_Record):
-    """`USER#<id>`: the account, plus its per-(type, status) watchlist item counts. In no index, so that the writes
-    of every item change (its counts) and of a password (its hash) reach no index either."""
+class _UserFields(_Record):
+    """What an account and its directory entry both hold."""
 
     class Meta:
-        table_name = "watchlist-users"
+        abstract = True
 
     pk = UnicodeAttribute(hash_key=True)
     user_id = UnicodeAttribute()
     email = UnicodeAttribute()
     display_name = UnicodeAttribute()
     role = UnicodeAttribute()
-    password_hash = UnicodeAttribute()
     created_at = UnicodeAttribute()
+
+
+class UserRecord(_UserFields):
+    """`USER#<id>`: the account, plus its per-(type, status) watchlist item counts. In no index, so that the writes
+    of every item change (its counts) and of a password (its hash) reach no index either."""
+
+    class Meta:
+        table_name = "watchlist-users"
+
+    password_hash = UnicodeAttribute()
     item_counts = MapAttribute[str, Any](default=dict)
 
 
@@ -64,7 +72,7 @@ class UserDirectoryIndex(GlobalSecondaryIndex["DirectoryEntryRecord"]):
     directory_key = UnicodeAttribute(range_key=True)
 
 
-class DirectoryEntryRecord(_Record):
+class DirectoryEntryRecord(_UserFields):
     """`DIR#<id>`: what the admin's user list shows of an account, written with it and with each role change.
 
     Accounts stored before the directory had entries of its own carry `directory` themselves (under the key
@@ -74,12 +82,6 @@ class DirectoryEntryRecord(_Record):
     class Meta:
         table_name = "watchlist-users"
 
-    pk = UnicodeAttribute(hash_key=True)
-    user_id = UnicodeAttribute()
-    email = UnicodeAttribute()
-    display_name = UnicodeAttribute()
-    role = UnicodeAttribute()
-    created_at = UnicodeAttribute()
     directory = UnicodeAttribute()
     directory_key = UnicodeAttribute()  # `<created_at>#<user id>`: oldest first, and unique
     directory_index = UserDirectoryIndex()
