@@ -3,6 +3,8 @@ stored in the layout before sharding reads the same before and after infra/aws/m
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -11,6 +13,7 @@ import boto3
 from ulid import ULID
 
 from infra.aws import migrate_keys
+from infra.aws.calls import tally_aws_calls
 from watchlist_core.audit.events import new_event
 from watchlist_core.audit.message import AuditAction, AuditEvent
 from watchlist_core.audit.queries import AuditPage, AuditQuery
@@ -78,6 +81,16 @@ def test_the_trail_merges_its_shards_newest_first_keeping_cursors_and_filters(se
     since = datetime.fromtimestamp(_millisecond(middle) / 1000, UTC)
     assert _trail(store, 6, since=since) == [e for e in newest_first if _millisecond(e) >= _millisecond(middle)]
     assert _trail(store, 6, since=since + timedelta(days=1)) == []
+    # A cursor forged to point below `since` ends the trail unasked: DynamoDB refuses a `between` whose bounds are
+    # reversed (moto does not).
+    cursor = store.list(AuditQuery(limit=2, since=since)).next_cursor
+    assert cursor
+    payload = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    payload["k"]["id"] = "0"
+    forged = base64.urlsafe_b64encode(json.dumps(payload).encode()).decode()
+    with tally_aws_calls("dynamodb") as dynamodb:
+        assert store.list(AuditQuery(limit=2, since=since, cursor=forged)).items == []
+    assert dynamodb.total == 0
 
     streams = _index_keys(get_settings().audit_table, "by_time", "stream")
     assert len(streams) > 8  # 45 events over 16 shards

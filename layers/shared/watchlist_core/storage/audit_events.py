@@ -70,6 +70,8 @@ class AuditEventStore:
         before = decode_cursor(query.cursor, query_id, ("id",))["id"] if query.cursor else None
         lowest = _lowest_id_at(query.since) if query.since else None
         wanted = query.limit + 1
+        if before and lowest and before < lowest:
+            return AuditPage(items=[], next_cursor=None)  # only a forged cursor points below `since`
         if before and lowest:
             # `between` includes its bounds: the cursor's own event comes back once, and is dropped.
             since: Any = AuditEventRecord.id.between(lowest, before)
