@@ -178,6 +178,7 @@ class UserStore:
         return Page[User](items=[user_of(r) for r in records], next_cursor=next_cursor, total=self.count())
 
     def count(self) -> int:
-        """The tally's shards and its bare key, read in one request."""
+        """The tally's shards and its bare key, read in one request; strongly, so that a migration moving the bare
+        key's value into a shard is never seen counted twice or not at all."""
         keys = [*shard_keys(ALL_USERS_TALLY, USER_SHARDS), ALL_USERS_TALLY]
-        return sum(int(tally.value) for tally in TallyRecord.batch_get(keys))
+        return sum(int(tally.value) for tally in TallyRecord.batch_get(keys, consistent_read=True))
