@@ -112,3 +112,18 @@ def test_the_optional_http_api_sends_every_request_to_the_api_function_with_the_
     rest_throttle = resources["RestApi"]["Properties"]["MethodSettings"][0]
     for setting in ("ThrottlingRateLimit", "ThrottlingBurstLimit"):
         assert stage["DefaultRouteSettings"][setting] == rest_throttle[setting]
+
+
+def test_every_alarm_notifies_the_alarm_topic_when_it_fires_and_when_it_clears() -> None:
+    resources = load_template()["Resources"]
+    alarms = {name: r["Properties"] for name, r in resources.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    assert len(alarms) >= 6
+    topic = {"Ref": "AlarmTopic"}
+    for name, properties in alarms.items():
+        assert properties.get("AlarmActions") == [topic], name
+        assert properties.get("OKActions") == [topic], name
+    assert resources["AlarmTopic"]["Type"] == "AWS::SNS::Topic"
+    subscription = resources["AlarmEmailSubscription"]
+    assert subscription["Condition"] == "HasAlarmEmail"
+    assert subscription["Properties"] == {"TopicArn": topic, "Protocol": "email", "Endpoint": {"Ref": "AlarmEmail"}}
+    assert load_template()["Outputs"]["AlarmTopic"]["Value"] == topic
