@@ -127,3 +127,13 @@ def test_every_alarm_notifies_the_alarm_topic_when_it_fires_and_when_it_clears()
     assert subscription["Condition"] == "HasAlarmEmail"
     assert subscription["Properties"] == {"TopicArn": topic, "Protocol": "email", "Endpoint": {"Ref": "AlarmEmail"}}
     assert load_template()["Outputs"]["AlarmTopic"]["Value"] == topic
+
+
+def test_every_value_the_functions_take_from_the_stack_is_an_output() -> None:
+    template = load_template()
+    environment = template["Globals"]["Function"]["Environment"]["Variables"]
+    from_stack = {name: value for name, value in environment.items() if isinstance(value, dict)}
+    assert "USERS_TABLE" in from_stack
+    assert "JWT_SECRET_ARN" in from_stack
+    outputs = [output["Value"] for output in template["Outputs"].values()]
+    assert [name for name, value in from_stack.items() if value not in outputs] == []
