@@ -11,9 +11,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, redirect_stdout
 from typing import Any, cast
 
-from botocore.client import BaseClient
-
-from infra.aws.calls import AwsCallTally, tally_aws_calls
+from infra.aws.calls import AwsCallTally, intercepting_aws_calls, tally_aws_calls
 from infra.commands.dev import DEV_ENVIRONMENT
 from infra.local.local_aws import use_moto
 from infra.local.moto_server import MotoServer
@@ -29,18 +27,14 @@ DYNAMODB_LATENCY_MS = {"GetItem": 4.0, "Query": 6.0, "PutItem": 6.0, "BatchWrite
 def dynamodb_latency() -> Iterator[None]:
     """Each DynamoDB request waits as long as it would in the region (the stated latencies above),
     on top of moto's own time: the wait that storing side by side overlaps."""
-    original = BaseClient._make_api_call
 
-    def delayed(client: Any, operation: str, params: dict[str, Any]) -> Any:
+    def delayed(client: Any, operation: str, params: dict[str, Any], send: Callable[[], Any]) -> Any:
         if client.meta.service_model.service_name == "dynamodb":
             time.sleep(DYNAMODB_LATENCY_MS[operation] / 1000)
-        return original(client, operation, params)
+        return send()
 
-    BaseClient._make_api_call = delayed
-    try:
+    with intercepting_aws_calls(delayed):
         yield
-    finally:
-        BaseClient._make_api_call = original
 
 
 @contextmanager

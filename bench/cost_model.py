@@ -23,11 +23,10 @@ from typing import Any
 
 import boto3
 import redis
-from botocore.client import BaseClient
 
 from bench._common import DYNAMODB_LATENCY_MS, captured_output, local_stack, uncached
 from infra.aws.bootstrap import table_names
-from infra.aws.calls import tally_aws_calls
+from infra.aws.calls import intercepting_aws_calls, tally_aws_calls
 from infra.aws.partitions import item_size
 from infra.aws.template import load_template
 from infra.local.events import LambdaContext, api_gateway_event, sqs_event
@@ -166,30 +165,23 @@ class Metered:
         return commands, info["total_net_input_bytes"] + info["total_net_output_bytes"]
 
     def run(self, call: Callable[[], object]) -> Usage:
-        original = BaseClient._make_api_call
-        meter = self
-
-        def metered(client: Any, operation: str, params: dict[str, Any]) -> Any:
-            if client is meter.dynamodb.client:
-                return original(client, operation, params)
+        def metered(client: Any, operation: str, params: dict[str, Any], send: Callable[[], Any]) -> Any:
+            if client is self.dynamodb.client:
+                return send()
             started = time.perf_counter()
             try:
                 if client.meta.service_model.service_name == "dynamodb":
-                    return meter.dynamodb(operation, params, lambda: original(client, operation, params))
-                meter.sqs_requests += 1
-                return original(client, operation, params)
+                    return self.dynamodb(operation, params, send)
+                self.sqs_requests += 1
+                return send()
             finally:
-                meter.waited += time.perf_counter() - started
+                self.waited += time.perf_counter() - started
 
         quiet_commands, quiet_bytes = self._quiet_redis_cost()
         self.dynamodb.requests, self.waited, self.sqs_requests = [], 0.0, 0
         commands_before, bytes_before = self._redis_counters()
-        BaseClient._make_api_call = metered
-        try:
-            with captured_output() as logged:
-                call()
-        finally:
-            BaseClient._make_api_call = original
+        with intercepting_aws_calls(metered), captured_output() as logged:
+            call()
         commands_after, bytes_after = self._redis_counters()
         return Usage(
             dynamodb=list(self.dynamodb.requests),

@@ -19,10 +19,10 @@ from decimal import Decimal
 from typing import Any
 
 import boto3
-from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
 from infra.aws.bootstrap import table_names
+from infra.aws.calls import intercepting_aws_calls
 from infra.aws.template import load_template
 from watchlist_core.settings import get_settings
 
@@ -121,19 +121,13 @@ class PartitionMeter:
 
     @contextmanager
     def metering(self) -> Iterator[list[Touch]]:
-        original = BaseClient._make_api_call
-        meter = self
+        def metered(client: Any, operation: str, params: dict[str, Any], send: Callable[[], Any]) -> Any:
+            if client is self._client or client.meta.service_model.service_name != "dynamodb":
+                return send()
+            return self._record(operation, params, send)
 
-        def metered(client: Any, operation: str, params: dict[str, Any]) -> Any:
-            if client is meter._client or client.meta.service_model.service_name != "dynamodb":
-                return original(client, operation, params)
-            return meter._record(operation, params, lambda: original(client, operation, params))
-
-        BaseClient._make_api_call = metered
-        try:
+        with intercepting_aws_calls(metered):
             yield self.touches
-        finally:
-            BaseClient._make_api_call = original
 
     def _record(self, operation: str, params: dict[str, Any], call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         writes = _writes(operation, params)

@@ -1,14 +1,13 @@
 """Data access against in-process moto: counts, roles and sessions."""
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
-from unittest.mock import patch
 
 import pytest
-from botocore.client import BaseClient
 
-from infra.aws.calls import tally_aws_calls
+from infra.aws.calls import intercepting_aws_calls, tally_aws_calls
 from watchlist_core.domain import ItemChanges, ItemDraft, ItemQuery, ItemStatus, ItemType, Registration, Role
 from watchlist_core.errors import ConflictError
 from watchlist_core.settings import get_settings
@@ -118,14 +117,13 @@ def test_each_transaction_carries_its_own_client_request_token(services: Service
     """botocore resends a request whose answer it lost, with the same parameters: the token lets DynamoDB
     answer a resend of a committed transaction with success (moto ignores it; this checks that it is sent)."""
     sent: list[dict[str, Any]] = []
-    original = BaseClient._make_api_call
 
-    def recording(client: Any, operation: str, params: dict[str, Any]) -> Any:
+    def recording(client: Any, operation: str, params: dict[str, Any], send: Callable[[], Any]) -> Any:
         if operation == "TransactWriteItems":
             sent.append(params)
-        return original(client, operation, params)
+        return send()
 
-    with patch.object(BaseClient, "_make_api_call", recording):
+    with intercepting_aws_calls(recording):
         for number in range(2):
             services.auth.register(Registration(email=f"t{number}@example.com", password="p" * 10))
     tokens = [params.get("ClientRequestToken") for params in sent]
