@@ -20,6 +20,7 @@ from watchlist_core.audit.queries import AuditPage, AuditQuery
 from watchlist_core.domain import Page, Registration, Role, User
 from watchlist_core.settings import get_settings
 from watchlist_core.storage.audit_events import AuditEventStore
+from watchlist_core.storage.shards import Moved
 from watchlist_core.wiring import Services
 
 RETENTION_DAYS = 1
@@ -193,9 +194,9 @@ def test_data_stored_before_sharding_reads_the_same_before_and_after_the_migrati
 
     report = migrate_keys.migrate()
     assert report == {
-        "directory entries": migrate_keys.Moved(moved=2),
-        "user tally": migrate_keys.Moved(moved=3),
-        "audit events": migrate_keys.Moved(moved=len(legacy_events)),
+        "directory entries": Moved(moved=2),
+        "user tally": Moved(moved=3),
+        "audit events": Moved(moved=len(legacy_events)),
     }
     assert everything() == before
     table, audit_table = get_settings().users_table, get_settings().audit_table
@@ -208,4 +209,4 @@ def test_data_stored_before_sharding_reads_the_same_before_and_after_the_migrati
     assert account["item_counts"] == {"M": {"movie#want_to_watch": {"N": "2"}}}
     assert "directory" not in account
 
-    assert migrate_keys.migrate() == dict.fromkeys(report, migrate_keys.Moved())  # nothing left to move
+    assert migrate_keys.migrate() == dict.fromkeys(report, Moved())  # nothing left to move

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
+from pynamodb.expressions.update import Action
 from ulid import ULID
 
 from watchlist_core.audit.message import AuditEvent
 from watchlist_core.audit.queries import AuditPage, AuditQuery
 from watchlist_core.storage.pagination import decode_cursor, encode_cursor
-from watchlist_core.storage.shards import query_in_order, shard_key, shard_keys
+from watchlist_core.storage.shards import Moved, query_in_order, shard_key, shard_keys
 from watchlist_core.storage.tables import AuditEventRecord
 from watchlist_core.storage.transactions import conditional_write
 
@@ -97,3 +99,19 @@ class AuditEventStore:
         return AuditPage(
             items=[AuditEvent.model_validate_json(record.body) for record in records], next_cursor=next_cursor
         )
+
+    def move_legacy(self) -> Moved:
+        """Each event under the bare `audit` key moves to its time shard and action shard, in one update, unless it
+        moved meanwhile."""
+        result = Moved()
+        for legacy in AuditEventRecord.by_time.query(STREAM):
+            actions: list[Action] = [
+                AuditEventRecord.stream.set(shard_key(STREAM, SHARDS, legacy.id)),
+                AuditEventRecord.action.set(shard_key(legacy.action, SHARDS, legacy.id)),
+            ]
+            unmoved = AuditEventRecord.stream == STREAM
+            if conditional_write(partial(AuditEventRecord(id=legacy.id).update, actions=actions, condition=unmoved)):
+                result.moved += 1
+            else:
+                result.skipped += 1
+        return result

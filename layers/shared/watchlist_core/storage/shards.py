@@ -11,12 +11,21 @@ from __future__ import annotations
 import zlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from itertools import chain, islice
 from typing import Any
 
 # Below PynamoDB's ten pooled connections per client, so parallel shard queries never wait for a connection.
 _SHARD_QUERY_THREADS = 8
 _pool = ThreadPoolExecutor(max_workers=_SHARD_QUERY_THREADS, thread_name_prefix="shard-query")
+
+
+@dataclass
+class Moved:
+    """What a move from a bare key to its shards did (infra/aws/migrate_keys.py)."""
+
+    moved: int = 0
+    skipped: int = 0  # changed meanwhile (and so moved by that change), or gone: the next run looks again
 
 
 def shard_key(base: str, shards: int, spread_by: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pynamodb.connection import Connection
-from pynamodb.exceptions import DoesNotExist
+from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.expressions.operand import Path
 
 from watchlist_core.audit.message import AuditEvent
@@ -13,7 +13,7 @@ from watchlist_core.domain import Page, Role, User, normalize_email
 from watchlist_core.errors import ConflictError
 from watchlist_core.storage.outbox import OutboxStore
 from watchlist_core.storage.pagination import decode_cursor, encode_cursor
-from watchlist_core.storage.shards import query_in_order, shard_key, shard_keys
+from watchlist_core.storage.shards import Moved, query_in_order, shard_key, shard_keys
 from watchlist_core.storage.tables import DirectoryEntryRecord, EmailClaimRecord, TallyRecord, UserRecord
 from watchlist_core.storage.transactions import NamedWrites, run_transaction
 
@@ -33,6 +33,8 @@ _EMAIL_CLAIM = "e-mail claim"
 _ACCOUNT = "account"
 _DIRECTORY_ENTRY = "directory entry"
 _ADMIN_TALLY = "admin tally"
+_USER_TALLY = "user tally"
+_LEGACY_USER_TALLY = "user tally, bare key"
 _EMAIL_TAKEN = "An account with this e-mail address already exists."
 
 
@@ -46,7 +48,7 @@ class StoredCredentials:
     password_hash: str
 
 
-def directory_entry(user: User) -> DirectoryEntryRecord:
+def _directory_entry(user: User) -> DirectoryEntryRecord:
     created_at = user.model_dump(mode="json")["created_at"]
     return DirectoryEntryRecord(
         pk=DIRECTORY_PREFIX + user.id,
@@ -61,10 +63,10 @@ def directory_entry(user: User) -> DirectoryEntryRecord:
 
 
 # What an account written before the directory had entries of its own still carries, until it is migrated.
-LEGACY_DIRECTORY_ATTRIBUTES = (Path("directory"), Path("directory_key"))
+_LEGACY_DIRECTORY_ATTRIBUTES = (Path("directory"), Path("directory_key"))
 
 
-def user_of(record: UserRecord | DirectoryEntryRecord) -> User:
+def _user_of(record: UserRecord | DirectoryEntryRecord) -> User:
     return User(
         id=record.user_id,
         email=record.email,
@@ -98,7 +100,7 @@ class UserStore:
         def build(writes: NamedWrites) -> None:
             writes.put(_EMAIL_CLAIM, claim, condition=EmailClaimRecord.pk.does_not_exist())
             writes.put(_ACCOUNT, record, condition=UserRecord.pk.does_not_exist())
-            writes.put(_DIRECTORY_ENTRY, directory_entry(user))
+            writes.put(_DIRECTORY_ENTRY, _directory_entry(user))
             if user.role is Role.ADMIN:
                 writes.update(_ADMIN_TALLY, TallyRecord(pk=ADMINS_TALLY), actions=[TallyRecord.value.add(1)])
             self._outbox.stage(writes, audit)
@@ -107,11 +109,11 @@ class UserStore:
         # Outside the transaction on purpose: registrations would otherwise contend on the tally's few items.
         # The display total can drift only if the function dies between the two writes.
         TallyRecord(pk=shard_key(ALL_USERS_TALLY, USER_SHARDS, user.id)).update(actions=[TallyRecord.value.add(1)])
-        return user_of(record)
+        return _user_of(record)
 
     def get(self, user_id: str) -> User | None:
         try:
-            return user_of(UserRecord.get(user_pk(user_id), consistent_read=True))
+            return _user_of(UserRecord.get(user_pk(user_id), consistent_read=True))
         except DoesNotExist:
             return None
 
@@ -121,7 +123,7 @@ class UserStore:
             record = UserRecord.get(user_pk(claim.user_id), consistent_read=True)
         except DoesNotExist:
             return None
-        return StoredCredentials(user=user_of(record), password_hash=record.password_hash)
+        return StoredCredentials(user=_user_of(record), password_hash=record.password_hash)
 
     def replace_password_hash(self, user_id: str, password_hash: str) -> None:
         UserRecord(pk=user_pk(user_id)).update(
@@ -139,10 +141,10 @@ class UserStore:
             writes.update(
                 _ACCOUNT,
                 target,
-                actions=[UserRecord.role.set(role.value), *(path.remove() for path in LEGACY_DIRECTORY_ATTRIBUTES)],
+                actions=[UserRecord.role.set(role.value), *(path.remove() for path in _LEGACY_DIRECTORY_ATTRIBUTES)],
                 condition=UserRecord.role == current.role.value,
             )
-            writes.put(_DIRECTORY_ENTRY, directory_entry(changed))
+            writes.put(_DIRECTORY_ENTRY, _directory_entry(changed))
             tally = TallyRecord(pk=ADMINS_TALLY)
             if demoting:
                 writes.update(_ADMIN_TALLY, tally, actions=[TallyRecord.value.add(-1)], condition=TallyRecord.value > 1)
@@ -175,10 +177,53 @@ class UserStore:
         if len(records) > limit:
             records = records[:limit]
             next_cursor = encode_cursor(_DIRECTORY_QUERY, {"directory_key": records[-1].directory_key})
-        return Page[User](items=[user_of(r) for r in records], next_cursor=next_cursor, total=self.count())
+        return Page[User](items=[_user_of(r) for r in records], next_cursor=next_cursor, total=self.count())
 
     def count(self) -> int:
         """The tally's shards and its bare key, read in one request; strongly, so that a migration moving the bare
         key's value into a shard is never seen counted twice or not at all."""
         keys = [*shard_keys(ALL_USERS_TALLY, USER_SHARDS), ALL_USERS_TALLY]
         return sum(int(tally.value) for tally in TallyRecord.batch_get(keys, consistent_read=True))
+
+    def move_legacy_directory(self) -> Moved:
+        """Each account under the directory's bare key gets its own entry and leaves the index, in one transaction,
+        unless its role changed meanwhile (a role change moves it itself)."""
+        result = Moved()
+        for legacy in DirectoryEntryRecord.directory_index.query(DIRECTORY):
+
+            def build(writes: NamedWrites, legacy: DirectoryEntryRecord = legacy) -> None:
+                writes.update(
+                    _ACCOUNT,
+                    UserRecord(pk=legacy.pk),
+                    actions=[path.remove() for path in _LEGACY_DIRECTORY_ATTRIBUTES],
+                    condition=(UserRecord.role == legacy.role) & Path("directory").exists(),
+                )
+                writes.put(_DIRECTORY_ENTRY, _directory_entry(_user_of(legacy)))
+
+            try:
+                run_transaction(self._connection, build)
+            except TransactWriteError:
+                result.skipped += 1
+                continue
+            result.moved += 1
+        return result
+
+    def move_legacy_tally(self) -> Moved:
+        """The bare tally's value is added to shard 0 and the bare item deleted, in one transaction, unless its value
+        changed meanwhile: no registration is counted twice or lost."""
+        try:
+            legacy = TallyRecord.get(ALL_USERS_TALLY, consistent_read=True)
+        except DoesNotExist:
+            return Moved()
+        value = int(legacy.value)
+        shard = TallyRecord(pk=shard_keys(ALL_USERS_TALLY, USER_SHARDS)[0])
+
+        def build(writes: NamedWrites) -> None:
+            writes.update(_USER_TALLY, shard, actions=[TallyRecord.value.add(value)])
+            writes.delete(_LEGACY_USER_TALLY, TallyRecord(pk=ALL_USERS_TALLY), condition=TallyRecord.value == value)
+
+        try:
+            run_transaction(self._connection, build)
+        except TransactWriteError:
+            return Moved(skipped=1)
+        return Moved(moved=value)
