@@ -4,7 +4,7 @@ VENV := .venv
 SAM_VENV := .venv-sam
 PY := $(VENV)/bin/python
 
-.PHONY: dev sam-local test install lint typecheck sam-validate sam-build postman screenshots unit integration bench invoke admin migrate-keys clean
+.PHONY: dev sam-local test install lint typecheck sam-validate sam-build postman screenshots unit integration bench invoke admin deploy destroy migrate-keys clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt layers/dependencies/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -105,9 +105,23 @@ screenshots: install node_modules/.installed
 invoke: install
 	$(PY) -m infra.commands.invoke $(EVENT)
 
-# The first admin, against whatever DYNAMODB_ENDPOINT_URL / AWS credentials point at.
+# The deployed stack the next three act on (samconfig.toml's stack_name unless told).
+STACK ?= watchlist-api
+
+# Build, then `sam deploy` with samconfig.toml (the first time GUIDED=1 asks for the parameters and saves them there),
+# then the API's URL from the stack's outputs. Prerequisites: docs/deployment.md.
+deploy: sam-build
+	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam deploy --stack-name $(STACK) $(if $(GUIDED),--guided)
+	@$(PY) -m infra.aws.stack url $(STACK)
+
+# The first admin (ADMIN_EMAIL, ADMIN_PASSWORD) of the deployed STACK, with its functions' settings read from the
+# stack's outputs; LOCAL=1: of whatever DYNAMODB_ENDPOINT_URL and SQS_ENDPOINT_URL point at instead.
 admin: install
-	$(PY) -m infra.aws.bootstrap admin
+	$(PY) -m infra.aws.bootstrap admin $(if $(LOCAL),,--stack $(STACK))
+
+# `sam delete` of STACK (it asks first; YES=1 does not), then what is left: the retained tables, and log groups.
+destroy: $(SAM_VENV)/.installed install
+	$(PY) -m infra.aws.stack destroy $(STACK) $(if $(YES),--yes)
 
 # Once after deploying the sharded keys (README, "Migrations"); safe to run again.
 migrate-keys: install

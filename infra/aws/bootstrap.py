@@ -3,6 +3,7 @@
 python -m infra.aws.bootstrap tables        # against DYNAMODB_ENDPOINT_URL, or AWS
 python -m infra.aws.bootstrap queues        # against SQS_ENDPOINT_URL, or AWS; prints AUDIT_QUEUE_URL=...
 python -m infra.aws.bootstrap admin         # from ADMIN_EMAIL and ADMIN_PASSWORD
+python -m infra.aws.bootstrap admin --stack watchlist-api   # the same, on a deployed stack (its outputs)
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 import boto3
 
+from infra.aws.stack import stack_environment
 from infra.aws.template import create_table_requests, load_template, queue_definitions, queue_env_vars, table_env_vars
 from watchlist_core.domain import User
 from watchlist_core.settings import Settings, get_settings
@@ -108,6 +110,7 @@ def first_admin() -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("what", choices=["tables", "queues", "admin"])
+    parser.add_argument("--stack", help="admin: on this deployed stack, with its functions' settings")
     args = parser.parse_args(argv)
     if args.what == "tables":
         print("created:", ", ".join(create_tables(get_settings())) or "nothing (all tables exist)")
@@ -121,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     if not email or not password:
         print("set ADMIN_EMAIL and ADMIN_PASSWORD", file=sys.stderr)
         return 2
+    if args.stack:
+        os.environ.update(stack_environment(args.stack))
     user, created = ensure_admin(email, password)
     print(f"admin {user.email} {'created' if created else 'promoted (password unchanged)'}")
     return 0
