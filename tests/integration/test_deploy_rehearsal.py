@@ -507,21 +507,42 @@ def test_make_admin_reads_the_stack_and_the_admin_signs_in_to_it(
     assert email in [user["email"] for user in users.json()["items"]]
 
 
-def test_the_stack_commands_print_its_url_and_outputs(stack: RehearsedStack, aws: dict[str, str]) -> None:
-    environment = {"AWS_ENDPOINT_URL": aws["endpoint_url"], **LOCAL_AWS_ENVIRONMENT}
-    for arguments, expected in (
-        (["url", stack.name], stack.outputs["ApiUrl"]),
-        (["output", stack.name, "AuditDeadLetterQueueArn"], stack.outputs["AuditDeadLetterQueueArn"]),
-    ):
-        done = subprocess.run(  # noqa: S603 (our own command line)
-            [sys.executable, "-m", "infra.aws.stack", *arguments],
-            cwd=ROOT,
-            env={**os.environ, **environment},
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        assert done.stdout.strip() == expected
+def test_make_admin_needs_no_redis(cached_stack: RehearsedStack, aws: dict[str, str]) -> None:
+    """The own cache is reachable only from its VPC (here: from nowhere), and an operator's machine is outside it."""
+    done = make(
+        "admin",
+        f"STACK={cached_stack.name}",
+        endpoint_url=aws["endpoint_url"],
+        ADMIN_EMAIL="first@example.com",
+        ADMIN_PASSWORD="admin password 1",
+    )
+    assert done.returncode == 0, done.stderr
+    assert "admin first@example.com created" in done.stdout
+
+
+def stack_command(aws: dict[str, str], *arguments: str) -> str:
+    """`python -m infra.aws.stack ...` as an operator runs it; its output."""
+    done = subprocess.run(  # noqa: S603 (our own command line)
+        [sys.executable, "-m", "infra.aws.stack", *arguments],
+        cwd=ROOT,
+        env={**os.environ, "AWS_ENDPOINT_URL": aws["endpoint_url"], **LOCAL_AWS_ENVIRONMENT},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout
+
+
+def test_the_stack_commands_print_its_url_outputs_and_environment(stack: RehearsedStack, aws: dict[str, str]) -> None:
+    assert stack_command(aws, "url", stack.name).strip() == stack.outputs["ApiUrl"]
+    dead_letters = stack_command(aws, "output", stack.name, "AuditDeadLetterQueueArn").strip()
+    assert dead_letters == stack.outputs["AuditDeadLetterQueueArn"]
+    printed = dict(line.split("=", 1) for line in stack_command(aws, "env", stack.name).splitlines())
+    deployed = client(aws, "lambda").get_function_configuration(FunctionName=stack.created["AuditFunction"])
+    # Every variable the stack sets: all but the literals of the template and the local endpoints.
+    from_stack = {name: str(value) for name, value in deployed["Environment"]["Variables"].items() if name in printed}
+    assert printed == from_stack
+    assert {"USERS_TABLE", "AUDIT_TABLE", "AUDIT_QUEUE_URL", "JWT_SECRET_ARN", "REDIS_URL", "STAGE"} <= set(printed)
 
 
 def test_make_destroy_deletes_the_stack_and_names_what_it_keeps(
