@@ -16,6 +16,7 @@ from infra.local.instances import LambdaHandler
 from infra.local.servers import free_port
 from tests.support import Api
 from watchlist_api.app import create_app
+from watchlist_api.middleware import ALLOWED_REQUEST_HEADERS, EXPOSED_HEADERS
 from watchlist_core import wiring
 from watchlist_core.observability import logger
 from watchlist_core.storage.items import ItemStore
@@ -170,9 +171,9 @@ def test_invalid_configuration_outside_local_refuses_to_serve(api: Api, monkeypa
         api.get("/health")
 
 
-def test_cors_admits_only_configured_origins_and_exposes_the_headers_clients_read(
-    handler: LambdaHandler, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def cors_api(handler: LambdaHandler, monkeypatch: pytest.MonkeyPatch) -> Api:
+    """The API answering browsers from two origins."""
     monkeypatch.setenv("CORS_ALLOW_ORIGINS", "https://app.example.com, https://admin.example.com")
     wiring.reset()
     # A new app: the CORS settings are read once per app, on its first request, like all configuration.
@@ -180,7 +181,11 @@ def test_cors_admits_only_configured_origins_and_exposes_the_headers_clients_rea
     monkeypatch.setattr(
         handler_module, "asgi_handler", Mangum(create_app(), lifespan="off", text_mime_types=text_types)
     )
-    api = Api(handler)
+    return Api(handler)
+
+
+def test_cors_admits_only_configured_origins_and_exposes_the_headers_clients_read(cors_api: Api) -> None:
+    api = cors_api
     preflight = api.request(
         "OPTIONS",
         "/v1/watchlists/items",
@@ -203,3 +208,74 @@ def test_without_configured_origins_there_are_no_cors_headers(api: Api) -> None:
     response = api.get("/health", headers={"Origin": "https://app.example.com"})
     assert response.status == 200
     assert response.header("access-control-allow-origin") is None
+
+
+# Response headers every browser lets a page read (Fetch standard, "CORS-safelisted response-header name").
+SAFELISTED_RESPONSE_HEADERS = {"cache-control", "content-language", "content-length", "content-type", "expires"}
+
+
+def test_cors_allows_every_header_the_api_reads_and_exposes_every_header_it_documents() -> None:
+    document = create_app().openapi()
+    operations = [operation for path in document["paths"].values() for operation in path.values()]
+    read = {
+        parameter["name"].lower()
+        for operation in operations
+        for parameter in operation.get("parameters", [])
+        if parameter["in"] == "header"
+    }
+    sent = {
+        header.lower()
+        for operation in operations
+        for answer in operation["responses"].values()
+        for header in answer.get("headers", {})
+    }
+    assert read <= {header.lower() for header in ALLOWED_REQUEST_HEADERS}
+    assert {"if-match", "idempotency-key"} <= read
+    assert sent - SAFELISTED_RESPONSE_HEADERS <= {header.lower() for header in EXPOSED_HEADERS}
+    assert {"etag", "location", "link", "retry-after", "ratelimit", "x-request-id", "www-authenticate"} <= sent
+
+
+def _browser(api: Api, method: str, path: str, token: str, headers: dict[str, str], **kwargs: Any) -> Any:
+    """What a browser on an allowed origin does: the preflight for the request's own headers, then the request."""
+    origin = {"Origin": "https://app.example.com"}
+    preflight = api.request(
+        "OPTIONS",
+        path,
+        headers=origin
+        | {
+            "Access-Control-Request-Method": method,
+            "Access-Control-Request-Headers": ", ".join(["authorization", "content-type", *headers]).lower(),
+        },
+    )
+    assert preflight.status == 200, preflight.body
+    allowed = {header.strip().lower() for header in (preflight.header("access-control-allow-headers") or "").split(",")}
+    assert {header.lower() for header in headers} <= allowed
+    response = api.request(method, path, token=token, headers=origin | headers, **kwargs)
+    assert response.header("access-control-allow-origin") == "https://app.example.com"
+    return response
+
+
+def test_a_browser_sends_a_keyed_post_and_a_conditional_patch(cors_api: Api) -> None:
+    _, token = cors_api.new_user()
+    created = _browser(
+        cors_api,
+        "POST",
+        "/v1/watchlists/items",
+        token,
+        {"Idempotency-Key": "browser-key-1", "X-Request-ID": "browser-request-1"},
+        json={"type": "movie", "title": "Heat"},
+    )
+    assert created.status == 201, created.body
+    exposed = {header.strip().lower() for header in (created.header("access-control-expose-headers") or "").split(",")}
+    assert {"location", "etag", "x-request-id", "ratelimit"} <= exposed
+    assert created.header("x-request-id") == "browser-request-1"
+    changed = _browser(
+        cors_api,
+        "PATCH",
+        created.header("location"),
+        token,
+        {"If-Match": created.header("etag")},
+        json={"status": "watching"},
+    )
+    assert changed.status == 200, changed.body
+    assert changed.header("etag") != created.header("etag")

@@ -18,6 +18,15 @@ from watchlist_core.observability import logger
 from watchlist_core.settings import get_settings
 
 REQUEST_ID_HEADER = "X-Request-ID"
+# Request headers the API reads that a browser sends cross-origin only when the preflight allows them.
+ALLOWED_REQUEST_HEADERS = [
+    "Authorization",
+    "Content-Type",
+    "Idempotency-Key",
+    "If-Match",
+    "If-None-Match",
+    REQUEST_ID_HEADER,
+]
 # Response headers a browser client needs to read (CORS hides all but a few by default).
 EXPOSED_HEADERS = [
     "ETag",
@@ -31,6 +40,7 @@ EXPOSED_HEADERS = [
     "X-RateLimit-Limit",
     "X-RateLimit-Remaining",
     "X-RateLimit-Reset",
+    "WWW-Authenticate",
 ]
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
@@ -216,7 +226,7 @@ class CorsMiddleware:
                     self.app,
                     allow_origins=origins,
                     allow_methods=["GET", "POST", "PATCH", "DELETE"],
-                    allow_headers=["Authorization", "Content-Type", "If-Match", "If-None-Match", "X-Request-ID"],
+                    allow_headers=ALLOWED_REQUEST_HEADERS,
                     expose_headers=EXPOSED_HEADERS,
                     max_age=600,
                 )
