@@ -190,3 +190,18 @@ def http_request(
             return response.status, {k.lower(): v for k, v in response.headers.items()}, response.read()
     except urllib.error.HTTPError as error:
         return error.code, {k.lower(): v for k, v in error.headers.items()}, error.read()
+
+
+def cold_started_handler(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The API handler with a new app, as a new Lambda instance has: an app reads its configuration (CORS among it)
+    once, on its first request, so one an earlier test used keeps that test's."""
+    from mangum import Mangum
+
+    import watchlist_api.handler as handler_module
+    from watchlist_api.app import create_app
+
+    text_types = handler_module.asgi_handler.config["text_mime_types"]
+    monkeypatch.setattr(
+        handler_module, "asgi_handler", Mangum(create_app(), lifespan="off", text_mime_types=text_types)
+    )
+    return handler_module.handler

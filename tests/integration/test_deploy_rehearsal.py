@@ -35,7 +35,7 @@ from infra.local.events import LambdaContext, sqs_event
 from infra.local.local_aws import LOCAL_AWS_ENVIRONMENT
 from infra.local.moto_server import MotoServer
 from infra.local.redis_server import RedisServer
-from tests.support import Api, unique_email
+from tests.support import Api, cold_started_handler, unique_email
 from watchlist_core import wiring
 from watchlist_core.settings import MIN_SECRET_BYTES
 
@@ -450,9 +450,7 @@ def test_the_deployed_functions_serve_and_store_the_audit_trail(
         "Attributes"
     ]["QueueArn"]
     run_as(monkeypatch, deployed_environment(stack, "ApiFunction", aws))
-    from watchlist_api.handler import handler
-
-    api = Api(handler, stage="Prod")
+    api = Api(cold_started_handler(monkeypatch), stage="Prod")
     email = unique_email()
     user = api.register(email)
     token = api.login(email)["access_token"]
@@ -498,9 +496,7 @@ def test_make_admin_reads_the_stack_and_the_admin_signs_in_to_it(
     assert done.returncode == 0, done.stderr
     assert f"admin {email} created" in done.stdout
     run_as(monkeypatch, deployed_environment(stack, "ApiFunction", aws))
-    from watchlist_api.handler import handler
-
-    api = Api(handler, stage="Prod")
+    api = Api(cold_started_handler(monkeypatch), stage="Prod")
     token = api.login(email, "admin password 1")["access_token"]
     users = api.get("/v1/admin/users", token=token)
     assert users.status == 200

@@ -8,13 +8,10 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from mangum import Mangum
 from pynamodb.exceptions import QueryError
 
-import watchlist_api.handler as handler_module
-from infra.local.instances import LambdaHandler
 from infra.local.servers import free_port
-from tests.support import Api
+from tests.support import Api, cold_started_handler
 from watchlist_api.app import create_app
 from watchlist_api.middleware import ALLOWED_REQUEST_HEADERS, EXPOSED_HEADERS
 from watchlist_core import wiring
@@ -172,16 +169,11 @@ def test_invalid_configuration_outside_local_refuses_to_serve(api: Api, monkeypa
 
 
 @pytest.fixture
-def cors_api(handler: LambdaHandler, monkeypatch: pytest.MonkeyPatch) -> Api:
+def cors_api(dynamodb: str, monkeypatch: pytest.MonkeyPatch) -> Api:
     """The API answering browsers from two origins."""
     monkeypatch.setenv("CORS_ALLOW_ORIGINS", "https://app.example.com, https://admin.example.com")
     wiring.reset()
-    # A new app: the CORS settings are read once per app, on its first request, like all configuration.
-    text_types = handler_module.asgi_handler.config["text_mime_types"]
-    monkeypatch.setattr(
-        handler_module, "asgi_handler", Mangum(create_app(), lifespan="off", text_mime_types=text_types)
-    )
-    return Api(handler)
+    return Api(cold_started_handler(monkeypatch))
 
 
 def test_cors_admits_only_configured_origins_and_exposes_the_headers_clients_read(cors_api: Api) -> None:
