@@ -106,3 +106,18 @@ def test_the_reference_describes_every_shape_field_by_field(openapi: dict[str, A
         fields = re.findall(r"`([^`]+)`(\*?)", _entry(section, "Fields") or "")
         assert [field for field, _ in fields] == list(schema["properties"]), name
         assert {field for field, required in fields if required} == set(schema.get("required", [])), name
+
+
+def test_operation_ids_are_the_route_names_short_and_unique(openapi: dict[str, Any]) -> None:
+    """What a generated client names its functions: `login`, not `login_v1_auth_login_post`."""
+    ids = [operation["operationId"] for path in openapi["paths"].values() for operation in path.values()]
+    assert len(ids) == len(set(ids))
+    assert all(re.fullmatch(r"[a-z][a-z_]{1,24}", operation_id) for operation_id in ids), ids
+    assert {"login", "token", "list_items", "change_item", "delete_user_item"} <= set(ids)
+
+
+def test_every_operation_has_at_most_one_body_type(openapi: dict[str, Any]) -> None:
+    """Generators handle one request body type per operation (openapi-python-client fails on two)."""
+    for path, operations in openapi["paths"].items():
+        for method, operation in operations.items():
+            assert len(operation.get("requestBody", {}).get("content", {})) <= 1, f"{method} {path}"

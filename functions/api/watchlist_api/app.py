@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import Depends, FastAPI
+from fastapi.routing import APIRoute
 
 from watchlist_api.dependencies import single_valued_query
 from watchlist_api.middleware import CorsMiddleware, HeadAsGetMiddleware, RequestContextMiddleware
@@ -10,6 +11,10 @@ from watchlist_api.openapi import install_openapi
 from watchlist_api.problems import install_problem_handlers
 from watchlist_api.routers import admin, auth, docs, external, health, watchlists
 from watchlist_core import __version__
+
+
+def operation_id(route: APIRoute) -> str:
+    return route.name
 
 
 def create_app() -> FastAPI:
@@ -21,6 +26,9 @@ def create_app() -> FastAPI:
         # No redirect to the slash-less path: Starlette builds it from the client's Host header.
         redirect_slashes=False,
         dependencies=[Depends(single_valued_query)],
+        # Operation ids are the route functions' names ("login", "list_items"): short and stable names for the
+        # clients generated from the document, instead of FastAPI's name, path and method.
+        generate_unique_id_function=operation_id,
     )
     for router in (health.router, docs.router, auth.router, watchlists.router, admin.router, external.router):
         app.include_router(router)

@@ -18,7 +18,7 @@ from watchlist_core.security.tokens import AccessClaims
 from watchlist_core.wiring import Services, get_services
 
 # A relative tokenUrl resolves against the OpenAPI document, so Swagger's Authorize works under a stage too.
-bearer = OAuth2PasswordBearer(tokenUrl="v1/auth/login", auto_error=False)
+bearer = OAuth2PasswordBearer(tokenUrl="v1/auth/token", auto_error=False)
 
 
 # The dependencies below are `async def` although Redis calls block: a Lambda instance serves one request

@@ -91,7 +91,7 @@ def _answers(path: str, method: str, operation: dict[str, Any]) -> dict[int, dic
         answers[413] = _problem(413, "The body exceeds 64 KiB.")
     if operation.get("requestBody") or operation.get("parameters"):
         answers[422] = _problem(422, "The request is not valid; see `errors`.")
-    if bearer or path in {"/v1/auth/login", "/v1/auth/refresh"}:
+    if bearer or path in {"/v1/auth/login", "/v1/auth/token", "/v1/auth/refresh"}:
         answers[401] = _problem(
             401, "No valid token (or, on login and refresh, no valid credentials).", "WWW-Authenticate"
         )

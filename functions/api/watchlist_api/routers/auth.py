@@ -1,4 +1,4 @@
-"""/v1/auth: register, log in, refresh, log out, who am I."""
+"""/v1/auth: register, log in (JSON, or the OAuth2 password form on /token), refresh, log out, who am I."""
 
 from __future__ import annotations
 
@@ -39,16 +39,25 @@ class LogoutRequest(StrictInput):
     refresh_token: str | None = None
 
 
-_LOGIN_BODY: dict[str, Any] = {
+_JSON_CREDENTIALS: dict[str, Any] = {
+    "requestBody": {"required": True, "content": {"application/json": {"schema": Credentials.model_json_schema()}}}
+}
+# The OAuth2 password grant's form (RFC 6749, 4.3), on a path of its own: one body type per operation, which is what
+# client generators handle, and what Swagger's Authorize button posts to.
+_PASSWORD_FORM: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/json": {"schema": Credentials.model_json_schema()},
             "application/x-www-form-urlencoded": {
                 "schema": {
+                    "title": "PasswordForm",
                     "type": "object",
                     "required": ["username", "password"],
-                    "properties": {"username": {"type": "string"}, "password": {"type": "string"}},
+                    "properties": {
+                        "username": {"type": "string", "description": "the e-mail address"},
+                        "password": {"type": "string"},
+                        "grant_type": {"type": "string", "enum": ["password"]},
+                    },
                 }
             },
         },
@@ -88,8 +97,18 @@ def register(
     return once(request, services, caller, idempotency_key, fingerprint, produce)
 
 
-@router.post("/login", response_model=Tokens, openapi_extra=_LOGIN_BODY, dependencies=[LoginLimit])
+@router.post("/login", response_model=Tokens, openapi_extra=_JSON_CREDENTIALS, dependencies=[LoginLimit])
 async def login(request: Request, response: Response, services: ServicesDep) -> Tokens:
+    # The form is read here too: clients of the earlier document, whose Authorize button posted it here.
+    return await _sign_in(request, response, services)
+
+
+@router.post("/token", response_model=Tokens, openapi_extra=_PASSWORD_FORM, dependencies=[LoginLimit])
+async def token(request: Request, response: Response, services: ServicesDep) -> Tokens:
+    return await _sign_in(request, response, services)
+
+
+async def _sign_in(request: Request, response: Response, services: ServicesDep) -> Tokens:
     credentials = await _credentials(request)
     pair = await run_in_threadpool(services.auth.login, credentials, client_ip(request))
     response.headers.update(_NO_STORE)
