@@ -2,6 +2,7 @@
 PYTHON ?= python3.11
 VENV := .venv
 SAM_VENV := .venv-sam
+CLIENT_VENV := .venv-client
 PY := $(VENV)/bin/python
 
 .PHONY: dev sam-local test install lint typecheck sam-validate sam-build postman screenshots unit integration bench invoke admin deploy destroy migrate-keys clean
@@ -20,6 +21,12 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt layers/dependencies/re
 $(SAM_VENV)/.installed: requirements-sam.txt
 	$(PYTHON) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-sam.txt
+	touch $@
+
+# openapi-python-client, which the generated-client test runs (its pins differ from ours).
+$(CLIENT_VENV)/.installed: requirements-client.txt
+	$(PYTHON) -m venv $(CLIENT_VENV)
+	$(CLIENT_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-client.txt
 	touch $@
 
 install: $(VENV)/.installed $(VENV)/.import-roots
@@ -53,7 +60,7 @@ sam-build: $(SAM_VENV)/.installed install
 PYTEST_WORKERS ?= 2
 PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadfile
 
-test: install lint typecheck sam-validate sam-build node_modules/.installed
+test: install lint typecheck sam-validate sam-build node_modules/.installed $(CLIENT_VENV)/.installed
 	$(PY) -m pytest $(PYTEST_PARALLEL) --durations=10 --cov --cov-report=term --cov-fail-under=90
 	$(MAKE) postman
 
@@ -128,4 +135,4 @@ migrate-keys: install
 	$(PY) -m infra.aws.migrate_keys
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .venv-runtime .aws-sam .pytest_cache .mypy_cache .ruff_cache .coverage node_modules
+	rm -rf $(VENV) $(SAM_VENV) $(CLIENT_VENV) .venv-runtime .aws-sam .pytest_cache .mypy_cache .ruff_cache .coverage node_modules

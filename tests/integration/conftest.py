@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import io
 import socket
+import threading
 import uuid
 from collections.abc import Iterator
 
 import pytest
 
+from infra.local.gateway import make_server
+from infra.local.instances import InProcessInstance
 from infra.local.local_aws import use_moto
 from infra.local.moto_server import MotoServer
 from infra.local.redis_cluster import LocalRedisCluster
@@ -55,6 +58,17 @@ def handler(dynamodb: str):  # type: ignore[no-untyped-def]
     from watchlist_api.handler import handler
 
     return handler
+
+
+@pytest.fixture
+def gateway(handler) -> Iterator[int]:  # type: ignore[no-untyped-def]
+    """`make dev`'s local API Gateway in front of the handler, on a port of its own: the API over real HTTP."""
+    server = make_server(InProcessInstance(handler), "127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_port
+    server.shutdown()
+    server.server_close()
 
 
 @pytest.fixture(

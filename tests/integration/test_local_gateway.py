@@ -4,24 +4,9 @@ from __future__ import annotations
 
 import http.client
 import socket
-import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-
-from infra.local.gateway import make_server
-from infra.local.instances import InProcessInstance
-
-
-@pytest.fixture
-def gateway(handler) -> Iterator[int]:  # type: ignore[no-untyped-def]
-    server = make_server(InProcessInstance(handler), "127.0.0.1", 0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server.server_port
-    server.shutdown()
-    server.server_close()
 
 
 @pytest.mark.parametrize("method", ["TRACE", "PUT", "BREW"])
