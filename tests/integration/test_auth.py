@@ -135,6 +135,16 @@ def test_unknown_email_and_wrong_password_give_the_same_401_and_the_same_hashing
     assert verified[0].startswith("$argon2id$v=19$m=19456,t=2,p=1")
 
 
+def test_a_token_form_of_another_grant_is_422(api: Api) -> None:
+    response = api.post(
+        "/v1/auth/token",
+        body=b"grant_type=client_credentials&username=a@example.com&password=x",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status == 422
+    assert response.json()["errors"][0]["loc"] == ["body", "grant_type"]
+
+
 def test_login_form_without_password_is_422(api: Api) -> None:
     response = api.post(
         "/v1/auth/login", body=b"username=a@example.com", headers={"Content-Type": "application/x-www-form-urlencoded"}

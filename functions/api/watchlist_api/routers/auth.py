@@ -71,6 +71,10 @@ async def _credentials(request: Request) -> Credentials:
     raw: Any
     if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
         form = await request.form()
+        if form.get("grant_type", "password") != "password":
+            raise RequestValidationError(
+                [{"type": "literal_error", "loc": ("body", "grant_type"), "msg": "Input should be 'password'"}]
+            )
         raw = {"email": form.get("username"), "password": form.get("password")}
     else:
         try:
