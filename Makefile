@@ -130,7 +130,7 @@ admin: install
 destroy: $(SAM_VENV)/.installed install
 	$(PY) -m infra.aws.stack destroy $(STACK) $(if $(YES),--yes)
 
-# Once after deploying the sharded keys (README, "Migrations"); safe to run again.
+# Once after deploying the sharded keys (docs/SCALING.md, "Migrating an existing deployment"); safe to run again.
 migrate-keys: install
 	$(PY) -m infra.aws.migrate_keys
 

@@ -1,6 +1,6 @@
 """`make screenshots`: headless Chromium (Debian's chromium and chromium-driver) photographs the Streamlit
 front end's main pages and Swagger UI, served by a `FRONTEND=1 make dev` this script starts and stops.
-The pictures go to docs/ (the README shows them).
+The pictures go to docs/ (docs/development.md shows them).
 """
 
 from __future__ import annotations

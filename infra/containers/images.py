@@ -273,6 +273,6 @@ def resolve(environment: dict[str, str]) -> Resolved:
             + ", ".join(missing)
             + ". Running stand-ins built here instead ("
             + ", ".join(sorted(tag for tag in standins.built if "/debian:" not in tag))
-            + "): Debian and moto, not AWS's or the vendors' images. See README, 'sam local with Docker'."
+            + "): Debian and moto, not AWS's or the vendors' images. See docs/sam-local.md."
         )
     return Resolved(chosen_lambda, lambda_standin, compose_environment, overrides)

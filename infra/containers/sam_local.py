@@ -1,5 +1,5 @@
 """`make sam-local`: the API served by `sam local start-api`, its functions in Lambda containers, with the
-Docker Compose services; what README's "sam local with Docker" has a user type, in one command.
+Docker Compose services; what docs/sam-local.md has a user type, in one command.
 
 In order: a Docker engine (the running one, else a private one: engine.py); the images (the real ones, else
 stand-ins built offline: images.py); `docker compose up` (DynamoDB Local, Redis, ElasticMQ, and the bootstrap
