@@ -1,7 +1,9 @@
 """`make dev`: moto server (DynamoDB and SQS), tables and queues from template.yaml, the first admin, the audit
 worker (queue poller and outbox relay, see infra/local/audit_worker.py) and the API through its Lambda handler.
-With GITHUB_STUB=1, a local GitHub stand-in (infra/local/github_stub.py) instead of api.github.com; with FRONTEND=1,
-the Streamlit front end beside the API (FRONTEND_PORT, default 8501).
+A saved .py under functions/ or layers/shared/ starts new API instances and a new audit worker (RELOAD=0: no
+watching, and one instance runs in this process). With GITHUB_STUB=1, a local GitHub stand-in
+(infra/local/github_stub.py) instead of api.github.com; with FRONTEND=1, the Streamlit front end beside the API
+(FRONTEND_PORT, default 8501).
 
 Redis: REDIS_URL if set; else the local server on 127.0.0.1:6379 when one answers; else an in-process
 stand-in. An existing DYNAMODB_ENDPOINT_URL is used instead of starting a moto server (how the tests run
@@ -21,9 +23,10 @@ from infra import ROOT
 from infra.aws.bootstrap import create_queues, create_tables, first_admin
 from infra.local.gateway import make_server
 from infra.local.github_stub import DEMO_USERS, GitHubStub
-from infra.local.instances import instances
+from infra.local.instances import Instances, instances
 from infra.local.local_aws import LOCAL_AWS_ENVIRONMENT
 from infra.local.moto_server import MotoServer
+from infra.local.reload import CodeWatcher, ReloadingInstances, RestartingProcess, reloader
 from infra.local.servers import child_process
 from watchlist_core.settings import get_settings
 
@@ -32,6 +35,14 @@ DEV_ENVIRONMENT = LOCAL_AWS_ENVIRONMENT | {
     # Locally the relay may resend an unstored event after 10 s, not 2 minutes.
     "AUDIT_OUTBOX_GRACE_SECONDS": "10",
 }
+
+
+# What the reload watches: the functions' code and the shared layer, as `sam build` packages them.
+WATCHED = (ROOT / "functions", ROOT / "layers" / "shared")
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
 
 
 def _stop(signum: int, frame: FrameType | None) -> None:
@@ -97,15 +108,26 @@ def main() -> int:
         os.environ.update(create_queues(os.environ["SQS_ENDPOINT_URL"], os.environ["AWS_REGION"]))
         print(f"audit queue: {os.environ['AUDIT_QUEUE_URL']}", flush=True)
         print("tables created:", ", ".join(create_tables(get_settings())), flush=True)
-        worker = stack.enter_context(child_process([sys.executable, "-m", "infra.local.audit_worker"]))
-        print(f"audit worker (queue poller and outbox relay): pid {worker.pid}", flush=True)
+        reload = os.environ.get("RELOAD", "1") != "0"
+        worker = stack.enter_context(closing(RestartingProcess([sys.executable, "-m", "infra.local.audit_worker"])))
+        print(f"audit worker (queue poller and outbox relay): pid {worker.process.pid}", flush=True)
 
         print(first_admin(), flush=True)
 
-        from watchlist_api.handler import handler  # after the environment above is in place
-
         count = int(os.environ.get("INSTANCES", "1"))
-        pool = stack.enter_context(closing(instances(count, handler)))
+        pool: Instances
+        if reload:
+            pool = stack.enter_context(closing(ReloadingInstances(count)))
+            stack.enter_context(CodeWatcher(WATCHED, reloader(pool, worker, _say)))
+            print(
+                "reload: on; a saved .py under functions/ or layers/shared/ starts new API instances and audit worker"
+                " (moto, its data and Redis stay; RELOAD=0 turns it off)",
+                flush=True,
+            )
+        else:
+            from watchlist_api.handler import handler  # after the environment above is in place
+
+            pool = stack.enter_context(closing(instances(count, handler)))
         server = make_server(pool, host, port)
         base = f"http://{host}:{server.server_port}"
         print(

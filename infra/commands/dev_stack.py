@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from infra import ROOT
 from infra.local.redis_server import RedisServer
@@ -39,13 +40,13 @@ class LocalStack:
 
 
 def _start(
-    module: str, environment: dict[str, str], ready_line: str, ready_seconds: float | None = None
+    module: str, environment: dict[str, str], ready_line: str, ready_seconds: float | None = None, root: Path = ROOT
 ) -> tuple[subprocess.Popen[str], list[str], threading.Thread]:
     """`python -m module`, once it printed a line starting with `ready_line`; fails if it exits first, or when
     `ready_seconds` pass."""
     process = subprocess.Popen(  # noqa: S603 (our own module)
         [sys.executable, "-m", module],
-        cwd=ROOT,
+        cwd=root,
         env=environment,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -74,6 +75,13 @@ def _start(
 def dev_stack(admin_email: str, admin_password: str, **environment: str) -> Iterator[LocalStack]:
     """`make dev` on a free port, ready once /health answers: a Redis of its own unless REDIS_URL is given, a fresh
     moto server unless DYNAMODB_ENDPOINT_URL is, the GitHub stub (no request may depend on the internet)."""
+    with dev_stack_in(ROOT, admin_email, admin_password, **environment) as running:
+        yield running
+
+
+@contextmanager
+def dev_stack_in(root: Path, admin_email: str, admin_password: str, **environment: str) -> Iterator[LocalStack]:
+    """`dev_stack` in a copy of the project at `root` (with a PYTHONPATH to the copy's import roots)."""
     port = free_port()
     with ExitStack() as stack:
         child_environment = os.environ | {
@@ -88,7 +96,11 @@ def dev_stack(admin_email: str, admin_password: str, **environment: str) -> Iter
         running = LocalStack(
             f"http://127.0.0.1:{port}",
             *_start(
-                "infra.commands.dev", child_environment | environment, "API (through the Lambda handler", READY_SECONDS
+                "infra.commands.dev",
+                child_environment | environment,
+                "API (through the Lambda handler",
+                READY_SECONDS,
+                root,
             ),
         )
         stack.callback(running.stop)

@@ -12,10 +12,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from infra.local.events import api_gateway_event, response_body, response_headers
-from infra.local.instances import InProcessInstance, InstancePool
+from infra.local.instances import Instances
 
 
-def make_server(instances: InProcessInstance | InstancePool, host: str, port: int) -> HTTPServer:
+def make_server(instances: Instances, host: str, port: int) -> HTTPServer:
     class GatewayRequestHandler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "watchlist-local-gateway"

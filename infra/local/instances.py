@@ -10,13 +10,20 @@ from __future__ import annotations
 import multiprocessing
 import queue
 import threading
+import time
 from collections.abc import Callable
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import Any, Protocol
 
 from infra.local.events import LambdaContext
 
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+class Instances(Protocol):
+    """What the gateway invokes: a response, and which instance gave it."""
+
+    def invoke(self, event: dict[str, Any]) -> tuple[dict[str, Any], int]: ...
 
 
 class InProcessInstance:
@@ -35,17 +42,31 @@ class InProcessInstance:
         """Nothing to stop: the handler lives and dies with this process."""
 
 
-def _serve(connection: Connection, module: str) -> None:
-    """An instance process: import the handler (its cold start), then invoke it for every event it is sent."""
-    import importlib
+# What API Gateway answers when the function could not initialise (an import error, say).
+INIT_ERROR = {
+    "statusCode": 502,
+    "headers": {"Content-Type": "application/json"},
+    "body": '{"message": "Internal server error"}',
+}
 
-    handler = importlib.import_module(module).handler
+
+def _serve(connection: Connection, module: str) -> None:
+    """An instance process: import the handler (its cold start), then invoke it for every event it is sent. An
+    import that fails is logged, and every event answered as API Gateway answers a function that failed to start."""
+    import importlib
+    import traceback
+
+    try:
+        handler: LambdaHandler | None = importlib.import_module(module).handler
+    except Exception:  # noqa: BLE001 (any failure to start: Lambda's init error)
+        traceback.print_exc()
+        handler = None
     while True:
         try:
             event = connection.recv()
         except (EOFError, KeyboardInterrupt):
             return
-        connection.send(handler(event, LambdaContext()))
+        connection.send(handler(event, LambdaContext()) if handler else INIT_ERROR)
 
 
 class InstancePool:
@@ -71,7 +92,14 @@ class InstancePool:
         finally:
             self._idle.put((number, connection))
 
-    def close(self) -> None:
+    def close(self, grace_seconds: float = 10) -> None:
+        """Stops the processes once the invocations they are running are over (at most `grace_seconds`)."""
+        deadline = time.monotonic() + grace_seconds
+        for _ in self._processes:
+            try:
+                self._idle.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                break
         for process in self._processes:
             process.terminate()
         for process in self._processes:
