@@ -5,7 +5,7 @@ SAM_VENV := .venv-sam
 CLIENT_VENV := .venv-client
 PY := $(VENV)/bin/python
 
-.PHONY: dev sam-local test install lint typecheck sam-validate sam-build postman screenshots unit integration bench invoke admin deploy destroy migrate-keys clean
+.PHONY: dev sam-local test install lint typecheck sam-validate sam-build postman screenshots unit integration bench invoke debug admin deploy destroy migrate-keys clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt layers/dependencies/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,12 @@ install: $(VENV)/.installed $(VENV)/.import-roots
 
 dev: install
 	exec $(PY) -m infra.commands.dev
+
+# make dev with the handlers in its own process (no reload), under debugpy: attach any editor's debugger (the Debug
+# Adapter Protocol) to 127.0.0.1:$(DEBUG_PORT); VS Code's configurations are in .vscode/launch.json.
+DEBUG_PORT ?= 5678
+debug: install
+	RELOAD=0 exec $(PY) -m debugpy --listen 127.0.0.1:$(DEBUG_PORT) -m infra.commands.dev
 
 # The same API through `sam local start-api` in Lambda containers, with the docker-compose.yml services (a Docker
 # engine: the running one, else a private one; stand-in images where the real ones cannot be pulled).
