@@ -69,12 +69,17 @@ def _serve(connection: Connection, module: str) -> None:
         connection.send(handler(event, LambdaContext()) if handler else INIT_ERROR)
 
 
+class PoolClosedError(Exception):
+    """The pool closed while an invocation waited for one of its instances."""
+
+
 class InstancePool:
     """N instance processes; an invocation takes an idle one, waiting while all are busy."""
 
     def __init__(self, count: int, module: str = "watchlist_api.handler") -> None:
         context = multiprocessing.get_context("spawn")  # a fresh interpreter each: nothing shared but the environment
         self._idle: queue.Queue[tuple[int, Connection]] = queue.Queue()
+        self._closed = False
         self._processes = []
         for number in range(1, count + 1):
             ours, theirs = context.Pipe()
@@ -84,7 +89,14 @@ class InstancePool:
             self._idle.put((number, ours))
 
     def invoke(self, event: dict[str, Any]) -> tuple[dict[str, Any], int]:
-        number, connection = self._idle.get()
+        """Raises PoolClosedError if the pool closes before an instance is free (a reload replaced it)."""
+        while True:
+            try:
+                number, connection = self._idle.get(timeout=0.5)
+                break
+            except queue.Empty:
+                if self._closed:
+                    raise PoolClosedError from None
         try:
             connection.send(event)
             response: dict[str, Any] = connection.recv()
@@ -94,6 +106,7 @@ class InstancePool:
 
     def close(self, grace_seconds: float = 10) -> None:
         """Stops the processes once the invocations they are running are over (at most `grace_seconds`)."""
+        self._closed = True
         deadline = time.monotonic() + grace_seconds
         for _ in self._processes:
             try:

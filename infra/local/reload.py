@@ -17,7 +17,7 @@ from typing import Any
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
-from infra.local.instances import InstancePool
+from infra.local.instances import InstancePool, PoolClosedError
 from infra.local.servers import stop_process
 
 QUIET_SECONDS = 0.2  # a save's burst of events is over when none came for this long
@@ -76,18 +76,23 @@ class CodeWatcher:
 class ReloadingInstances:
     """The gateway's instances, replaced by `reload()`: new processes import the code as it is now."""
 
-    def __init__(self, count: int) -> None:
+    def __init__(self, count: int, module: str = "watchlist_api.handler") -> None:
         self._count = count
-        self._pool = InstancePool(count)
+        self._module = module
+        self._pool = InstancePool(count, module)
         self._lock = threading.Lock()
 
     def invoke(self, event: dict[str, Any]) -> tuple[dict[str, Any], int]:
-        with self._lock:
-            pool = self._pool
-        return pool.invoke(event)
+        while True:
+            with self._lock:
+                pool = self._pool
+            try:
+                return pool.invoke(event)
+            except PoolClosedError:
+                continue  # replaced while this waited: the new instances take it
 
     def reload(self) -> None:
-        new = InstancePool(self._count)
+        new = InstancePool(self._count, self._module)
         with self._lock:
             old, self._pool = self._pool, new
         old.close()  # after the invocations it is running
