@@ -21,13 +21,14 @@ from types import FrameType
 
 from infra import ROOT
 from infra.aws.bootstrap import create_queues, create_tables, first_admin
+from infra.local.frontend import streamlit
 from infra.local.gateway import make_server
 from infra.local.github_stub import DEMO_USERS, GitHubStub
 from infra.local.instances import Instances, instances
 from infra.local.local_aws import LOCAL_AWS_ENVIRONMENT
 from infra.local.moto_server import MotoServer
 from infra.local.reload import CodeWatcher, ReloadingInstances, RestartingProcess, reloader
-from infra.local.servers import child_process
+from infra.local.servers import wait_until_listening
 from watchlist_core.settings import get_settings
 
 LOCAL_REDIS = ("127.0.0.1", 6379)
@@ -36,6 +37,8 @@ DEV_ENVIRONMENT = LOCAL_AWS_ENVIRONMENT | {
     "AUDIT_OUTBOX_GRACE_SECONDS": "10",
 }
 
+
+SERVICES_SECONDS = 120  # DynamoDB Local's JVM takes seconds to listen, more on a busy machine
 
 # What the reload watches: the functions' code and the shared layer, as `sam build` packages them.
 WATCHED = (ROOT / "functions", ROOT / "layers" / "shared")
@@ -65,26 +68,6 @@ def _choose_redis() -> str:
     return "Redis: none found; using the IN-PROCESS stand-in (per process: limits and cache are not shared)"
 
 
-def _streamlit(api_url: str, host: str, port: str) -> list[str]:
-    os.environ["WATCHLIST_API_URL"] = api_url
-    app = str(ROOT / "frontend" / "app.py")
-    return [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        app,
-        "--server.headless",
-        "true",
-        "--server.address",
-        host,
-        "--server.port",
-        port,
-        "--browser.gatherUsageStats",
-        "false",
-    ]
-
-
 def main() -> int:
     host = os.environ.get("HOST", "127.0.0.1")
     port = int(os.environ.get("PORT", "8000"))
@@ -94,12 +77,16 @@ def main() -> int:
     signal.signal(signal.SIGINT, _stop)
     print(_choose_redis(), flush=True)
     with ExitStack() as stack:
-        if not os.environ.get("DYNAMODB_ENDPOINT_URL"):
+        if os.environ.get("DYNAMODB_ENDPOINT_URL"):
+            # Services started beside this one (docker compose up) may still be starting.
+            given = ("DYNAMODB_ENDPOINT_URL", "SQS_ENDPOINT_URL", "REDIS_URL")
+            wait_until_listening([os.environ[name] for name in given if os.environ.get(name)], SERVICES_SECONDS, _say)
+        else:
             moto_port = int(os.environ["MOTO_PORT"]) if os.environ.get("MOTO_PORT") else None
             moto = stack.enter_context(MotoServer(moto_port))
             os.environ["DYNAMODB_ENDPOINT_URL"] = moto.endpoint_url
         os.environ.setdefault("SQS_ENDPOINT_URL", os.environ["DYNAMODB_ENDPOINT_URL"])
-        print(f"moto server (DynamoDB, SQS) on {os.environ['DYNAMODB_ENDPOINT_URL']}", flush=True)
+        print(f"DynamoDB: {os.environ['DYNAMODB_ENDPOINT_URL']}   SQS: {os.environ['SQS_ENDPOINT_URL']}", flush=True)
         if os.environ.get("GITHUB_STUB"):
             github = stack.enter_context(GitHubStub(DEMO_USERS))
             os.environ["GITHUB_API_URL"] = github.url
@@ -121,7 +108,7 @@ def main() -> int:
             stack.enter_context(CodeWatcher(WATCHED, reloader(pool, worker, _say)))
             print(
                 "reload: on; a saved .py under functions/ or layers/shared/ starts new API instances and audit worker"
-                " (moto, its data and Redis stay; RELOAD=0 turns it off)",
+                " (DynamoDB, SQS and Redis keep their data; RELOAD=0 turns it off)",
                 flush=True,
             )
         else:
@@ -130,14 +117,15 @@ def main() -> int:
             pool = stack.enter_context(closing(instances(count, handler)))
         server = make_server(pool, host, port)
         base = f"http://{host}:{server.server_port}"
+        public = os.environ.get("PUBLIC_URL") or base
         print(
-            f"API (through the Lambda handler, {count} instance{'s' if count > 1 else ''}): {base}   "
-            f"docs: {base}/docs   health: {base}/health",
+            f"API (through the Lambda handler, {count} instance{'s' if count > 1 else ''}): {public}   "
+            f"docs: {public}/docs   health: {public}/health",
             flush=True,
         )
         if os.environ.get("FRONTEND"):
             frontend_port = os.environ.get("FRONTEND_PORT", "8501")
-            stack.enter_context(child_process(_streamlit(base, host, frontend_port)))
+            stack.enter_context(streamlit(base, host, frontend_port))
             print(f"front end (Streamlit): http://{host}:{frontend_port}", flush=True)
         try:
             server.serve_forever()

@@ -6,6 +6,7 @@ block them; leaving the context stops them (SIGTERM, as Ctrl-C or a supervisor w
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -19,7 +20,9 @@ from infra.local.redis_server import RedisServer
 from infra.local.servers import free_port, stop_process, wait_until_answering
 
 READY_SECONDS = 90
-SAM_LOCAL_STOP_SECONDS = 300  # it stops SAM, its containers, compose and perhaps a private Docker engine
+SAM_LOCAL_STOP_SECONDS = 300
+COMPOSE_READY_SECONDS = 900  # the first `up` builds the API's and the front end's images
+COMPOSE_STOP_SECONDS = 60  # it stops SAM, its containers, compose and perhaps a private Docker engine
 
 
 @dataclass
@@ -31,21 +34,26 @@ class LocalStack:
     lambda_endpoint: str = ""  # make sam-local: `sam local start-lambda`
     services: dict[str, str] = field(default_factory=dict)  # make sam-local: the compose services' endpoints
     stop_seconds: float = 30
+    stop_signal: int = signal.SIGTERM
 
     def stop(self) -> str:
-        """SIGTERM (killed if it has not stopped in `stop_seconds`); everything it printed."""
-        stop_process(self.process, grace_seconds=self.stop_seconds)
+        """`stop_signal` (killed if it has not stopped in `stop_seconds`); everything it printed."""
+        stop_process(self.process, self.stop_signal, grace_seconds=self.stop_seconds)
         self.drainer.join(timeout=self.stop_seconds)
         return "".join(self.output)
 
 
 def _start(
-    module: str, environment: dict[str, str], ready_line: str, ready_seconds: float | None = None, root: Path = ROOT
+    command: list[str],
+    environment: dict[str, str],
+    ready_line: str,
+    ready_seconds: float | None = None,
+    root: Path = ROOT,
 ) -> tuple[subprocess.Popen[str], list[str], threading.Thread]:
-    """`python -m module`, once it printed a line starting with `ready_line`; fails if it exits first, or when
-    `ready_seconds` pass."""
-    process = subprocess.Popen(  # noqa: S603 (our own module)
-        [sys.executable, "-m", module],
+    """`command`, once it printed a line holding `ready_line`; fails if it exits first, or when `ready_seconds`
+    pass."""
+    process = subprocess.Popen(  # noqa: S603 (our own modules, docker compose)
+        command,
         cwd=root,
         env=environment,
         stdout=subprocess.PIPE,
@@ -59,7 +67,7 @@ def _start(
         for line in process.stdout or []:
             output.append(line)
             sys.stdout.write(line)
-            if line.startswith(ready_line):
+            if ready_line in line:
                 ready.set()
         ready.set()  # it exited
 
@@ -67,7 +75,7 @@ def _start(
     drainer.start()
     if not ready.wait(ready_seconds) or process.poll() is not None:
         stop_process(process)
-        raise SystemExit(f"{module} was not ready:\n" + "".join(output[-60:]))
+        raise SystemExit(f"{' '.join(command)} was not ready:\n" + "".join(output[-60:]))
     return process, output, drainer
 
 
@@ -96,7 +104,7 @@ def dev_stack_in(root: Path, admin_email: str, admin_password: str, **environmen
         running = LocalStack(
             f"http://127.0.0.1:{port}",
             *_start(
-                "infra.commands.dev",
+                [sys.executable, "-m", "infra.commands.dev"],
                 child_environment | environment,
                 "API (through the Lambda handler",
                 READY_SECONDS,
@@ -115,7 +123,11 @@ def sam_local_stack(admin_email: str, admin_password: str, **environment: str) -
     child_environment = os.environ | ports | {"ADMIN_EMAIL": admin_email, "ADMIN_PASSWORD": admin_password}
     running = LocalStack(
         f"http://127.0.0.1:{ports['PORT']}",
-        *_start("infra.containers.sam_local", child_environment | environment, "API (sam local start-api): "),
+        *_start(
+            [sys.executable, "-m", "infra.containers.sam_local"],
+            child_environment | environment,
+            "API (sam local start-api): ",
+        ),
         lambda_endpoint=f"http://127.0.0.1:{ports['LAMBDA_PORT']}",
         services={
             "DYNAMODB_ENDPOINT_URL": f"http://127.0.0.1:{ports['DYNAMODB_PORT']}",
@@ -124,6 +136,33 @@ def sam_local_stack(admin_email: str, admin_password: str, **environment: str) -
         stop_seconds=SAM_LOCAL_STOP_SECONDS,
     )
     try:
+        yield running
+    finally:
+        running.stop()
+
+
+@contextmanager
+def compose_stack(
+    admin_email: str, admin_password: str, compose: list[str], environment: dict[str, str]
+) -> Iterator[LocalStack]:
+    """`docker compose up --build` in the foreground (`compose`: the compose command with its files; `environment`:
+    the engine's and the images'), on free ports, once the API answers; leaving sends Ctrl-C's SIGINT, as a user
+    stops it. `services` holds the front end's URL."""
+    ports = {
+        name: str(free_port()) for name in ("API_PORT", "FRONTEND_PORT", "DYNAMODB_PORT", "REDIS_PORT", "SQS_PORT")
+    }
+    child_environment = environment | ports | {"ADMIN_EMAIL": admin_email, "ADMIN_PASSWORD": admin_password}
+    running = LocalStack(
+        f"http://127.0.0.1:{ports['API_PORT']}",
+        *_start(
+            [*compose, "up", "--build"], child_environment, "API (through the Lambda handler", COMPOSE_READY_SECONDS
+        ),
+        services={"FRONTEND_URL": f"http://127.0.0.1:{ports['FRONTEND_PORT']}"},
+        stop_seconds=COMPOSE_STOP_SECONDS,
+        stop_signal=signal.SIGINT,
+    )
+    try:
+        wait_until_answering(running.api + "/health", [running.process], READY_SECONDS)
         yield running
     finally:
         running.stop()

@@ -10,7 +10,7 @@ everything it started on SIGINT or SIGTERM: SAM and its containers, the compose 
 
 GITHUB_STUB=1: the GitHub stand-in as a compose service, the API pointed at it. REDIS_CLUSTER=1: the functions on
 a Redis Cluster of three primaries (compose services too) instead of the single Redis server. FRONTEND=1: the
-Streamlit front end as a compose service (FRONTEND_PORT, default 8501). LAMBDA_PORT: the port of `sam local
+Streamlit front end on this machine (FRONTEND_PORT, default 8501). LAMBDA_PORT: the port of `sam local
 start-lambda` (default: a free one). DYNAMODB_PORT, REDIS_PORT, SQS_PORT: where the compose services are
 published (see docker-compose.yml). Run it after `sam build` (the Makefile does).
 """
@@ -29,9 +29,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
+import yaml
+
 from infra import ROOT
 from infra.containers.engine import compose_binary, docker_engine, say
 from infra.containers.images import Resolved, resolve
+from infra.local.frontend import streamlit
 from infra.local.local_aws import LOCAL_AWS_ENVIRONMENT
 from infra.local.servers import child_process, free_port, wait_until_answering
 
@@ -41,6 +44,7 @@ NETWORK = "watchlist"
 GITHUB_STUB_URL = "http://github-stub:8080"
 SINGLE_REDIS_URL = "redis://redis:6379/0"
 CLUSTER_REDIS_URL = "redis://redis-node-1:6379/0"  # any node: the client finds the others
+SAM_LOCAL_SERVICES = ("dynamodb", "redis", "sqs")
 READY_SECONDS = 300  # the first request creates the function's container: 20 s and more on a busy machine
 
 
@@ -56,11 +60,14 @@ class Compose:
     overrides: list[Path]
     profiles: list[str]
 
-    def run(self, *arguments: str, capture: bool = False, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def command(self, *arguments: str) -> list[str]:
         files = [argument for path in [ROOT / "docker-compose.yml", *self.overrides] for argument in ("-f", str(path))]
         profiles = [argument for profile in self.profiles for argument in ("--profile", profile)]
+        return [compose_binary(), "--project-directory", str(ROOT), *files, *profiles, *arguments]
+
+    def run(self, *arguments: str, capture: bool = False, check: bool = True) -> subprocess.CompletedProcess[str]:
         return subprocess.run(  # noqa: S603
-            [compose_binary(), "--project-directory", str(ROOT), *files, *profiles, *arguments],
+            self.command(*arguments),
             env=self.environment,
             stdout=subprocess.PIPE if capture else None,
             text=True,
@@ -72,10 +79,19 @@ class Compose:
         address = self.run("port", service, str(port), capture=True).stdout.strip()
         return f"http://127.0.0.1:{address.rsplit(':', 1)[1]}"
 
+    def services(self) -> list[str]:
+        """The services sam local needs (not `api` and `frontend`, which serve `docker compose up` alone) and
+        those of the chosen profiles."""
+        services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+        return [
+            *SAM_LOCAL_SERVICES,
+            *(name for name, service in services.items() if set(service.get("profiles", [])) & set(self.profiles)),
+        ]
+
     def up(self) -> None:
         """Every service started, and the one-shot ones finished (the tables and queues exist; the cluster is
         formed)."""
-        self.run("up", "--detach", "--quiet-pull")
+        self.run("up", "--detach", "--quiet-pull", *self.services())
         for one_shot in ("bootstrap", *(["redis-cluster"] if "redis-cluster" in self.profiles else [])):
             exit_code = self.exit_code(one_shot)
             if exit_code:
@@ -171,7 +187,7 @@ def main() -> int:
     port = int(os.environ.get("PORT", "3000"))
     github_stub = bool(os.environ.get("GITHUB_STUB"))
     redis_cluster = bool(os.environ.get("REDIS_CLUSTER"))
-    wanted = {"github-stub": github_stub, "frontend": os.environ.get("FRONTEND"), "redis-cluster": redis_cluster}
+    wanted = {"sam-local": True, "github-stub": github_stub, "redis-cluster": redis_cluster}
     profiles = [name for name, wanted_now in wanted.items() if wanted_now]
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
@@ -179,9 +195,7 @@ def main() -> int:
     with ExitStack() as stack:
         engine = stack.enter_context(docker_engine())
         images = resolve(engine)
-        compose = Compose(
-            engine | images.compose_environment | {"API_PORT": str(port)}, images.compose_overrides, profiles
-        )
+        compose = Compose(engine | images.compose_environment, images.compose_overrides, profiles)
         stack.callback(compose.down)
         redis = "a Redis Cluster of three primaries" if redis_cluster else "Redis"
         say(f"docker compose up: DynamoDB, {redis}, SQS, and the bootstrap of the template's tables and queues")
@@ -228,7 +242,9 @@ def main() -> int:
         if github_stub:
             print(f"GitHub stub: {GITHUB_STUB_URL} on the compose network", flush=True)
         if os.environ.get("FRONTEND"):
-            print(f"front end (Streamlit): http://127.0.0.1:{os.environ.get('FRONTEND_PORT', '8501')}", flush=True)
+            frontend_port = os.environ.get("FRONTEND_PORT", "8501")
+            stack.enter_context(streamlit(base, "127.0.0.1", frontend_port))
+            print(f"front end (Streamlit): http://127.0.0.1:{frontend_port}", flush=True)
         while all(process.poll() is None for process in (functions, api, worker)):
             time.sleep(1)
         say("a child process exited; stopping")

@@ -7,10 +7,11 @@ import socket
 import subprocess
 import time
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, Self
+from urllib.parse import urlsplit
 
 from infra import ROOT
 
@@ -62,6 +63,25 @@ def wait_until_answering(url: str, processes: Sequence[subprocess.Popen[Any]], s
         except OSError:
             time.sleep(0.3)
     raise SystemExit(f"{url} did not answer within {seconds:g}s")
+
+
+def wait_until_listening(urls: Sequence[str], seconds: float, say: Callable[[str], None]) -> None:
+    """Until each URL's host accepts connections on its port (services starting beside us); says what it waits for."""
+    deadline = time.monotonic() + seconds
+    for url in urls:
+        address = urlsplit(url)
+        waiting = False
+        while True:
+            try:
+                socket.create_connection((address.hostname, address.port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"{url} did not accept connections within {seconds:g}s") from None
+                if not waiting:
+                    say(f"waiting for {url}")
+                    waiting = True
+                time.sleep(0.3)
 
 
 class ChildServer:

@@ -1,5 +1,7 @@
-"""`make sam-local` end to end: SAM CLI's own local API and Lambda service, the functions in Lambda containers, the
-Docker Compose services; the Postman collection, every sample event, and a clean stop of everything it started.
+"""The two container paths end to end. `make sam-local`: SAM CLI's own local API and Lambda service, the functions in
+Lambda containers, the Docker Compose services; the Postman collection, every sample event, and a clean stop of
+everything it started. `docker compose up --build` alone: the API through the local gateway with the audit worker,
+Swagger, the first admin and the Streamlit front end, each in its container, and Ctrl-C stopping them all.
 
 Needs a Docker engine, or root to start one (CI runs as root): elsewhere it is skipped, never under CI=true.
 """
@@ -10,6 +12,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
@@ -17,14 +20,15 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import httpx
 import pytest
 
-from infra.commands.dev_stack import LocalStack, sam_local_stack
+from infra.commands.dev_stack import LocalStack, compose_stack, sam_local_stack
 from infra.commands.postman import newman
 from infra.commands.sample_events import EVENTS_ROOT, function_for, load_event, placeholder_values
 from infra.containers.engine import docker_engine, engine_answers
 from infra.containers.images import resolve
-from infra.containers.sam_local import NETWORK, Sam, env_vars_file
+from infra.containers.sam_local import GITHUB_STUB_URL, NETWORK, Compose, Sam, env_vars_file
 from tests.support import assert_expected_outcome
 from watchlist_core import wiring
 
@@ -123,10 +127,10 @@ def test_the_stack_stops_with_everything_it_started(sam_local: LocalStack) -> No
     assert NETWORK not in networks
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def sam_local_on_a_cluster(engine_root: None) -> Iterator[LocalStack]:
     """`REDIS_CLUSTER=1 make sam-local`: the functions on a Redis Cluster of three compose services. Started after
-    the stack above has stopped (one stack to an engine), on the images it built."""
+    the stack above has stopped (one stack to an engine), on the images it built; stopped after its test."""
     if not engine_answers(dict(os.environ)) and os.geteuid() != 0 and os.environ.get("CI") != "true":
         pytest.skip("needs a Docker engine, or root to start one")
     with sam_local_stack(ADMIN["email"], ADMIN["password"], GITHUB_STUB="1", REDIS_CLUSTER="1") as stack:
@@ -141,3 +145,75 @@ def test_the_postman_collection_passes_against_sam_local_on_a_redis_cluster(
     assert newman(sam_local_on_a_cluster.api, ADMIN["email"], ADMIN["password"]) == 0
     # The API function found a cluster behind RedisUrl (its log line, which sam local passes on).
     assert any('"message":"redis: a cluster"' in line for line in sam_local_on_a_cluster.output)
+
+
+@pytest.fixture(scope="module")
+def compose_up(engine_root: None) -> Iterator[tuple[LocalStack, Compose]]:
+    """`docker compose up --build` as a user types it, with stand-in images (and their override files) where the
+    real ones cannot be pulled, and the GitHub stand-in (the profile an offline user turns on). Started after the SAM
+    stacks have stopped (one compose project to an engine)."""
+    if not engine_answers(dict(os.environ)) and os.geteuid() != 0 and os.environ.get("CI") != "true":
+        pytest.skip("needs a Docker engine, or root to start one")
+    with docker_engine() as engine:
+        images = resolve(engine)
+        environment = engine | images.compose_environment | {"GITHUB_API_URL": GITHUB_STUB_URL}
+        compose = Compose(environment, images.compose_overrides, profiles=["github-stub"])
+        with compose_stack(ADMIN["email"], ADMIN["password"], compose.command(), compose.environment) as stack:
+            yield stack, compose
+
+
+def test_docker_compose_up_serves_the_api_its_docs_and_the_first_admin(compose_up: tuple[LocalStack, Compose]) -> None:
+    stack, _ = compose_up
+    assert any(f"admin {ADMIN['email']}: created" in line for line in stack.output)
+    with httpx.Client(base_url=stack.api, timeout=30) as client:
+        assert client.get("/health").json() == {"status": "pass"}
+        docs = client.get("/docs")
+        assert docs.status_code == 200
+        assert "swagger-ui" in docs.text
+    assert newman(stack.api, ADMIN["email"], ADMIN["password"]) == 0
+
+
+# Run in the front end's container with its own client, as the Streamlit app calls the API: the admin adds an item,
+# then reads the audit trail until the audit worker (in the API's container) has stored the item's event.
+FRONT_END_CHECK = """
+import json, os, sys, time
+sys.path.insert(0, "/app/frontend")
+from watchlist_ui.client import Session, WatchlistClient
+client = WatchlistClient(os.environ["WATCHLIST_API_URL"], Session())
+client.login(sys.argv[1], sys.argv[2])
+item = client.add({"title": "Seen from the front end's container", "type": "movie"})
+deadline = time.monotonic() + 60
+while time.monotonic() < deadline:
+    events = client.audit(action="item.created")["items"]
+    stored = [event for event in events if event["target"]["id"] == item["id"]]
+    if stored:
+        break
+    time.sleep(1)
+print(json.dumps({"api": os.environ["WATCHLIST_API_URL"], "admin": client.me()["id"], "stored": stored}))
+"""
+
+
+def test_the_front_end_container_uses_the_api_whose_audit_worker_stores_its_events(
+    compose_up: tuple[LocalStack, Compose],
+) -> None:
+    stack, compose = compose_up
+    assert httpx.get(stack.services["FRONTEND_URL"] + "/_stcore/health", timeout=30).text == "ok"
+    script = ["exec", "-T", "frontend", "python", "-c", FRONT_END_CHECK, ADMIN["email"], ADMIN["password"]]
+    result = json.loads(compose.run(*script, capture=True).stdout)
+    assert result["api"] == "http://api:8000"  # over the compose network, not the host's published port
+    assert [event["actor_id"] for event in result["stored"]] == [result["admin"]]
+
+
+def test_ctrl_c_stops_docker_compose_up_and_every_container_exits_cleanly(
+    compose_up: tuple[LocalStack, Compose],
+) -> None:
+    stack, compose = compose_up
+    output = stack.stop()
+    assert stack.process.returncode == 128 + signal.SIGINT, output[-3000:]  # Compose's answer to Ctrl-C
+    assert "Gracefully Stopping..." in output
+    exited = compose.run("ps", "--all", "--format", "{{.Service}} {{.State}} {{.ExitCode}}", capture=True).stdout
+    assert sorted(exited.split("\n")[:-1]) == [
+        f"{service} exited 0" for service in ("api", "dynamodb", "frontend", "github-stub", "redis", "sqs")
+    ]
+    compose.run("down", "--volumes", "--timeout", "5")
+    assert compose.run("ps", "--all", "--quiet", capture=True).stdout == ""

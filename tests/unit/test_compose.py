@@ -4,6 +4,7 @@ file (`docker compose config`), and agreement with template.yaml on every table,
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -12,8 +13,10 @@ from urllib.parse import urlparse
 import yaml
 
 from infra.aws.template import function_environment, load_template, queue_definitions, queue_env_vars, table_env_vars
+from infra.commands.import_roots import import_roots
 from infra.containers.engine import compose_binary
 from infra.containers.images import STANDINS, compose_images
+from infra.containers.sam_local import Compose
 from watchlist_core.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,11 +47,14 @@ def test_docker_compose_reads_the_file_with_the_real_images_by_default() -> None
     assert config["name"] == "watchlist"  # from .env: Compose v1 refuses a top-level `name`
     images = {name: service["image"] for name, service in config["services"].items()}
     assert images == {
+        "api": "watchlist-local/api",
+        "frontend": "watchlist-local/frontend",
         "dynamodb": "amazon/dynamodb-local:2.5.4",
         "redis": "redis:7.2-alpine",
         "sqs": "softwaremill/elasticmq-native:1.6.9",
-        "bootstrap": "python:3.11-slim",
-    }  # the front end and the GitHub stub are opt-in profiles
+    }  # `docker compose up` alone; the bootstrap (sam-local), GitHub stub and Redis Cluster are profiles
+    for built in ("api", "frontend"):
+        assert config["services"][built]["build"]["args"] == {"PYTHON_IMAGE": "python:3.11-slim"}
     assert set(compose_images()) == {"DYNAMODB_IMAGE", "REDIS_IMAGE", "SQS_IMAGE", "PYTHON_IMAGE"}
     assert "name" not in compose()
 
@@ -71,9 +77,62 @@ def test_the_bootstrap_creates_the_templates_tables_and_queues_in_the_compose_se
     for variable, service in (("DYNAMODB_ENDPOINT_URL", "dynamodb"), ("SQS_ENDPOINT_URL", "sqs")):
         assert urlparse(bootstrap["environment"][variable]).hostname == service
         assert service in bootstrap["depends_on"]
-    assert {"dynamodb", "redis", "sqs", "frontend"} <= set(services)
-    assert "frontend/requirements.txt" in " ".join(services["frontend"]["command"])
+    assert bootstrap["profiles"] == ["sam-local"]
     assert all(service["networks"] == ["watchlist"] for service in services.values())
+
+
+def test_sam_local_starts_the_services_it_needs_and_not_the_api_of_docker_compose_up() -> None:
+    sam_local = Compose(environment={}, overrides=[], profiles=["sam-local", "redis-cluster"])
+    # Named on `up`: else Compose would start the default services, `api` and `frontend`, beside sam local.
+    assert sam_local.services() == [
+        "dynamodb",
+        "redis",
+        "sqs",
+        "redis-node-1",
+        "redis-node-2",
+        "redis-node-3",
+        "redis-cluster",
+        "bootstrap",
+    ]
+
+
+def container_port(service: dict[str, Any]) -> int:
+    return int(service["ports"][0].rsplit(":", 1)[1])
+
+
+def test_the_api_container_reaches_each_service_on_its_container_port() -> None:
+    services = compose()["services"]
+    api = services["api"]
+    environment = api["environment"]
+    for variable, service in (
+        ("DYNAMODB_ENDPOINT_URL", "dynamodb"),
+        ("SQS_ENDPOINT_URL", "sqs"),
+        ("REDIS_URL", "redis"),
+    ):
+        address = urlparse(environment[variable])
+        assert (address.hostname, address.port) == (service, container_port(services[service]))
+        assert service in api["depends_on"]
+    # What make dev reads beside the settings: the URL it prints, the first admin.
+    assert set(environment) <= {name.upper() for name in Settings.model_fields} | {
+        "PUBLIC_URL",
+        "ADMIN_EMAIL",
+        "ADMIN_PASSWORD",
+    }
+    # The front end calls the API over the network, on the port the API's make dev serves (the Dockerfile's PORT).
+    dockerfile = (ROOT / api["build"]["dockerfile"]).read_text()
+    assert re.search(r"\bPORT=(\d+)", dockerfile)[1] == str(container_port(api))  # type: ignore[index]
+    assert services["frontend"]["environment"]["WATCHLIST_API_URL"] == f"http://api:{container_port(api)}"
+
+
+def test_the_api_image_gets_every_file_it_copies_and_imports_the_project_as_make_install_does() -> None:
+    dockerfile = (ROOT / "infra" / "local" / "Dockerfile").read_text()
+    copied = {source for line in dockerfile.splitlines() if line.startswith("COPY ") for source in line.split()[1:-1]}
+    let_in = {line[1:] for line in (ROOT / ".dockerignore").read_text().splitlines() if line.startswith("!")}
+    assert copied == let_in
+    python_path = re.search(r"PYTHONPATH=(\S+)", dockerfile)[1].split(":")  # type: ignore[index]
+    *declared, project = import_roots()  # the front end has its own image
+    assert python_path == [f"/app/{root.relative_to(ROOT)}" for root in declared if root.name != "frontend"] + ["/app"]
+    assert project == ROOT
 
 
 def test_the_sam_local_env_file_names_what_the_bootstrap_creates() -> None:
