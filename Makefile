@@ -96,6 +96,7 @@ postman: install node_modules/.installed
 bench: install .venv-runtime/.import-roots sam-build
 	$(PY) bench/cold_start.py
 	$(PY) bench/warm.py
+	$(PY) bench/tracing_cost.py
 	$(PY) bench/cost_model.py
 	$(PY) bench/idempotency_cost.py
 	$(PY) bench/local_stack.py

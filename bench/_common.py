@@ -9,13 +9,16 @@ import statistics
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, redirect_stdout
+from dataclasses import dataclass
 from typing import Any, cast
 
 from infra.aws.calls import AwsCallTally, intercepting_aws_calls, tally_aws_calls
 from infra.commands.dev import DEV_ENVIRONMENT
+from infra.local.events import api_gateway_event
 from infra.local.local_aws import use_moto
 from infra.local.moto_server import MotoServer
 from infra.local.redis_server import RedisServer
+from tests.support import Api
 from watchlist_core import wiring
 from watchlist_core.observability import logger
 
@@ -60,6 +63,29 @@ def captured_output() -> Iterator[io.StringIO]:
             yield output
     finally:
         handler.setStream(previous)
+
+
+@dataclass(frozen=True)
+class ReaderAndWriter:
+    """The warm benchmarks' callers: a reader whose list holds 20 items, and a writer with a list of its own."""
+
+    reader_id: str
+    list_event: dict[str, Any]  # GET /v1/watchlists?limit=20 with the reader's token
+    writer_headers: list[tuple[str, str]]  # a JSON POST's, with the writer's token
+
+    @classmethod
+    def signed_up(cls, api: Api) -> ReaderAndWriter:
+        with captured_output():
+            reader_user, reader = api.new_user()
+            for number in range(20):
+                api.post("/v1/watchlists/items", token=reader, json={"title": f"Film {number}", "type": "movie"})
+            _, writer = api.new_user()  # its own list, so the reader's stays at 20 items
+        list_event = api_gateway_event(
+            "GET", "/v1/watchlists", headers=[("Authorization", f"Bearer {reader}")], query="limit=20"
+        )
+        return cls(
+            reader_user["id"], list_event, [("Authorization", f"Bearer {writer}"), ("Content-Type", "application/json")]
+        )
 
 
 def uncached(user_id: str) -> None:

@@ -17,7 +17,7 @@ import boto3
 from fastapi import FastAPI
 from mangum import Mangum
 
-from bench._common import captured_output, describe, local_stack, tally_dynamodb, uncached
+from bench._common import ReaderAndWriter, captured_output, describe, local_stack, tally_dynamodb, uncached
 from infra.local.events import LambdaContext, api_gateway_event
 from tests.support import Api
 
@@ -71,17 +71,9 @@ def main() -> None:
     with local_stack():
         from watchlist_api.handler import handler
 
-        api = Api(handler)
-        with captured_output():
-            reader_user, reader = api.new_user()
-            for number in range(20):
-                api.post("/v1/watchlists/items", token=reader, json={"title": f"Film {number}", "type": "movie"})
-            _, writer = api.new_user()  # its own list, so the reader's stays at 20 items
-        list_event = api_gateway_event(
-            "GET", "/v1/watchlists", headers=[("Authorization", f"Bearer {reader}")], query="limit=20"
-        )
+        callers = ReaderAndWriter.signed_up(Api(handler))
+        list_event, post_headers = callers.list_event, callers.writer_headers
         post_body = b'{"title": "Benchmark", "type": "show"}'
-        post_headers = [("Authorization", f"Bearer {writer}"), ("Content-Type", "application/json")]
         bare = bare_handler()
         sqs = boto3.client("sqs", endpoint_url=os.environ["SQS_ENDPOINT_URL"], region_name=os.environ["AWS_REGION"])
         audit_sized_body = json.dumps({"padding": "x" * 400})  # an item-created audit event is ~450 bytes
@@ -92,7 +84,7 @@ def main() -> None:
         # The list must miss the response cache.
         cases: dict[str, Case] = {
             LIST: (
-                lambda: uncached(reader_user["id"]),
+                lambda: uncached(callers.reader_id),
                 lambda: handler(list_event, LambdaContext()),
             ),
             POST: (

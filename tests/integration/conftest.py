@@ -7,7 +7,9 @@ import socket
 import threading
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
+import boto3
 import pytest
 
 from infra.local.gateway import make_server
@@ -51,6 +53,18 @@ def dynamodb(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> str:
         visibility_timeout=TEST_VISIBILITY_TIMEOUT,
     )
     return moto_server.endpoint_url
+
+
+@pytest.fixture
+def sqs(moto_server: MotoServer) -> Any:
+    return boto3.client("sqs", region_name="us-east-1", endpoint_url=moto_server.endpoint_url)
+
+
+@pytest.fixture
+def audit_handler(dynamodb: str) -> Any:
+    from watchlist_audit.handler import handler
+
+    return handler
 
 
 @pytest.fixture

@@ -10,14 +10,12 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from pydantic import ValidationError
 
 from infra.aws.calls import tally_aws_calls
 from infra.commands.sample_events import handler_for, load_event, placeholder_values
 from infra.local.events import LambdaContext, scheduled_event, sqs_event
-from infra.local.moto_server import MotoServer
 from infra.local.servers import free_port
 from infra.local.sqs_poller import QueuePoller
 from tests.support import PASSWORD, Api, assert_expected_outcome, past_the_refresh_grace
@@ -29,18 +27,6 @@ from watchlist_core.wiring import get_audit_worker
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRETS_NEVER_AUDITED = (PASSWORD,)
-
-
-@pytest.fixture
-def sqs(moto_server: MotoServer) -> Any:
-    return boto3.client("sqs", region_name="us-east-1", endpoint_url=moto_server.endpoint_url)
-
-
-@pytest.fixture
-def audit_handler(dynamodb: str) -> Any:
-    from watchlist_audit.handler import handler
-
-    return handler
 
 
 @pytest.fixture

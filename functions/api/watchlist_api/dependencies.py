@@ -12,6 +12,7 @@ from fastapi.security import OAuth2PasswordBearer
 
 from watchlist_api.conditional import OwnerCache
 from watchlist_api.rate_limit_headers import attach_rate_limit
+from watchlist_core import tracing
 from watchlist_core.domain import User
 from watchlist_core.errors import AuthenticationError
 from watchlist_core.security.tokens import AccessClaims
@@ -48,6 +49,7 @@ def admitted(*policy_names: str) -> Callable[[Request, Services, str | None], Aw
         if not token:
             raise AuthenticationError("A bearer access token is required.")
         claims = services.auth.authenticate(token)
+        tracing.annotate(user_id=claims.user_id)
         admission = services.admission.admit_user(claims, policy_names)
         attach_rate_limit(request, admission.limit)
         return AdmittedCaller(claims, admission.cache_version)

@@ -10,6 +10,7 @@ from mangum import Mangum
 from mangum.adapter import DEFAULT_TEXT_MIME_TYPES
 
 from watchlist_api.app import create_app
+from watchlist_core import tracing
 from watchlist_core.observability import logger
 from watchlist_core.wiring import get_services
 
@@ -32,4 +33,5 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     get_services()  # fails the invocation, not a request, when the configuration is invalid
     # Mangum runs the app on the thread's current loop; code such as asyncio.run() may have unset it.
     asyncio.set_event_loop(_current_loop())
-    return asgi_handler(event, cast(Any, context))  # Mangum declares its own, narrower context protocol
+    with tracing.invocation("watchlist-api", faas_invocation_id=context.aws_request_id):
+        return asgi_handler(event, cast(Any, context))  # Mangum declares its own, narrower context protocol

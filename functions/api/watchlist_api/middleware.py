@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from watchlist_api.problems import problem
 from watchlist_api.rate_limit_headers import rate_limit_headers
+from watchlist_core import tracing
 from watchlist_core.audit.events import RequestOrigin, current_origin
 from watchlist_core.observability import logger
 from watchlist_core.settings import get_settings
@@ -79,14 +80,18 @@ def stage_prefix(event: dict[str, Any]) -> str:
     return prefix if visible_path == prefix or visible_path.startswith(prefix + "/") else ""
 
 
+def gateway_request_id_of(event: dict[str, Any]) -> str | None:
+    """The id API Gateway gave the request (`requestContext.requestId`); None outside a gateway's event."""
+    gateway_id = (event.get("requestContext") or {}).get("requestId")
+    return gateway_id if isinstance(gateway_id, str) and _VALID_REQUEST_ID.match(gateway_id) else None
+
+
 def choose_request_id(headers: Headers, event: dict[str, Any]) -> str:
+    """The client's correlation id when it sent a well-formed one, else the gateway's, else a new one."""
     offered = headers.get(REQUEST_ID_HEADER, "")
     if _VALID_REQUEST_ID.match(offered):
         return offered
-    gateway_id = (event.get("requestContext") or {}).get("requestId")
-    if isinstance(gateway_id, str) and _VALID_REQUEST_ID.match(gateway_id):
-        return gateway_id
-    return str(uuid.uuid4())
+    return gateway_request_id_of(event) or str(uuid.uuid4())
 
 
 def restore_stage_prefix(scope: Scope, event: dict[str, Any]) -> None:
@@ -166,13 +171,26 @@ class RequestContextMiddleware:
         request_id = choose_request_id(Headers(scope=scope), event)
         scope.setdefault("state", {})["request_id"] = request_id
         logger.set_correlation_id(request_id)
+        # The ids no client chooses, beside the client's correlation id: API Gateway's, and the trace's.
+        gateway_request_id = gateway_request_id_of(event)
+        trace_id = tracing.current_trace_id()
+        logger.append_keys(gateway_request_id=gateway_request_id, trace_id=trace_id)
         source_ip = (scope.get("client") or ("",))[0]
-        origin = current_origin.set(RequestOrigin(request_id, source_ip or None))
+        origin = current_origin.set(RequestOrigin(request_id, source_ip or None, gateway_request_id, trace_id))
         response = _ResponseStart(send, scope, request_id)
         try:
             await self._serve(scope, receive, response, request_id)
         finally:
             current_origin.reset(origin)
+            route = scope.get("route")
+            tracing.annotate(
+                route=getattr(route, "name", None),
+                request_id=request_id,
+                gateway_request_id=gateway_request_id,
+                **{"http.response.status_code": response.status},
+            )
+            if response.status is None or response.status >= 500:
+                tracing.fail(f"answered {response.status}")
             log_access(scope, response.status, started, source_ip)
 
     async def _serve(self, scope: Scope, receive: Receive, response: _ResponseStart, request_id: str) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -12,6 +14,7 @@ from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Json
 
+from watchlist_core import tracing
 from watchlist_core.audit.message import AuditEvent
 from watchlist_core.observability import logger
 from watchlist_core.wiring import get_audit_worker
@@ -55,9 +58,14 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
     ingest = get_audit_worker().ingest
 
     async def store(record: AuditMessage) -> str:
-        return await asyncio.get_running_loop().run_in_executor(_writers, ingest.store, record.body)
+        # Linked, as X-Ray links a consumer to its producer: the request that sent the event is another trace.
+        with tracing.span("audit store", linked_to=record.attributes.AWSTraceHeader, event_id=record.body.id):
+            # The writer thread runs in this task's context, so that its DynamoDB call is this span's child.
+            in_this_context = functools.partial(contextvars.copy_context().run, ingest.store, record.body)
+            return await asyncio.get_running_loop().run_in_executor(_writers, in_this_context)
 
-    with processor(records=event["Records"], handler=store, lambda_context=context):
-        outcomes = processor.async_process()
-    ingest.settle(result for status, result, _ in outcomes if status == "success")
+    with tracing.invocation("watchlist-audit", consumer=True, faas_invocation_id=context.aws_request_id):
+        with processor(records=event["Records"], handler=store, lambda_context=context):
+            outcomes = processor.async_process()
+        ingest.settle(result for status, result, _ in outcomes if status == "success")
     return processor.response()

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from watchlist_core import tracing
 from watchlist_core.audit.message import AuditEvent
 from watchlist_core.observability import logger
 from watchlist_core.settings import Settings
@@ -32,7 +33,11 @@ class AuditQueue:
         if not self._settings.audit_queue_url or time.monotonic() < self._paused_until:
             return False
         try:
-            self._sqs().send_message(QueueUrl=self._settings.audit_queue_url, MessageBody=event.model_dump_json())
+            self._sqs().send_message(
+                QueueUrl=self._settings.audit_queue_url,
+                MessageBody=event.model_dump_json(),
+                **_trace_context(),
+            )
         except Exception as error:  # noqa: BLE001 (any failure means: not sent, use the fallback)
             self._paused_until = time.monotonic() + self._settings.sqs_pause_after_failure_seconds
             logger.warning("audit queue unavailable", extra={"error_class": type(error).__name__})
@@ -43,7 +48,10 @@ class AuditQueue:
         """SendMessageBatch of up to ten events; the ids of those SQS accepted."""
         if not self._settings.audit_queue_url or not events:
             return set()
-        entries = [{"Id": event.id, "MessageBody": event.model_dump_json()} for event in events[:SEND_BATCH_LIMIT]]
+        entries = [
+            {"Id": event.id, "MessageBody": event.model_dump_json(), **_trace_context()}
+            for event in events[:SEND_BATCH_LIMIT]
+        ]
         try:
             answer = self._sqs().send_message_batch(QueueUrl=self._settings.audit_queue_url, Entries=entries)
         except Exception as error:  # noqa: BLE001
@@ -80,4 +88,13 @@ class AuditQueue:
                         retries={"mode": "standard", "total_max_attempts": 1},
                     ),
                 )
+                tracing.watch_aws_calls(self._client)
             return self._client
+
+
+def _trace_context() -> dict[str, Any]:
+    """The sender's trace, as SQS carries it (the AWSTraceHeader system attribute) to the consumer's records."""
+    header = tracing.trace_header()
+    if header is None:
+        return {}
+    return {"MessageSystemAttributes": {"AWSTraceHeader": {"DataType": "String", "StringValue": header}}}

@@ -40,6 +40,11 @@ class Settings(BaseModel):
     stage: str = LOCAL_STAGE
     app_version: str = "0.1.0"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Traces (watchlist_core/tracing.py). "xray": spans to the X-Ray endpoint Lambda runs beside a function with
+    # `Tracing: Active` (AWS_XRAY_DAEMON_ADDRESS); "log": each invocation's spans as one log line (make dev);
+    # "auto": "xray" where that endpoint is set, else "off".
+    tracing: Literal["auto", "off", "xray", "log"] = "auto"
+    aws_xray_daemon_address: str | None = None
 
     aws_region: str = "us-east-1"
     dynamodb_endpoint_url: str | None = None

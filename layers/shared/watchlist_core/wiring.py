@@ -8,6 +8,7 @@ from functools import cache
 
 from pynamodb.connection import Connection
 
+from watchlist_core import tracing
 from watchlist_core.external.github import GitHubClient
 from watchlist_core.queues import AuditQueue
 from watchlist_core.security.passwords import PasswordHasher
@@ -161,3 +162,4 @@ def reset() -> None:
     get_services.cache_clear()
     get_audit_worker.cache_clear()
     get_settings.cache_clear()
+    tracing.reset()

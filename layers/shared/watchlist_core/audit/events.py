@@ -17,8 +17,10 @@ from watchlist_core.domain import Role, User, utc_now
 class RequestOrigin:
     """Where the current action came from; the API's middleware sets it per request."""
 
-    request_id: str | None = None
+    request_id: str | None = None  # the client's correlation id (X-Request-ID), else the gateway's
     source_ip: str | None = None
+    gateway_request_id: str | None = None  # API Gateway's id of the request: no client chooses it
+    trace_id: str | None = None  # the request's trace (X-Ray's form): no client chooses it either
 
 
 # A context variable, so the domain can stamp events without knowing of HTTP; each request runs in its own
@@ -42,6 +44,8 @@ def new_event(
         target=target,
         request_id=origin.request_id,
         source_ip=origin.source_ip,
+        gateway_request_id=origin.gateway_request_id,
+        trace_id=origin.trace_id,
         changes=changes,
     )
 

@@ -61,6 +61,14 @@ class AuditEvent(BaseModel):
     action: AuditAction
     actor_id: str | None = Field(default=None, max_length=64, description="Who acted; null for the system.")
     target: AuditTarget | None = None
-    request_id: str | None = Field(default=None, max_length=128)
+    request_id: str | None = Field(
+        default=None, max_length=128, description="The client's correlation id (X-Request-ID), else the gateway's."
+    )
     source_ip: str | None = Field(default=None, max_length=64)
+    gateway_request_id: str | None = Field(
+        default=None, max_length=128, description="API Gateway's id of the request (no client chooses it)."
+    )
+    trace_id: str | None = Field(
+        default=None, pattern=r"^1-[0-9a-f]{8}-[0-9a-f]{24}$", description="The request's X-Ray trace id."
+    )
     changes: dict[str, FieldChange] | None = None

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ValidationError
 
+from watchlist_core import tracing
 from watchlist_core.errors import DependencyUnavailableError, NotFoundError, UpstreamError, UpstreamTimeoutError
 from watchlist_core.external.breaker import CircuitBreaker
 from watchlist_core.observability import logger
@@ -141,7 +142,8 @@ class GitHubClient:
             wait_jitter=0.1,
         ):
             with attempt:
-                response = await self._client().get(path, headers=headers)
+                with tracing.span("github GET /users/{username}", **{"server.address": self._settings.github_api_url}):
+                    response = await self._client().get(path, headers=headers)
                 if response.status_code in _RETRYABLE_STATUSES:
                     raise _TransientStatus(response.status_code)
         return response

@@ -6,6 +6,8 @@ from collections.abc import Callable
 
 from pydantic import SecretStr
 
+from watchlist_core import tracing
+
 
 def secret_loader(region: str, value: SecretStr | None, arn: str | None) -> Callable[[], str | None]:
     """A function returning the secret (None when neither is configured), fetching it at most once."""
@@ -18,6 +20,7 @@ def secret_loader(region: str, value: SecretStr | None, arn: str | None) -> Call
                 import boto3
 
                 client = boto3.client("secretsmanager", region_name=region)
+                tracing.watch_aws_calls(client)
                 cache.append(client.get_secret_value(SecretId=arn)["SecretString"])
             else:
                 cache.append(value.get_secret_value() if value else None)

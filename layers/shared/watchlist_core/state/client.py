@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from watchlist_core import tracing
 from watchlist_core.observability import count, logger
 from watchlist_core.pause import Pause
 
@@ -141,7 +142,8 @@ class RedisState:
                 topology.reload(node)
                 slot = topology.slot(key)
                 node = slot.node
-            return operation(slot)
+            with tracing.span(f"redis {purpose}", **{"db.system": "redis", "server.address": node}):
+                return operation(slot)
         except Exception as error:  # noqa: BLE001 (any Redis failure degrades to "unavailable")
             self._pause(node).start()
             self._failed_nodes.add(node)

@@ -17,6 +17,7 @@ from pynamodb.connection import Connection, TableConnection
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, LocalSecondaryIndex
 from pynamodb.models import Model
 
+from watchlist_core import tracing
 from watchlist_core.settings import Settings
 from watchlist_core.storage.outage import Outage
 
@@ -32,6 +33,7 @@ class _Record(Model):
         """PynamoDB's connection of this record class, its client guarded by the outage pause."""
         connection = super()._get_connection()
         cls.outage.watch(connection.connection.client)
+        tracing.watch_aws_calls(connection.connection.client)
         return connection
 
 
@@ -297,6 +299,7 @@ def guarded(connection: Connection) -> Connection:
 
 
 def guarded_client(client: Any) -> Any:
-    """A DynamoDB client (botocore's) under the records' outage pause."""
+    """A DynamoDB client (botocore's) under the records' outage pause, its calls traced."""
     _Record.outage.watch(client)
+    tracing.watch_aws_calls(client)
     return client

@@ -1,0 +1,157 @@
+"""Tracing as in Lambda with `Tracing: Active`: the API handler, then the audit handler, with the X-Ray endpoint
+(AWS_XRAY_DAEMON_ADDRESS) a UDP socket this test reads, and each invocation's segment in `_X_AMZN_TRACE_ID`.
+The datagrams are decoded as the endpoint does (a JSON line, `T1S`, base64 of OTLP protobuf) and their spans
+checked: one trace for the request, its DynamoDB, Redis and SQS children, the queue message carrying the context,
+the audit invocation linked to it, the stored event naming the trace, and nothing from bodies or tokens."""
+
+from __future__ import annotations
+
+import base64
+import os
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
+from infra.local.redis_cluster import LocalRedisCluster
+from infra.local.redis_server import RedisServer
+from infra.local.sqs_poller import QueuePoller
+from tests.support import Api, unique_email
+from watchlist_core import wiring
+from watchlist_core.settings import get_settings
+
+UDP_HEADER = b'{"format":"json","version":1}\nT1S'
+PASSWORD = "a traced password 1"
+TITLE = "A title only the body holds"
+API_ROOT, API_PARENT = "1-6931a6c2-1c2d3e4f5a6b7c8d9e0f1a2b", "53995c3f42cd8ad8"
+AUDIT_ROOT, AUDIT_PARENT = "1-6931a6c9-aabbccddeeff00112233aabb", "0123456789abcdef"
+
+
+def segment(root: str, parent: str) -> str:
+    return f"Root={root};Parent={parent};Sampled=1"
+
+
+def trace_bytes(root: str) -> bytes:
+    return bytes.fromhex(root[2:].replace("-", ""))
+
+
+class XRayEndpoint:
+    """The UDP endpoint Lambda runs for X-Ray, here a socket whose datagrams are decoded into spans."""
+
+    def __init__(self) -> None:
+        self.socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.socket.bind(("127.0.0.1", 0))
+        self.socket.settimeout(0.3)
+        self.address = f"127.0.0.1:{self.socket.getsockname()[1]}"
+
+    def spans(self) -> list[tuple[str, Span]]:
+        """(service name, span) of every datagram received since the last call."""
+        received: list[tuple[str, Span]] = []
+        while True:
+            try:
+                datagram = self.socket.recv(65536)
+            except TimeoutError:
+                return received
+            assert datagram.startswith(UDP_HEADER)
+            request = ExportTraceServiceRequest.FromString(base64.b64decode(datagram[len(UDP_HEADER) :]))
+            for resource_spans in request.resource_spans:
+                service = next(
+                    a.value.string_value for a in resource_spans.resource.attributes if a.key == "service.name"
+                )
+                received += [(service, one) for scope in resource_spans.scope_spans for one in scope.spans]
+
+
+def recorded(span: Span) -> dict[str, Any]:
+    """A span's attributes as Python values (strings, ints, lists)."""
+
+    def value(any_value: Any) -> Any:
+        kind = any_value.WhichOneof("value")
+        if kind == "array_value":
+            return [value(item) for item in any_value.array_value.values]
+        return getattr(any_value, kind)
+
+    return {attribute.key: value(attribute.value) for attribute in span.attributes}
+
+
+@pytest.fixture
+def xray(
+    redis_server: RedisServer | LocalRedisCluster, monkeypatch: pytest.MonkeyPatch, dynamodb: str
+) -> Iterator[XRayEndpoint]:
+    endpoint = XRayEndpoint()
+    redis_server.client().flushall()
+    monkeypatch.setenv("REDIS_URL", redis_server.url)
+    monkeypatch.setenv("AWS_XRAY_DAEMON_ADDRESS", endpoint.address)  # TRACING=auto: on where Lambda sets it
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "watchlist-api")
+    wiring.reset()
+    yield endpoint
+    endpoint.socket.close()
+
+
+def test_a_write_is_one_trace_through_dynamodb_redis_and_sqs_linked_to_the_audit_function_that_stores_it(
+    xray: XRayEndpoint, handler: Any, monkeypatch: pytest.MonkeyPatch, sqs: Any, audit_handler: Any
+) -> None:
+    api = Api(handler)
+    user = api.register(password=PASSWORD)
+    token = api.login(user["email"], PASSWORD)["access_token"]
+    poller = QueuePoller(sqs, os.environ["AUDIT_QUEUE_URL"], audit_handler)
+    assert poller.poll_once().deleted == 2  # the sign-up's and the login's events
+    xray.spans()  # those requests' and that invocation's traces: not this test's subject
+
+    monkeypatch.setenv("_X_AMZN_TRACE_ID", segment(API_ROOT, API_PARENT))
+    created = api.post("/v1/watchlists/items", json={"title": TITLE, "type": "movie"}, token=token)
+    assert created.status == 201
+    spans = [one for service, one in xray.spans() if service == "watchlist-api"]
+
+    # One trace, under the segment Lambda started; every span reaches the invocation's through its parents.
+    assert {one.trace_id for one in spans} == {trace_bytes(API_ROOT)}
+    (invocation,) = [one for one in spans if one.name == "watchlist-api"]
+    assert invocation.parent_span_id == bytes.fromhex(API_PARENT)
+    by_id = {one.span_id: one for one in spans}
+    for one in spans:
+        while one is not invocation:
+            one = by_id[one.parent_span_id]
+    gateway_request_id = api.calls[-1]["requestContext"]["requestId"]
+    assert recorded(invocation) == {
+        "faas_invocation_id": recorded(invocation)["faas_invocation_id"],
+        "user_id": user["id"],
+        "route": "add_item",
+        "request_id": created.header("X-Request-ID"),
+        "gateway_request_id": gateway_request_id,
+        "http.response.status_code": 201,
+        "aws.xray.annotations": ["route", "user_id", "gateway_request_id", "request_id"],  # X-Ray indexes these
+    }
+    children = {one.name: recorded(one) for one in spans if one is not invocation}
+    print(children)
+    assert {"redis admit_user", "SQS SendMessage"} <= set(children), children
+    assert children["SQS SendMessage"]["messaging.destination.name"] == os.environ["AUDIT_QUEUE_URL"].rsplit("/", 1)[1]
+    writes = [attributes for name, attributes in children.items() if name.startswith("DynamoDB ")]
+    assert {get_settings().items_table} <= {table for write in writes for table in write["aws.dynamodb.table_names"]}
+
+    # Nothing of the body or the token.
+    everything = b"".join(one.SerializeToString() for one in spans)  # protobuf keeps strings as they are
+    for secret in (TITLE, token, PASSWORD, user["email"]):
+        assert secret.encode() not in everything
+
+    # The audit message carries the request's trace; the audit invocation (a trace of its own) links to it.
+    monkeypatch.setenv("_X_AMZN_TRACE_ID", segment(AUDIT_ROOT, AUDIT_PARENT))
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "watchlist-audit")
+    wiring.reset()
+    assert poller.poll_once().deleted == 1
+    audit_spans = [one for service, one in xray.spans() if service == "watchlist-audit"]
+    assert {one.trace_id for one in audit_spans} == {trace_bytes(AUDIT_ROOT)}
+    (store,) = [one for one in audit_spans if one.name == "audit store"]
+    assert [(link.trace_id, link.span_id) for link in store.links] == [(trace_bytes(API_ROOT), invocation.span_id)]
+    assert [one.name for one in audit_spans if one.parent_span_id == store.span_id] == ["DynamoDB PutItem"]
+
+    # The stored event names the trace and the gateway's request id beside the client's correlation id.
+    monkeypatch.delenv("_X_AMZN_TRACE_ID")
+    admin = unique_email()
+    wiring.get_services().auth.ensure_admin(admin, PASSWORD)
+    trail = api.get(
+        "/v1/admin/audit", token=api.login(admin, PASSWORD)["access_token"], query={"action": "item.created"}
+    )
+    stored = [event for event in trail.json()["items"] if event["target"]["id"] == created.json()["id"]]
+    assert [(event["trace_id"], event["gateway_request_id"]) for event in stored] == [(API_ROOT, gateway_request_id)]
