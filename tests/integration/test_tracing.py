@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import base64
 import os
+import secrets
 import socket
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -26,8 +28,12 @@ from watchlist_core.settings import get_settings
 UDP_HEADER = b'{"format":"json","version":1}\nT1S'
 PASSWORD = "a traced password 1"
 TITLE = "A title only the body holds"
-API_ROOT, API_PARENT = "1-6931a6c2-1c2d3e4f5a6b7c8d9e0f1a2b", "53995c3f42cd8ad8"
-AUDIT_ROOT, AUDIT_PARENT = "1-6931a6c9-aabbccddeeff00112233aabb", "0123456789abcdef"
+API_PARENT, AUDIT_PARENT = "53995c3f42cd8ad8", "0123456789abcdef"
+
+
+def new_trace_id() -> str:
+    """An X-Ray trace id as Lambda makes one: the time, then 96 random bits (each test its own)."""
+    return f"1-{int(time.time()):08x}-{secrets.token_hex(12)}"
 
 
 def segment(root: str, parent: str) -> str:
@@ -94,19 +100,20 @@ def test_a_write_is_one_trace_through_dynamodb_redis_and_sqs_linked_to_the_audit
     xray: XRayEndpoint, handler: Any, monkeypatch: pytest.MonkeyPatch, sqs: Any, audit_handler: Any
 ) -> None:
     api = Api(handler)
+    api_root, audit_root = new_trace_id(), new_trace_id()
     user = api.register(password=PASSWORD)
     token = api.login(user["email"], PASSWORD)["access_token"]
     poller = QueuePoller(sqs, os.environ["AUDIT_QUEUE_URL"], audit_handler)
     assert poller.poll_once().deleted == 2  # the sign-up's and the login's events
     xray.spans()  # those requests' and that invocation's traces: not this test's subject
 
-    monkeypatch.setenv("_X_AMZN_TRACE_ID", segment(API_ROOT, API_PARENT))
+    monkeypatch.setenv("_X_AMZN_TRACE_ID", segment(api_root, API_PARENT))
     created = api.post("/v1/watchlists/items", json={"title": TITLE, "type": "movie"}, token=token)
     assert created.status == 201
     spans = [one for service, one in xray.spans() if service == "watchlist-api"]
 
     # One trace, under the segment Lambda started; every span reaches the invocation's through its parents.
-    assert {one.trace_id for one in spans} == {trace_bytes(API_ROOT)}
+    assert {one.trace_id for one in spans} == {trace_bytes(api_root)}
     (invocation,) = [one for one in spans if one.name == "watchlist-api"]
     assert invocation.parent_span_id == bytes.fromhex(API_PARENT)
     by_id = {one.span_id: one for one in spans}
@@ -136,22 +143,36 @@ def test_a_write_is_one_trace_through_dynamodb_redis_and_sqs_linked_to_the_audit
         assert secret.encode() not in everything
 
     # The audit message carries the request's trace; the audit invocation (a trace of its own) links to it.
-    monkeypatch.setenv("_X_AMZN_TRACE_ID", segment(AUDIT_ROOT, AUDIT_PARENT))
+    monkeypatch.setenv("_X_AMZN_TRACE_ID", segment(audit_root, AUDIT_PARENT))
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "watchlist-audit")
     wiring.reset()
     assert poller.poll_once().deleted == 1
     audit_spans = [one for service, one in xray.spans() if service == "watchlist-audit"]
-    assert {one.trace_id for one in audit_spans} == {trace_bytes(AUDIT_ROOT)}
+    assert {one.trace_id for one in audit_spans} == {trace_bytes(audit_root)}
     (store,) = [one for one in audit_spans if one.name == "audit store"]
-    assert [(link.trace_id, link.span_id) for link in store.links] == [(trace_bytes(API_ROOT), invocation.span_id)]
-    assert [one.name for one in audit_spans if one.parent_span_id == store.span_id] == ["DynamoDB PutItem"]
+    assert [(link.trace_id, link.span_id) for link in store.links] == [(trace_bytes(api_root), invocation.span_id)]
+    # The event, then its lookups by trace and by gateway id.
+    stores = [one.name for one in audit_spans if one.parent_span_id == store.span_id]
+    assert stores == ["DynamoDB PutItem", "DynamoDB UpdateItem", "DynamoDB UpdateItem"]
 
     # The stored event names the trace and the gateway's request id beside the client's correlation id.
     monkeypatch.delenv("_X_AMZN_TRACE_ID")
     admin = unique_email()
     wiring.get_services().auth.ensure_admin(admin, PASSWORD)
-    trail = api.get(
-        "/v1/admin/audit", token=api.login(admin, PASSWORD)["access_token"], query={"action": "item.created"}
-    )
+    admin_token = api.login(admin, PASSWORD)["access_token"]
+    trail = api.get("/v1/admin/audit", token=admin_token, query={"action": "item.created"})
     stored = [event for event in trail.json()["items"] if event["target"]["id"] == created.json()["id"]]
-    assert [(event["trace_id"], event["gateway_request_id"]) for event in stored] == [(API_ROOT, gateway_request_id)]
+    assert [(event["trace_id"], event["gateway_request_id"]) for event in stored] == [(api_root, gateway_request_id)]
+
+    # The admin finds the request's events by either id (both: the request both name), and nothing by another.
+    def found(**query: str) -> list[str]:
+        answer = api.get("/v1/admin/audit", token=admin_token, query=query)
+        assert answer.status == 200, answer.body
+        return [event["id"] for event in answer.json()["items"]]
+
+    assert found(trace_id=api_root) == [stored[0]["id"]]
+    assert found(gateway_request_id=gateway_request_id) == [stored[0]["id"]]
+    assert found(trace_id=api_root, gateway_request_id=gateway_request_id, action="item.created") == [stored[0]["id"]]
+    assert found(trace_id=api_root, action="item.deleted") == []
+    assert found(trace_id=audit_root) == []
+    assert api.get("/v1/admin/audit", token=admin_token, query={"trace_id": "admin-maint-0001"}).status == 422

@@ -15,6 +15,7 @@ from watchlist_api.problems import problem
 from watchlist_api.rate_limit_headers import rate_limit_headers
 from watchlist_core import tracing
 from watchlist_core.audit.events import RequestOrigin, current_origin
+from watchlist_core.audit.message import REQUEST_ID_PATTERN
 from watchlist_core.observability import logger
 from watchlist_core.settings import get_settings
 
@@ -43,7 +44,7 @@ EXPOSED_HEADERS = [
     "X-RateLimit-Reset",
     "WWW-Authenticate",
 ]
-_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_VALID_REQUEST_ID = re.compile(REQUEST_ID_PATTERN)
 
 
 class _BodyTooLargeError(Exception):

@@ -12,7 +12,7 @@ from watchlist_api.conditional import OwnerCache, respond
 from watchlist_api.dependencies import Admin, ServicesDep
 from watchlist_api.idempotency import IdempotencyKey, once
 from watchlist_api.routers.watchlists import ULID_PATTERN, ItemId, ItemQueryDep, page_representation
-from watchlist_core.audit.message import AuditAction
+from watchlist_core.audit.message import REQUEST_ID_PATTERN, TRACE_ID_PATTERN, AuditAction
 from watchlist_core.audit.queries import AuditPage, AuditQuery
 from watchlist_core.domain import Page, Role, StrictInput, User, WatchlistItem
 
@@ -82,9 +82,25 @@ def audit_trail(
     actor_id: Annotated[str | None, Query(pattern=ULID_PATTERN)] = None,
     action: AuditAction | None = None,
     since: Annotated[datetime | None, Query(description="RFC 3339; only events at or after it")] = None,
+    trace_id: Annotated[
+        str | None, Query(pattern=TRACE_ID_PATTERN, description="Only the events of the request of this trace")
+    ] = None,
+    gateway_request_id: Annotated[
+        str | None,
+        Query(pattern=REQUEST_ID_PATTERN, description="Only the events of the request API Gateway gave this id"),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> Response:
-    """The audit trail, newest first. Stored asynchronously: an event appears a moment after its request."""
-    query = AuditQuery(actor_id=actor_id, action=action, since=since, limit=limit, cursor=cursor)
+    """The audit trail, newest first. Stored asynchronously: an event appears a moment after its request. With
+    `trace_id` or `gateway_request_id`, one request's events, in one page."""
+    query = AuditQuery(
+        actor_id=actor_id,
+        action=action,
+        since=since,
+        trace_id=trace_id,
+        gateway_request_id=gateway_request_id,
+        limit=limit,
+        cursor=cursor,
+    )
     return respond(request, page_representation(request, services.admin.audit_trail(query)))

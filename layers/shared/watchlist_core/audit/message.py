@@ -16,6 +16,9 @@ from watchlist_core.domain import Timestamp
 
 SCHEMA_VERSION: Literal[1] = 1
 EVENT_ID_PATTERN = r"^[0-9A-HJKMNP-TV-Z]{26}$"
+# A request id the API accepts from a client (X-Request-ID) or API Gateway; an X-Ray trace id.
+REQUEST_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
+TRACE_ID_PATTERN = r"^1-[0-9a-f]{8}-[0-9a-f]{24}$"
 
 
 class AuditAction(StrEnum):
@@ -66,9 +69,7 @@ class AuditEvent(BaseModel):
     )
     source_ip: str | None = Field(default=None, max_length=64)
     gateway_request_id: str | None = Field(
-        default=None, max_length=128, description="API Gateway's id of the request (no client chooses it)."
+        default=None, pattern=REQUEST_ID_PATTERN, description="API Gateway's id of the request (no client chooses it)."
     )
-    trace_id: str | None = Field(
-        default=None, pattern=r"^1-[0-9a-f]{8}-[0-9a-f]{24}$", description="The request's X-Ray trace id."
-    )
+    trace_id: str | None = Field(default=None, pattern=TRACE_ID_PATTERN, description="The request's X-Ray trace id.")
     changes: dict[str, FieldChange] | None = None

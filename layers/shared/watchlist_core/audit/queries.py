@@ -12,9 +12,12 @@ from watchlist_core.audit.message import AuditAction, AuditEvent
 
 @dataclass(frozen=True)
 class AuditQuery:
-    """What the admin's trail request asks for: newest first, optionally one actor's or one action's."""
+    """What the admin's trail request asks for: newest first, optionally one actor's or one action's, or one
+    request's (by the ids no client chooses)."""
 
     actor_id: str | None = None
+    trace_id: str | None = None
+    gateway_request_id: str | None = None
     action: AuditAction | None = None
     since: datetime | None = None
     limit: int = 20

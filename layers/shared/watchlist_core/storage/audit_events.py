@@ -13,7 +13,7 @@ from watchlist_core.audit.message import AuditEvent
 from watchlist_core.audit.queries import AuditPage, AuditQuery
 from watchlist_core.storage.pagination import decode_cursor, encode_cursor
 from watchlist_core.storage.shards import Moved, query_in_order, shard_key, shard_keys
-from watchlist_core.storage.tables import AuditEventRecord
+from watchlist_core.storage.tables import AuditEventRecord, AuditLookupRecord
 from watchlist_core.storage.transactions import conditional_write
 
 # Every event is in one shard of the time index (`audit#<k>`) and of the action index (`<action>#<k>`), the same
@@ -37,6 +37,10 @@ def _lowest_id_at(moment: datetime) -> str:
     return str(ULID.from_bytes(milliseconds.to_bytes(6, "big") + bytes(10)))
 
 
+def _lookup_keys(trace_id: str | None, gateway_request_id: str | None) -> list[str]:
+    return [f"{kind}#{value}" for kind, value in (("trace", trace_id), ("gateway", gateway_request_id)) if value]
+
+
 class AuditEventStore:
     def __init__(self, retention_days: int) -> None:
         self._retention = timedelta(days=retention_days)
@@ -51,11 +55,22 @@ class AuditEventStore:
             body=event.model_dump_json(),
             expires_at=event.occurred_at + self._retention,
         )
-        return conditional_write(lambda: record.save(condition=AuditEventRecord.id.does_not_exist()))
+        stored = conditional_write(lambda: record.save(condition=AuditEventRecord.id.does_not_exist()))
+        # A duplicate too: its first delivery may have stored the event and stopped before these.
+        for key in _lookup_keys(event.trace_id, event.gateway_request_id):
+            actions: list[Action] = [
+                AuditLookupRecord.event_ids.add({event.id}),
+                AuditLookupRecord.expires_at.set(record.expires_at),
+            ]
+            AuditLookupRecord(id=key).update(actions=actions)
+        return stored
 
     def list(self, query: AuditQuery) -> AuditPage:
         """Newest first. One actor's events are one partition, read alone (the action, if asked, filters them);
-        everything or one action's events are 17 partitions (16 shards and the legacy key), one query each."""
+        everything or one action's events are 17 partitions (16 shards and the legacy key), one query each; one
+        request's (by its trace or gateway id) are a key read and a batch read."""
+        if query.trace_id or query.gateway_request_id:
+            return self._one_requests(query)
         index: Any
         action_filter = None
         if query.actor_id:
@@ -99,6 +114,28 @@ class AuditEventStore:
         return AuditPage(
             items=[AuditEvent.model_validate_json(record.body) for record in records], next_cursor=next_cursor
         )
+
+    def _one_requests(self, query: AuditQuery) -> AuditPage:
+        """The events of the request a trace id or gateway id names (both: of the request both name), filtered by
+        the query's other terms, in one page (a request produces a handful)."""
+        event_ids: set[str] | None = None
+        for key in _lookup_keys(query.trace_id, query.gateway_request_id):
+            try:
+                found = set(AuditLookupRecord.get(key).event_ids)
+            except AuditLookupRecord.DoesNotExist:
+                found = set()
+            event_ids = found if event_ids is None else event_ids & found
+        records = AuditEventRecord.batch_get(sorted(event_ids or ()))
+        events = sorted((AuditEvent.model_validate_json(record.body) for record in records), key=lambda e: e.id)
+        lowest = _lowest_id_at(query.since) if query.since else ""
+        wanted = [
+            event
+            for event in reversed(events)
+            if (not query.actor_id or event.actor_id == query.actor_id)
+            and (not query.action or event.action == query.action)
+            and event.id >= lowest
+        ]
+        return AuditPage(items=wanted[: query.limit], next_cursor=None)
 
     def move_legacy(self) -> Moved:
         """Each event under the bare `audit` key moves to its time shard and action shard, in one update, unless it

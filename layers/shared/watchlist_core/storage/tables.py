@@ -10,6 +10,7 @@ from pynamodb.attributes import (
     NumberAttribute,
     TTLAttribute,
     UnicodeAttribute,
+    UnicodeSetAttribute,
     UTCDateTimeAttribute,
     VersionAttribute,
 )
@@ -243,6 +244,19 @@ class AuditEventRecord(_Record):
     by_action = AuditByActionIndex()
 
 
+class AuditLookupRecord(_Record):
+    """`trace#<trace id>` or `gateway#<API Gateway's request id>`: the ids of the events one request produced,
+    found by an id no client chooses. In the audit table (a key read, not another index: CloudFormation adds one
+    index to a table per update), and in none of its indexes, having none of their keys."""
+
+    class Meta:
+        table_name = "watchlist-audit"
+
+    id = UnicodeAttribute(hash_key=True)
+    event_ids = UnicodeSetAttribute()
+    expires_at = TTLAttribute()
+
+
 class OutboxRecord(_Record):
     """An audit event not yet known to be stored: written with the change it describes, or when SQS failed."""
 
@@ -266,6 +280,7 @@ def bind_tables(settings: Settings) -> None:
         ItemRecord: settings.items_table,
         SessionRecord: settings.sessions_table,
         AuditEventRecord: settings.audit_table,
+        AuditLookupRecord: settings.audit_table,
         OutboxRecord: settings.audit_outbox_table,
     }
     for record, table_name in names.items():
