@@ -7,6 +7,8 @@ the audit invocation linked to it, the stored event naming the trace, and nothin
 from __future__ import annotations
 
 import base64
+import io
+import json
 import os
 import secrets
 import socket
@@ -18,11 +20,14 @@ import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
+from infra.local.github_stub import DEMO_USERS, GitHubStub
 from infra.local.redis_cluster import LocalRedisCluster
 from infra.local.redis_server import RedisServer
 from infra.local.sqs_poller import QueuePoller
 from tests.support import Api, unique_email
 from watchlist_core import wiring
+from watchlist_core.audit.events import RequestOrigin, current_origin, new_event
+from watchlist_core.audit.message import AuditAction
 from watchlist_core.settings import get_settings
 
 UDP_HEADER = b'{"format":"json","version":1}\nT1S'
@@ -176,3 +181,48 @@ def test_a_write_is_one_trace_through_dynamodb_redis_and_sqs_linked_to_the_audit
     assert found(trace_id=api_root, action="item.deleted") == []
     assert found(trace_id=audit_root) == []
     assert api.get("/v1/admin/audit", token=admin_token, query={"trace_id": "admin-maint-0001"}).status == 422
+
+
+def test_an_event_the_audit_function_cannot_store_is_logged_with_its_requests_ids_and_its_span_failed(
+    xray: XRayEndpoint, sqs: Any, audit_handler: Any, monkeypatch: pytest.MonkeyPatch, log_lines: io.StringIO
+) -> None:
+    trace_id = new_trace_id()
+    origin = current_origin.set(RequestOrigin("client-chosen-1", None, "gateway-id-1", trace_id))
+    try:
+        event = new_event(AuditAction.USER_REGISTERED, actor_id="01M8XVYC99FA563053V2S3S0Y1")
+    finally:
+        current_origin.reset(origin)
+    sqs.send_message(QueueUrl=os.environ["AUDIT_QUEUE_URL"], MessageBody=event.model_dump_json())
+    monkeypatch.setenv("AUDIT_TABLE", "no-such-table")  # every store fails
+    monkeypatch.setenv("_X_AMZN_TRACE_ID", segment(new_trace_id(), AUDIT_PARENT))
+    wiring.reset()
+    assert QueuePoller(sqs, os.environ["AUDIT_QUEUE_URL"], audit_handler).poll_once().deleted == 0
+    failures = [line for line in map(json.loads, log_lines.getvalue().splitlines()) if line["level"] == "WARNING"]
+    assert [(line["request_id"], line["gateway_request_id"], line["trace_id"]) for line in failures] == [
+        ("client-chosen-1", "gateway-id-1", trace_id)
+    ]
+    (store,) = [one for _, one in xray.spans() if one.name == "audit store"]
+    assert store.status.code == store.status.STATUS_CODE_ERROR
+
+
+def test_a_github_lookup_is_a_span_of_its_own_and_the_access_log_names_the_trace(
+    xray: XRayEndpoint, handler: Any, monkeypatch: pytest.MonkeyPatch, log_lines: io.StringIO
+) -> None:
+    with GitHubStub(DEMO_USERS) as github:
+        monkeypatch.setenv("GITHUB_API_URL", github.url)
+        wiring.reset()
+        api = Api(handler)
+        _, token = api.new_user()
+        xray.spans()
+        root = new_trace_id()
+        monkeypatch.setenv("_X_AMZN_TRACE_ID", segment(root, API_PARENT))
+        assert api.get("/v1/external/github/users/octocat", token=token).status == 200
+    spans = {one.name: one for _, one in xray.spans()}
+    lookup = spans["github GET /users/{username}"]
+    assert lookup.parent_span_id == spans["watchlist-api"].span_id
+    assert recorded(lookup) == {"server.address": github.url}
+    assert recorded(spans["watchlist-api"])["route"] == "github_user"
+    (access,) = [line for line in map(json.loads, log_lines.getvalue().splitlines()) if line["message"] == "request"][
+        -1:
+    ]
+    assert (access["trace_id"], access["gateway_request_id"]) == (root, api.calls[-1]["requestContext"]["requestId"])

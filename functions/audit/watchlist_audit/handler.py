@@ -31,12 +31,15 @@ class AuditBatchProcessor(AsyncBatchProcessor):
 
     def failure_handler(self, record: Any, exception: ExceptionInfo) -> FailureResponse:
         message_id = record.get("messageId") if isinstance(record, dict) else getattr(record, "messageId", None)
+        event = getattr(record, "body", None)
         logger.warning(
             "audit message failed; SQS will redeliver it, then dead-letter it",
             extra={
                 "message_id": message_id,
-                # Messages are stored concurrently, so the request id is logged here, not set for the invocation.
-                "request_id": getattr(getattr(record, "body", None), "request_id", None),
+                # Messages are stored concurrently, so the request's ids are logged here, not set for the invocation.
+                "request_id": getattr(event, "request_id", None),
+                "gateway_request_id": getattr(event, "gateway_request_id", None),
+                "trace_id": getattr(event, "trace_id", None),
                 "error_class": type(exception[1]).__name__,
                 "error": str(exception[1])[:300],
             },
