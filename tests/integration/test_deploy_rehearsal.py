@@ -362,6 +362,14 @@ def test_what_moto_skips_is_wired_as_declared_in_the_translated_template(stack: 
     assert resources["HttpApiRoute"]["Properties"]["RouteKey"] == "$default"
     http_stage = resources["HttpApiStage"]["Properties"]["DefaultRouteSettings"]
     assert http_stage["ThrottlingRateLimit"] == {"Ref": "ApiThrottleRateLimit"}
+    # Tracing (moto keeps neither a function's TracingConfig nor a role's managed policies): the gateway's stage
+    # and every function trace, and every function's role may send its traces to X-Ray.
+    assert stage["TracingEnabled"] == {"Fn::If": ["TracingActive", True, False]}
+    for logical_id, function in of_type(stack, "AWS::Lambda::Function").items():
+        assert function["Properties"]["TracingConfig"] == {"Mode": {"Ref": "Tracing"}}, logical_id
+        role = resources[function["Properties"]["Role"]["Fn::GetAtt"][0]]["Properties"]
+        xray = "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess"
+        assert xray in role["ManagedPolicyArns"], logical_id
 
 
 def test_the_own_cache_puts_the_functions_beside_it_with_the_endpoints_they_need(
