@@ -85,6 +85,7 @@ def main() -> int:
             moto_port = int(os.environ["MOTO_PORT"]) if os.environ.get("MOTO_PORT") else None
             moto = stack.enter_context(MotoServer(moto_port))
             os.environ["DYNAMODB_ENDPOINT_URL"] = moto.endpoint_url
+            print(f"moto server (DynamoDB, SQS) on {moto.endpoint_url}", flush=True)
         os.environ.setdefault("SQS_ENDPOINT_URL", os.environ["DYNAMODB_ENDPOINT_URL"])
         print(f"DynamoDB: {os.environ['DYNAMODB_ENDPOINT_URL']}   SQS: {os.environ['SQS_ENDPOINT_URL']}", flush=True)
         if os.environ.get("GITHUB_STUB"):
