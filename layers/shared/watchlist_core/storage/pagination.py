@@ -28,7 +28,9 @@ def decode_cursor(cursor: str, query_id: str, key_fields: tuple[str, ...]) -> di
         payload = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
     except (ValueError, UnicodeError, binascii.Error, RecursionError) as error:  # RecursionError: nested too deep
         raise InvalidInputError("The cursor is malformed.", field=_CURSOR_FIELD) from error
-    if not isinstance(payload, dict) or payload.get("q") != query_id:
+    if not isinstance(payload, dict):  # ours are objects (Python 3.13 parses nesting 3.11 refused: a list here)
+        raise InvalidInputError("The cursor is malformed.", field=_CURSOR_FIELD)
+    if payload.get("q") != query_id:
         raise InvalidInputError(
             "The cursor belongs to another query; keep the same filters and sort when paging.",
             field=_CURSOR_FIELD,
