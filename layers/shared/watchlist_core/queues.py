@@ -48,8 +48,9 @@ class AuditQueue:
         """SendMessageBatch of up to ten events; the ids of those SQS accepted."""
         if not self._settings.audit_queue_url or not events:
             return set()
+        trace_context = _trace_context()
         entries = [
-            {"Id": event.id, "MessageBody": event.model_dump_json(), **_trace_context()}
+            {"Id": event.id, "MessageBody": event.model_dump_json(), **trace_context}
             for event in events[:SEND_BATCH_LIMIT]
         ]
         try:

@@ -19,7 +19,7 @@ import socket
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -45,7 +45,6 @@ _provider: TracerProvider | None = None
 _log_exporter: InMemorySpanExporter | None = None
 _configured = False
 _invocation_span: ContextVar[trace.Span | None] = ContextVar("invocation_span", default=None)
-_annotated: ContextVar[tuple[str, ...]] = ContextVar("annotated", default=())
 
 
 class XRayUdpExporter:
@@ -136,12 +135,11 @@ def invocation(name: str, *, consumer: bool = False, **attributes: Any) -> Itera
     parent = _context_of(os.environ.get(LAMBDA_TRACE_ENV)) if _provider else None
     kind = SpanKind.CONSUMER if consumer else SpanKind.SERVER
     with _current(name, parent=parent, kind=kind, attributes=attributes) as started:
-        token, annotated = _invocation_span.set(started), _annotated.set(())
+        token = _invocation_span.set(started)
         try:
             yield
         finally:
             _invocation_span.reset(token)
-            _annotated.reset(annotated)
     if _log_exporter is not None:
         _log_spans(_log_exporter)
 
@@ -189,11 +187,9 @@ def annotate(**attributes: Any) -> None:
     invocation_span = _invocation_span.get()
     if invocation_span is None or not invocation_span.is_recording():
         return
-    given = {key: value for key, value in attributes.items() if value is not None}
-    invocation_span.set_attributes(given)
-    annotated = {*_annotated.get(), *given}
-    _annotated.set(tuple(key for key in _ANNOTATIONS if key in annotated))
-    invocation_span.set_attribute("aws.xray.annotations", list(_annotated.get()))
+    invocation_span.set_attributes({key: value for key, value in attributes.items() if value is not None})
+    recorded = cast("ReadableSpan", invocation_span).attributes or {}  # a recording span is the SDK's
+    invocation_span.set_attribute("aws.xray.annotations", [key for key in _ANNOTATIONS if key in recorded])
 
 
 def fail(reason: str) -> None:

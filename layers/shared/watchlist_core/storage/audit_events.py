@@ -126,11 +126,11 @@ class AuditEventStore:
                 found = set()
             event_ids = found if event_ids is None else event_ids & found
         records = AuditEventRecord.batch_get(sorted(event_ids or ()))
-        events = sorted((AuditEvent.model_validate_json(record.body) for record in records), key=lambda e: e.id)
+        events = [AuditEvent.model_validate_json(record.body) for record in records]
         lowest = _lowest_id_at(query.since) if query.since else ""
         wanted = [
             event
-            for event in reversed(events)
+            for event in sorted(events, key=lambda event: event.id, reverse=True)
             if (not query.actor_id or event.actor_id == query.actor_id)
             and (not query.action or event.action == query.action)
             and event.id >= lowest
