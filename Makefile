@@ -1,5 +1,11 @@
 # Two commands on a fresh machine: `make dev` and `make test`. Everything they need, they install.
-PYTHON ?= python3.11
+# Python 3.13, the functions' runtime: python3.13 on the PATH, else pyenv's 3.13 (whose shim answers only when
+# that version is selected).
+ifndef PYTHON
+PYTHON := $(shell for python in python3.13 "$$(pyenv prefix 3.13 2>/dev/null)/bin/python3.13"; do \
+	"$$python" -c 'import sys; print(sys.executable)' 2>/dev/null && break; done)
+endif
+NEED_PYTHON = @test -n "$(PYTHON)" || { echo "make: Python 3.13 is needed (python3.13 on the PATH, or PYTHON=...)" >&2; exit 1; }
 VENV := .venv
 SAM_VENV := .venv-sam
 CLIENT_VENV := .venv-client
@@ -8,6 +14,7 @@ PY := $(VENV)/bin/python
 .PHONY: dev sam-local test install lint typecheck sam-validate sam-build postman screenshots unit integration bench invoke debug admin deploy destroy migrate-keys clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt layers/dependencies/requirements.txt
+	$(NEED_PYTHON)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
@@ -19,12 +26,14 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt layers/dependencies/re
 	touch $@
 
 $(SAM_VENV)/.installed: requirements-sam.txt
+	$(NEED_PYTHON)
 	$(PYTHON) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-sam.txt
 	touch $@
 
 # openapi-python-client, which the generated-client test runs (its pins differ from ours).
 $(CLIENT_VENV)/.installed: requirements-client.txt
+	$(NEED_PYTHON)
 	$(PYTHON) -m venv $(CLIENT_VENV)
 	$(CLIENT_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-client.txt
 	touch $@
@@ -55,10 +64,11 @@ typecheck: install
 sam-validate: $(SAM_VENV)/.installed
 	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam validate --lint --region us-east-1 --template template.yaml
 
-# sam build without Docker (runtime python3.11, the same as ours), then each built handler imported in a fresh
-# interpreter that sees only the build's function and layer directories.
+# sam build without Docker, with our Python 3.13 (SAM's builder runs the runtime's python3.13 from the PATH), then
+# each built handler imported in a fresh interpreter that sees only the build's function and layer directories.
+SAM_BUILD = PATH="$(CURDIR)/$(VENV)/bin:$$PATH" SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam build --cached --template template.yaml
 sam-build: $(SAM_VENV)/.installed install
-	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam build --cached --build-dir .aws-sam/build --template template.yaml
+	$(SAM_BUILD) --build-dir .aws-sam/build
 	$(PY) -m infra.commands.verify_build .aws-sam/build
 
 # pytest-xdist: the tests in PYTEST_WORKERS processes (default 2, this machine's cores), each file on one worker, so
@@ -89,6 +99,7 @@ postman: install node_modules/.installed
 
 # The cold-start benchmark imports the handler in a venv holding only the deployed (runtime) dependencies.
 .venv-runtime/.installed: requirements.txt layers/dependencies/requirements.txt
+	$(NEED_PYTHON)
 	$(PYTHON) -m venv .venv-runtime
 	.venv-runtime/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $@

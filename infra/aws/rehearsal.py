@@ -252,6 +252,39 @@ def disable_event_source_mappings(template: Template) -> Template:
     }
 
 
+def invoke_functions_unversioned(template: Template) -> Template:
+    """moto's CloudFormation has no `AWS::Lambda::Alias` and fails creating SAM's `AWS::Lambda::Version` (the
+    function AutoPublishAlias publishes). Both go, and what invoked the alias invokes the function itself: the
+    translated template is checked for the alias and SnapStart instead."""
+    resources = template["Resources"]
+    aliases = {
+        logical_id: resource["Properties"]["FunctionName"]["Ref"]
+        for logical_id, resource in resources.items()
+        if resource["Type"] == "AWS::Lambda::Alias"
+    }
+
+    def replaced(node: Any) -> Any:
+        if isinstance(node, list):
+            return [replaced(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        if list(node) == ["Ref"] and node["Ref"] in aliases:
+            return {"Fn::GetAtt": [aliases[node["Ref"]], "Arn"]}
+        if list(node) == ["Fn::Sub"] and isinstance(node["Fn::Sub"], str):
+            text = node["Fn::Sub"]
+            for alias, function in aliases.items():
+                text = text.replace("${" + alias + "}", "${" + function + ".Arn}")
+            return {"Fn::Sub": text}
+        return {key: replaced(value) for key, value in node.items()}
+
+    kept = {
+        logical_id: resource
+        for logical_id, resource in resources.items()
+        if resource["Type"] not in {"AWS::Lambda::Alias", "AWS::Lambda::Version"}
+    }
+    return template | {"Resources": replaced(kept), "Outputs": replaced(template.get("Outputs", {}))}
+
+
 # In the order they apply. Each is named in the closing table of docs/operations.md and tested on its own.
 MOTO_SHIMS: tuple[Callable[[Template], Template], ...] = (
     hoist_optional_list_items,
@@ -260,6 +293,7 @@ MOTO_SHIMS: tuple[Callable[[Template], Template], ...] = (
     drop_what_moto_cannot_create,
     stand_in_serverless_caches,
     disable_event_source_mappings,
+    invoke_functions_unversioned,
 )
 
 

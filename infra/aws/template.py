@@ -42,6 +42,13 @@ def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
     return loaded
 
 
+def parameter_value(template: dict[str, Any], value: Any) -> Any:
+    """`value`, or the default of the parameter it refers to (`!Ref Architecture` -> "x86_64")."""
+    if isinstance(value, dict) and list(value) == ["Ref"] and value["Ref"] in template.get("Parameters", {}):
+        return template["Parameters"][value["Ref"]]["Default"]
+    return value
+
+
 def function_environment(template: dict[str, Any]) -> dict[str, Any]:
     """The environment every function gets (Globals), values as the template writes them."""
     variables: dict[str, Any] = template["Globals"]["Function"]["Environment"]["Variables"]

@@ -1,7 +1,7 @@
 """The images `make sam-local` runs: the real ones when they can be pulled, else stand-ins built here offline.
 
 Real first: AWS's Lambda Python image for SAM, and the images docker-compose.yml names (DynamoDB Local, Redis,
-ElasticMQ, python:3.11-slim). Where a pull fails (a machine with no Docker Hub or public.ecr.aws), each missing
+ElasticMQ, python:3.13-slim). Where a pull fails (a machine with no Docker Hub or public.ecr.aws), each missing
 image gets a stand-in built without any registry: a Debian base from debootstrap, this machine's CPython,
 wheels that pip fetches on the host. Stand-ins carry their own names (`watchlist-standin/...`), are never
 pushed, and are announced loudly. Their tags hash their recipe, so a changed recipe builds anew.
@@ -24,7 +24,7 @@ from pathlib import Path
 import yaml
 
 from infra import ROOT
-from infra.aws.template import load_template
+from infra.aws.template import load_template, parameter_value
 from infra.containers.engine import DEBOOTSTRAP_PACKAGE, apt_install, say, succeeds
 
 STANDINS = Path(__file__).resolve().parent / "standins"
@@ -36,8 +36,6 @@ BASE_PACKAGES = (
     "ca-certificates,libssl3,libffi8,libsqlite3-0,libbz2-1.0,liblzma5,zlib1g,libreadline8,libncursesw6,"
     "libuuid1,libgdbm6,libexpat1,redis-server"
 )
-# Lambda's own Python 3.11 is a current 3.11; redis-py needs >= 3.11.3 (it imports async_timeout below that).
-MIN_PYTHON = (3, 11, 3)
 # Wheels the base image can run: every manylinux tag up to its glibc, 2.36 (Debian bookworm).
 _MANYLINUX_PLATFORMS = [f"--platform=manylinux_2_{minor}_x86_64" for minor in range(36, 4, -1)]
 _COMPOSE_IMAGE = re.compile(r"^\$\{(?P<variable>[A-Z_]+):-(?P<default>[^}]+)\}$")
@@ -62,11 +60,17 @@ def pull(name: str, environment: dict[str, str]) -> bool:
     return have_image(name, environment) or succeeds(["docker", "pull", "--quiet", name], environment)
 
 
+def runtime_version() -> str:
+    """The functions' Python, "3.13" for the template's python3.13."""
+    runtime = load_template()["Globals"]["Function"]["Runtime"]
+    return runtime.removeprefix("python")  # type: ignore[no-any-return]
+
+
 def lambda_image() -> str:
-    """The image SAM CLI runs the template's functions in (runtime and architecture from the template)."""
-    function = load_template()["Globals"]["Function"]
-    language, version = re.fullmatch(r"([a-z]+)(\d+\.\d+)", function["Runtime"]).groups()  # type: ignore[union-attr]
-    return f"public.ecr.aws/lambda/{language}:{version}-{function['Architectures'][0]}"
+    """The image SAM CLI runs the template's functions in (runtime and, by default, architecture from the template)."""
+    template = load_template()
+    architecture = parameter_value(template, template["Globals"]["Function"]["Architectures"][0])
+    return f"public.ecr.aws/lambda/python:{runtime_version()}-{architecture}"
 
 
 def compose_images() -> dict[str, str]:
@@ -92,9 +96,9 @@ def _recipe(*names: str) -> bytes:
 
 
 def _pip_target(target: Path, requirements: list[str]) -> None:
-    """Linux x86_64 wheels for CPython 3.11, installed into `target` on the host (pip reaches PyPI here)."""
+    """Linux x86_64 wheels for the runtime's CPython, installed into `target` on the host (pip reaches PyPI here)."""
     command = [sys.executable, "-m", "pip", "install", "--quiet", "--target", str(target), "--only-binary=:all:"]
-    command += [*_MANYLINUX_PLATFORMS, "--python-version", "3.11", "--implementation", "cp", *requirements]
+    command += [*_MANYLINUX_PLATFORMS, "--python-version", runtime_version(), "--implementation", "cp", *requirements]
     if not succeeds(command, show_failure=True):
         raise SystemExit(f"pip could not install {requirements} for the stand-in image")
 
@@ -113,10 +117,11 @@ def _pins(requirements: Path) -> list[str]:
 
 
 def _host_python(target: Path) -> None:
-    """This machine's CPython (its prefix, without site-packages and the test suite), relocated to `target`."""
-    if sys.version_info[:3] < MIN_PYTHON:
+    """This machine's CPython (its prefix, without site-packages and the test suite), relocated to `target`: the
+    runtime's version, which the Makefile's venv is made with."""
+    if f"{sys.version_info.major}.{sys.version_info.minor}" != runtime_version():
         raise SystemExit(
-            f"the stand-in Lambda image needs CPython >= {'.'.join(map(str, MIN_PYTHON))} on this machine, "
+            f"the stand-in Lambda image needs CPython {runtime_version()} (the template's runtime) on this machine, "
             f"not {sys.version.split()[0]}"
         )
     prefix = Path(sys.base_prefix)
@@ -195,13 +200,16 @@ class StandIns:
             _host_python(context / "python")
             shutil.copy2("/etc/ssl/certs/ca-certificates.crt", context / "ca-certificates.crt")
 
-        return self._build("python", sys.version, "python.Dockerfile", fill, BASE_IMAGE=self.base())
+        return self._build(
+            "python", sys.version, "python.Dockerfile", fill, BASE_IMAGE=self.base(), PYTHON_VERSION=runtime_version()
+        )
 
     def lambda_python(self) -> str:
         def fill(context: Path) -> None:
             runtime = context / "runtime"
             _pip_target(runtime, ["--requirement", str(STANDINS / "lambda-runtime.txt")])
-            shutil.copy2(STANDINS / "lambda-bootstrap", runtime / "bootstrap")
+            bootstrap = (STANDINS / "lambda-bootstrap").read_text().replace("@PYTHON_VERSION@", runtime_version())
+            (runtime / "bootstrap").write_text(bootstrap)
             shutil.copy2(STANDINS / "lambda-entrypoint.sh", context / "lambda-entrypoint.sh")
 
         recipe = _recipe("lambda-bootstrap", "lambda-entrypoint.sh", "lambda-runtime.txt").decode()

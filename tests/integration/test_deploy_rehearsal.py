@@ -51,6 +51,8 @@ SKIPPED_KINDS = {
     "AWS::ApiGatewayV2::Route": "no moto model (drop_what_moto_cannot_create)",
     "AWS::ApiGatewayV2::Stage": "no moto model (drop_what_moto_cannot_create)",
     "AWS::Lambda::Permission": "the HTTP API's, which refers to it (drop_what_moto_cannot_create)",
+    "AWS::Lambda::Version": "moto fails creating it (invoke_functions_unversioned)",
+    "AWS::Lambda::Alias": "no moto model (invoke_functions_unversioned)",
 }
 ALLOWED_ORIGIN = "https://app.example.com"
 
@@ -222,8 +224,9 @@ def test_functions_have_the_declared_handler_size_and_environment(stack: Rehears
     for logical_id, resource in functions.items():
         declared = resource["Properties"]
         deployed = lambda_.get_function_configuration(FunctionName=stack.created[logical_id])
-        for name in ("Handler", "Runtime", "MemorySize", "Timeout", "Architectures"):
+        for name in ("Handler", "Runtime", "MemorySize", "Timeout"):
             assert deployed[name] == declared[name], (logical_id, name)
+        assert deployed["Architectures"] == [literal_or_reference(stack, each) for each in declared["Architectures"]]
         environment = {name: str(value) for name, value in deployed["Environment"]["Variables"].items()}
         declared_environment = declared["Environment"]["Variables"]
         assert set(environment) <= set(declared_environment)
@@ -357,7 +360,7 @@ def test_what_moto_skips_is_wired_as_declared_in_the_translated_template(stack: 
     secret = resources["JwtSecret"]["Properties"]["GenerateSecretString"]
     assert secret["PasswordLength"] >= MIN_SECRET_BYTES
     integration = resources["HttpApiIntegration"]["Properties"]
-    assert integration["IntegrationUri"] == {"Fn::GetAtt": ["ApiFunction", "Arn"]}
+    assert integration["IntegrationUri"] == {"Ref": "ApiFunctionAliaslive"}
     assert integration["PayloadFormatVersion"] == "2.0"
     assert resources["HttpApiRoute"]["Properties"]["RouteKey"] == "$default"
     http_stage = resources["HttpApiStage"]["Properties"]["DefaultRouteSettings"]
@@ -370,6 +373,31 @@ def test_what_moto_skips_is_wired_as_declared_in_the_translated_template(stack: 
         role = resources[function["Properties"]["Role"]["Fn::GetAtt"][0]]["Properties"]
         xray = "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess"
         assert xray in role["ManagedPolicyArns"], logical_id
+
+
+def test_the_api_function_is_invoked_through_the_alias_snapstart_restores(stack: RehearsedStack) -> None:
+    resources = stack.expected()
+    function = resources["ApiFunction"]["Properties"]
+    assert function["SnapStart"] == {"ApplyOn": {"Ref": "SnapStart"}}
+    alias = resources["ApiFunctionAliaslive"]["Properties"]
+    assert alias["FunctionName"] == {"Ref": "ApiFunction"}
+    (version,) = of_type(stack, "AWS::Lambda::Version")
+    assert alias["FunctionVersion"] == {"Fn::GetAtt": [version, "Version"]}
+    assert resources[version]["Properties"]["FunctionName"] == {"Ref": "ApiFunction"}
+    # Everything that invokes it names the alias (an unqualified ARN would run $LATEST, never a snapshot).
+    permissions = [permission["Properties"] for permission in of_type(stack, "AWS::Lambda::Permission").values()]
+    api_permissions = [
+        properties for properties in permissions if properties["Principal"] == "apigateway.amazonaws.com"
+    ]
+    assert api_permissions
+    assert all(properties["FunctionName"] == {"Ref": "ApiFunctionAliaslive"} for properties in api_permissions)
+    body = json.dumps(resources["RestApi"]["Properties"]["Body"])
+    assert "${ApiFunctionAliaslive}" in body
+    assert "${ApiFunction.Arn}" not in body
+    for logical_id in (*of_type(stack, "AWS::Lambda::Function"), *of_type(stack, "AWS::Lambda::LayerVersion")):
+        properties = resources[logical_id]["Properties"]
+        architectures = properties.get("Architectures", properties.get("CompatibleArchitectures"))
+        assert architectures == [{"Ref": "Architecture"}], logical_id
 
 
 def test_the_own_cache_puts_the_functions_beside_it_with_the_endpoints_they_need(

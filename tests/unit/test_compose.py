@@ -54,7 +54,7 @@ def test_docker_compose_reads_the_file_with_the_real_images_by_default() -> None
         "sqs": "softwaremill/elasticmq-native:1.6.9",
     }  # `docker compose up` alone; the bootstrap (sam-local), GitHub stub and Redis Cluster are profiles
     for built in ("api", "frontend"):
-        assert config["services"][built]["build"]["args"] == {"PYTHON_IMAGE": "python:3.11-slim"}
+        assert config["services"][built]["build"]["args"] == {"PYTHON_IMAGE": "python:3.13-slim"}
     assert set(compose_images()) == {"DYNAMODB_IMAGE", "REDIS_IMAGE", "SQS_IMAGE", "PYTHON_IMAGE"}
     assert "name" not in compose()
 

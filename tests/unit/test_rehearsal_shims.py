@@ -12,6 +12,7 @@ from infra.aws.rehearsal import (
     disable_event_source_mappings,
     drop_what_moto_cannot_create,
     hoist_optional_list_items,
+    invoke_functions_unversioned,
     name_rest_apis,
     rest_api_methods_from_body,
     stand_in_serverless_caches,
@@ -120,6 +121,27 @@ def test_event_source_mappings_are_created_disabled() -> None:
     assert shimmed["Resources"]["Mapping"]["Properties"] == {"BatchSize": 10, "Enabled": False}
 
 
+def test_what_invoked_an_alias_invokes_the_function_without_versions() -> None:
+    uri = {"Fn::Sub": "arn:aws:apigateway:lambda:path/functions/${FunctionAliaslive}/invocations"}
+    shimmed = invoke_functions_unversioned(
+        template(
+            Function={"Type": "AWS::Lambda::Function", "Properties": {}},
+            FunctionVersion1={"Type": "AWS::Lambda::Version", "Properties": {"FunctionName": {"Ref": "Function"}}},
+            FunctionAliaslive={"Type": "AWS::Lambda::Alias", "Properties": {"FunctionName": {"Ref": "Function"}}},
+            Api={"Type": "AWS::ApiGateway::RestApi", "Properties": {"Uri": uri}},
+            Permission={
+                "Type": "AWS::Lambda::Permission",
+                "Properties": {"FunctionName": {"Ref": "FunctionAliaslive"}},
+            },
+        )
+    )
+    assert list(shimmed["Resources"]) == ["Function", "Api", "Permission"]
+    assert shimmed["Resources"]["Api"]["Properties"]["Uri"] == {
+        "Fn::Sub": "arn:aws:apigateway:lambda:path/functions/${Function.Arn}/invocations"
+    }
+    assert shimmed["Resources"]["Permission"]["Properties"]["FunctionName"] == {"Fn::GetAtt": ["Function", "Arn"]}
+
+
 def test_every_shim_is_applied() -> None:
     assert [shim.__name__ for shim in MOTO_SHIMS] == [
         "hoist_optional_list_items",
@@ -128,6 +150,7 @@ def test_every_shim_is_applied() -> None:
         "drop_what_moto_cannot_create",
         "stand_in_serverless_caches",
         "disable_event_source_mappings",
+        "invoke_functions_unversioned",
     ]
 
 

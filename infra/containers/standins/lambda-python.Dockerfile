@@ -1,4 +1,4 @@
-# Stand-in for AWS's Lambda Python 3.11 base image: the runtime interface client and a bootstrap at
+# Stand-in for AWS's Lambda Python base image (the template's runtime): the runtime interface client and a bootstrap at
 # /var/runtime that imports with Lambda's sys.path order. SAM adds its runtime interface emulator on top.
 ARG PYTHON_IMAGE
 FROM ${PYTHON_IMAGE}

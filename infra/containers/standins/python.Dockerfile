@@ -1,7 +1,8 @@
-# Stand-in for python:3.11-slim, built offline: CPython 3.11 (the build machine's own, >= 3.11.3 as Lambda's)
-# at /var/lang, where AWS's Lambda image keeps it, on a Debian base made by debootstrap.
+# Stand-in for python:3.13-slim, built offline: the build machine's own CPython of the functions' runtime at
+# /var/lang, where AWS's Lambda image keeps it, on a Debian base made by debootstrap.
 ARG BASE_IMAGE
 FROM ${BASE_IMAGE}
+ARG PYTHON_VERSION
 COPY python /var/lang
 # The build machine's certificate authorities, so pip inside reaches PyPI through the same network as the host.
 COPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
@@ -11,7 +12,7 @@ ENV PATH=/var/lang/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_ROOT_USER_ACTION=ignore \
     PIP_CERT=/etc/ssl/certs/ca-certificates.crt
-RUN python3.11 -m ensurepip --default-pip >/dev/null \
-    && ln -s python3.11 /var/lang/bin/python3 && ln -s python3.11 /var/lang/bin/python \
+RUN python${PYTHON_VERSION} -m ensurepip --default-pip >/dev/null \
+    && ln -s python${PYTHON_VERSION} /var/lang/bin/python3 && ln -s python${PYTHON_VERSION} /var/lang/bin/python \
     && ln -sf pip3 /var/lang/bin/pip
 CMD ["python3"]
