@@ -10,7 +10,7 @@ from mangum import Mangum
 from mangum.adapter import DEFAULT_TEXT_MIME_TYPES
 
 from watchlist_api.app import create_app
-from watchlist_core import tracing
+from watchlist_core import snapshots, tracing
 from watchlist_core.observability import logger
 from watchlist_core.wiring import get_services
 
@@ -18,6 +18,7 @@ from watchlist_core.wiring import get_services
 # "+json" keeps application/problem+json a text body: base64 would reach REST API clients undecoded.
 asgi_handler = Mangum(create_app(), lifespan="off", text_mime_types=[*DEFAULT_TEXT_MIME_TYPES, "+json"])
 _loop: asyncio.AbstractEventLoop | None = None
+snapshots.register_hooks()  # run by Lambda only where SnapStart is on (template.yaml)
 
 
 def _current_loop() -> asyncio.AbstractEventLoop:

@@ -1,0 +1,46 @@
+"""SnapStart (the template's SnapStart parameter): Lambda initialises a published version once, snapshots its memory,
+and starts each cold instance from that snapshot, so every instance restored from it begins with the same memory.
+
+What one instance must own is kept out of the snapshot and renewed after each restore, by hooks registered with
+the managed runtime's `snapshot_restore_py`:
+
+- Python's `random` state, which draws the trace and span ids and the retry jitter: reseeded from the OS, whose
+  randomness Lambda makes unique per restore (uuid4 and ULID ids read `os.urandom` already).
+- The services (`wiring.reset`), each rebuilt on the next invocation:
+  - Redis connections and the cluster's slot map;
+  - the botocore clients of PynamoDB and SQS, with their HTTP connections and credentials;
+  - secrets fetched from Secrets Manager (the token signing key, the GitHub token), so a rotation before a restore
+    is seen;
+  - the GitHub client's connections, the circuit breaker and outage pauses, the settings;
+  - the trace exporter's socket and provider (`tracing.reset`).
+
+The same reset runs before the snapshot too, so that no open connection and no fetched secret is stored in it.
+"""
+
+from __future__ import annotations
+
+import random
+
+from watchlist_core import wiring
+
+
+def forget_instance_state() -> None:
+    """Before the snapshot: nothing an instance owns (connections, credentials, fetched secrets) is kept in it."""
+    wiring.reset()
+
+
+def renew_instance_state() -> None:
+    """After a restore: this instance's own random state, connections, clients and secrets."""
+    random.seed()
+    wiring.reset()
+
+
+def register_hooks() -> bool:
+    """Registers both hooks with Lambda's runtime; False outside it (no `snapshot_restore_py`: nothing to do)."""
+    try:
+        from snapshot_restore_py import register_after_restore, register_before_snapshot
+    except ModuleNotFoundError:
+        return False
+    register_before_snapshot(forget_instance_state)
+    register_after_restore(renew_instance_state)
+    return True

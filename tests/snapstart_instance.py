@@ -1,0 +1,101 @@
+"""A Lambda instance taken through SnapStart's life, for tests/integration/test_snapstart.py: initialise (import the
+handler, then serve a sign-in, as a priming invocation would: Redis and DynamoDB connections opened, the signing key
+fetched), run the before-snapshot hooks, wait for "restore" on stdin, then fork: each child is an instance restored
+from the same memory. Half run the after-restore hooks, half do not (the control), and each then serves a sign-in
+and writes what it holds to `<directory>/<name>.json`.
+
+python -m tests.snapstart_instance DIRECTORY EMAIL PASSWORD
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+import snapshot_restore_py
+from ulid import ULID
+
+from infra.local.events import LambdaContext, api_gateway_event
+from watchlist_core import tracing
+from watchlist_core.storage.tables import UserRecord
+from watchlist_core.wiring import get_services
+
+INSTANCES = {"restored-1": True, "restored-2": True, "unrenewed-1": False, "unrenewed-2": False}
+
+
+def sign_in(handler: Any, email: str, password: str, source_ip: str) -> str:
+    body = json.dumps({"email": email, "password": password}).encode()
+    event = api_gateway_event(
+        "POST", "/v1/auth/login", headers=[("content-type", "application/json")], body=body, source_ip=source_ip
+    )
+    response = handler(event, LambdaContext())
+    assert response["statusCode"] == 200, response
+    return str(json.loads(response["body"])["access_token"])
+
+
+def dynamodb_client() -> Any:
+    return UserRecord._get_connection().connection.client
+
+
+def redis_client_id() -> int:
+    client_id = get_services().redis.run("snapstart probe", "snapstart", lambda slot: slot.commands.client_id())
+    assert client_id is not None
+    return int(client_id)
+
+
+def restored(
+    handler: Any, name: str, renew: bool, email: str, password: str, directory: Path, snapshot_random: Any
+) -> None:
+    # CPython reseeds `random` in a forked child; a restored snapshot keeps the state it was taken with.
+    random.setstate(snapshot_random)
+    if renew:
+        for hook, args, kwargs in snapshot_restore_py.get_after_restore():
+            hook(*args, **kwargs)
+    token = sign_in(handler, email, password, source_ip=f"10.0.0.{len(name)}")
+    with tracing.invocation("snapstart-probe"):
+        trace_id = tracing.current_trace_id()
+    report = {
+        "random": random.getrandbits(64),
+        "trace_id": trace_id,
+        "ulid": str(ULID()),
+        "redis_client_id": redis_client_id(),
+        "dynamodb_client_from_snapshot": getattr(dynamodb_client(), "from_snapshot", False),
+        "token": token,
+    }
+    (directory / f"{name}.json").write_text(json.dumps(report))
+
+
+def main(directory: Path, email: str, password: str) -> None:
+    from watchlist_api.handler import handler
+
+    sign_in(handler, email, password, source_ip="10.0.0.1")
+    dynamodb_client().from_snapshot = True
+    (directory / "initialised.json").write_text(json.dumps({"redis_client_id": redis_client_id()}))
+    for hook, args, kwargs in snapshot_restore_py.get_before_snapshot():
+        hook(*args, **kwargs)
+    print("snapshot taken", flush=True)
+    if sys.stdin.readline().strip() != "restore":
+        raise SystemExit("expected 'restore'")
+    children = []
+    snapshot_random = random.getstate()
+    for name, renew in INSTANCES.items():
+        pid = os.fork()
+        if pid == 0:
+            try:
+                restored(handler, name, renew, email, password, directory, snapshot_random)
+            except BaseException:  # noqa: BLE001 (any failure is the test's to read, in the file)
+                (directory / f"{name}.error").write_text(traceback.format_exc())
+            finally:
+                os._exit(0)
+        children.append(pid)
+    for pid in children:
+        os.waitpid(pid, 0)
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]), sys.argv[2], sys.argv[3])
