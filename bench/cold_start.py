@@ -134,7 +134,50 @@ def redis_client_cost() -> None:
     )
 
 
+# As Lambda imports the deployed artifact: the build's function and layer directories alone (-S), which are
+# read-only there, so Python writes no bytecode; with the bytecode `make sam-build` compiles into them, and without
+# it (a plain `sam build`: every module compiled on every cold start, as here with the cache looked for elsewhere).
+BUILD = ROOT / ".aws-sam" / "build"
+ARTIFACT_PATH = [BUILD / "ApiFunction", BUILD / "SharedLayer" / "python", BUILD / "DependenciesLayer" / "python"]
+WITHOUT_BYTECODE = {"PYTHONPYCACHEPREFIX": "/nonexistent/bytecode"}
+
+
+def artifact_import(imports: str, extra: dict[str, str]) -> float:
+    variables = ENV | extra | {"PYTHONPATH": os.pathsep.join(map(str, ARTIFACT_PATH)), "PYTHONDONTWRITEBYTECODE": "1"}
+    command = [sys.executable, "-S", "-c", TIMED.format(imports=imports)]
+    return float(subprocess.run(command, env=variables, capture_output=True, text=True, check=True).stdout)  # noqa: S603
+
+
+def artifact_cold_start() -> None:
+    if not (BUILD / "template.yaml").exists():
+        print("\nno .aws-sam/build: make sam-build first, for the deployed artifact's figures")
+        return
+    subjects = {
+        ("floor", "compiled"): (SUBJECTS[FLOOR], {}),
+        ("handler", "compiled"): (SUBJECTS[HANDLER], {}),
+        ("floor", "source only"): (SUBJECTS[FLOOR], WITHOUT_BYTECODE),
+        ("handler", "source only"): (SUBJECTS[HANDLER], WITHOUT_BYTECODE),
+    }
+    samples: dict[tuple[str, str], list[float]] = {key: [] for key in subjects}
+    for _ in range(ROUNDS):
+        for key, (imports, extra) in subjects.items():
+            samples[key].append(artifact_import(imports, extra))
+    print(f"\nthe deployed artifact ({BUILD.relative_to(ROOT)}, read-only as on Lambda):")
+    for bytecode in ("compiled", "source only"):
+        floor, handler = samples[("floor", bytecode)], samples[("handler", bytecode)]
+        ratio = statistics.median(h / f for h, f in zip(handler, floor, strict=True))
+        print(
+            f"  bytecode {bytecode:11}  floor median {statistics.median(floor) * 1000:7.1f} ms   handler median "
+            f"{statistics.median(handler) * 1000:7.1f} ms   handler/floor {ratio:.2f}x"
+        )
+    saving = statistics.median(
+        c / s for c, s in zip(samples[("handler", "compiled")], samples[("handler", "source only")], strict=True)
+    )
+    print(f"  handler, compiled / source only: {saving:.2f}x (median of the rounds' ratios)")
+
+
 if __name__ == "__main__":
     main()
+    artifact_cold_start()
     sqs_client_cost()
     redis_client_cost()

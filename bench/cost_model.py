@@ -25,6 +25,7 @@ import boto3
 import redis
 
 from bench._common import DYNAMODB_LATENCY_MS, captured_output, local_stack, uncached
+from bench.cold_start import HANDLER, SUBJECTS, artifact_import
 from infra.aws.bootstrap import table_names
 from infra.aws.calls import intercepting_aws_calls, tally_aws_calls
 from infra.aws.partitions import item_size
@@ -43,6 +44,10 @@ API_REQUEST = {"REST API": 3.50e-6, "HTTP API": 1.00e-6}
 DYNAMODB_WRITE_UNIT = 0.625e-6  # on demand (the template's PAY_PER_REQUEST)
 DYNAMODB_READ_UNIT = 0.125e-6
 SQS_REQUEST = 0.40e-6  # standard queue, per request of up to 64 KB
+# SnapStart (the template's SnapStart parameter): each live version's snapshot is cached (per GB of memory, each
+# second, at least 3 hours), and each cold start restores it (per GB). An initialising cold start bills its INIT.
+SNAPSTART_CACHE_GB_SECOND = 0.0000015046
+SNAPSTART_RESTORE_GB = 0.0001397998
 ECPU = 0.0034e-6  # ElastiCache Serverless for Redis OSS: a simple command is one ECPU per KB it transfers
 LOG_INGESTED_GB = 0.50  # CloudWatch Logs, standard class
 
@@ -324,10 +329,25 @@ def main() -> None:
                 + "".join(f"{mixed[c] * 1e6:12.3f}" for c in components)
                 + f"{sum(mixed.values()) * 1e6:10.2f}"
             )
+    snapstart_costs(api_memory)
     print(
         "\nNot per request: ElastiCache Serverless meters at least 1 GB (Redis OSS, about $91 a month), and a VPC "
         "needs endpoints or NAT for SQS and Secrets Manager."
     )
+
+
+def snapstart_costs(memory_mb: int, cold_starts: int = 100_000) -> None:
+    """The API function's cold starts with and without SnapStart, a month of `cold_starts`: a restore's price
+    against the billed INIT of an initialising cold start (the deployed artifact's import, measured here)."""
+    gigabytes = memory_mb / 1024
+    init_seconds = statistics.median(artifact_import(SUBJECTS[HANDLER], {}) for _ in range(5))
+    cache = gigabytes * 30 * 86_400 * SNAPSTART_CACHE_GB_SECOND
+    print(f"\nAPI cold starts, USD a month for {cold_starts:,} of them ({memory_mb} MB):")
+    for architecture, gb_second in LAMBDA_GB_SECOND.items():
+        initialising = cold_starts * init_seconds * gigabytes * gb_second
+        print(f"  {architecture:7} initialising (INIT billed, {init_seconds * 1000:.0f} ms here): {initialising:8.2f}")
+    restoring = cold_starts * gigabytes * SNAPSTART_RESTORE_GB
+    print(f"  SnapStart: restores {restoring:8.2f} + the live version's cached snapshot {cache:.2f} a month")
 
 
 if __name__ == "__main__":

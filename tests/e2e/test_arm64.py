@@ -1,0 +1,102 @@
+"""The arm64 build (`make sam-build-arm64`: template parameter Architecture=arm64) works: every wheel of both layers
+is an aarch64 one, and each built function, its code and both layers and nothing from this machine, imports and
+answers its sample events as expected on an arm64 Debian's Python 3.13, under emulation (infra/containers/arm64.py).
+Its services are this machine's: a moto server and a Redis, reached from the root over the loopback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from infra import ROOT
+from infra.commands.sample_events import EVENTS_ROOT, function_for, load_event, placeholder_values
+from infra.commands.verify_build import function_paths
+from infra.containers.arm64 import arm64_root, install_function, invoke
+from infra.local.local_aws import LOCAL_AWS_ENVIRONMENT, use_moto
+from infra.local.moto_server import MotoServer
+from infra.local.redis_server import RedisServer
+from tests.support import assert_expected_outcome
+from watchlist_core import wiring
+
+BUILD = ROOT / ".aws-sam" / "build-arm64"
+FUNCTIONS = {"ApiFunction": "api", "AuditFunction": "audit", "OutboxRelayFunction": "relay"}
+
+# Emulated, the first import of a function compiles its modules on an arm64 CPython at a tenth of native speed.
+pytestmark = pytest.mark.timeout(1500)
+
+
+@pytest.fixture(scope="module")
+def root() -> Path:
+    if os.geteuid() != 0 and os.environ.get("CI") != "true":
+        pytest.skip("needs root (debootstrap, chroot)")
+    if not (BUILD / "template.yaml").exists():
+        pytest.fail("no arm64 build: make sam-build-arm64 (make test runs it first)")
+    return arm64_root()
+
+
+@pytest.fixture(scope="module")
+def services() -> Iterator[dict[str, str]]:
+    """A moto server with the template's tables and queues, and a Redis: the variables that point at them."""
+    with MotoServer() as moto, RedisServer() as redis, pytest.MonkeyPatch.context() as patch:
+        environment = {"REDIS_URL": redis.url}
+
+        def keep(name: str, value: str) -> None:
+            environment[name] = value
+            patch.setenv(name, value)
+
+        for name, value in LOCAL_AWS_ENVIRONMENT.items():
+            patch.setenv(name, value)
+        use_moto(moto.endpoint_url, keep)
+        yield environment
+
+
+@pytest.fixture
+def environment(services: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """This process's settings (for the placeholders it makes) and the root's environment: the same services."""
+    for name, value in services.items():
+        monkeypatch.setenv(name, value)
+    wiring.reset()
+    return LOCAL_AWS_ENVIRONMENT | {"STAGE": "local"} | services
+
+
+def file_of(path: str) -> str:
+    return subprocess.run(["file", "-b", path], capture_output=True, text=True, check=True).stdout  # noqa: S603, S607
+
+
+def test_every_compiled_module_of_the_arm64_build_is_aarch64() -> None:
+    extensions = sorted(BUILD.rglob("*.so"))
+    assert extensions
+    for extension in extensions:
+        assert "ARM aarch64" in file_of(str(extension)), extension
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_each_built_function_answers_its_sample_events_on_arm64(
+    root: Path, environment: dict[str, str], function: str
+) -> None:
+    handler, paths = function_paths(BUILD)[function]
+    install_function(root, paths[0], paths[1:])
+    samples = sorted((EVENTS_ROOT / FUNCTIONS[function]).rglob("*.json"))
+    assert {function_for(path) for path in samples} == {function}
+    events = [load_event(path, placeholder_values()) for path in samples]
+    started = time.monotonic()
+    report = invoke(root, handler, events, environment)
+    print(
+        f"{function}: {len(events)} events in {time.monotonic() - started:.1f} s, "
+        f"import {report['import_seconds']:.1f} s"
+    )
+    for path, event, answer in zip(samples, events, report["answers"], strict=True):
+        assert_expected_outcome(path, event, answer)
+    assert report["machine"] == "aarch64"
+    # Every compiled module it loaded, the standard library's apart, is the layer's own aarch64 one.
+    loaded = [path for path in report["extensions"] if not path.startswith("/usr/lib/python3.13/")]
+    assert all(path.startswith("/opt/python/") for path in loaded), loaded
+    names = {Path(path).name.split(".")[0] for path in loaded}
+    assert "_pydantic_core" in names
+    if function == "ApiFunction":  # argon2's bindings, through cffi: the wheel that kept arm64 off python3.11
+        assert {"_ffi", "_cffi_backend"} <= names
