@@ -25,6 +25,15 @@ from watchlist_core import wiring
 
 BUILD = ROOT / ".aws-sam" / "build-arm64"
 FUNCTIONS = {"ApiFunction": "api", "AuditFunction": "audit", "OutboxRelayFunction": "relay"}
+# Emulated, the functions run some twenty times slower than here: the deployed deadlines (a health probe's 1.5 s)
+# would fail on the emulator's speed, not on the build.
+EMULATION_TIMEOUTS = {
+    "HEALTH_CHECK_TIMEOUT_SECONDS": "30",
+    "DYNAMODB_CONNECT_TIMEOUT_SECONDS": "10",
+    "DYNAMODB_READ_TIMEOUT_SECONDS": "10",
+    "REDIS_TIMEOUT_SECONDS": "2",
+    "SQS_TIMEOUT_SECONDS": "5",
+}
 
 # Emulated, the first import of a function compiles its modules on an arm64 CPython at a tenth of native speed.
 pytestmark = pytest.mark.timeout(1500)
@@ -61,7 +70,7 @@ def environment(services: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> di
     for name, value in services.items():
         monkeypatch.setenv(name, value)
     wiring.reset()
-    return LOCAL_AWS_ENVIRONMENT | {"STAGE": "local"} | services
+    return LOCAL_AWS_ENVIRONMENT | {"STAGE": "local"} | EMULATION_TIMEOUTS | services
 
 
 def file_of(path: str) -> str:
