@@ -6,7 +6,15 @@ from typing import Any
 import pytest
 from pynamodb.models import Model
 
-from infra.aws.template import create_table_requests, load_template, queue_definitions, queue_env_vars, table_env_vars
+from infra.aws.template import (
+    create_table_requests,
+    load_template,
+    parameter_value,
+    queue_definitions,
+    queue_env_vars,
+    table_env_vars,
+)
+from infra.containers.images import lambda_image
 from watchlist_core.storage.tables import (
     AuditEventRecord,
     DirectoryEntryRecord,
@@ -99,14 +107,14 @@ def test_short_form_intrinsics_load_as_their_long_form() -> None:
     }
 
 
-def test_the_optional_http_api_sends_every_request_to_the_api_function_with_the_rest_apis_throttle() -> None:
+def test_the_optional_http_api_sends_every_request_to_the_api_functions_alias_with_the_rest_apis_throttle() -> None:
     resources = load_template()["Resources"]
     optional = {r["Type"]: r["Properties"] for r in resources.values() if r.get("Condition") == "WithHttpApi"}
     integration = optional["AWS::ApiGatewayV2::Integration"]
-    assert integration["IntegrationUri"] == {"Fn::GetAtt": ["ApiFunction", "Arn"]}
+    assert integration["IntegrationUri"] == {"Ref": "ApiFunction.Alias"}  # a published version, SnapStart's
     assert integration["PayloadFormatVersion"] == "2.0"  # the format the HTTP API sample events carry
     assert optional["AWS::ApiGatewayV2::Route"]["RouteKey"] == "$default"
-    assert optional["AWS::Lambda::Permission"]["FunctionName"] == {"Ref": "ApiFunction"}
+    assert optional["AWS::Lambda::Permission"]["FunctionName"] == {"Ref": "ApiFunction.Alias"}
     stage = optional["AWS::ApiGatewayV2::Stage"]
     assert stage["StageName"] == "$default"  # no stage prefix in the paths
     rest_throttle = resources["RestApi"]["Properties"]["MethodSettings"][0]
@@ -137,3 +145,31 @@ def test_every_value_the_functions_take_from_the_stack_is_an_output() -> None:
     assert "JWT_SECRET_ARN" in from_stack
     outputs = [output["Value"] for output in template["Outputs"].values()]
     assert [name for name, value in from_stack.items() if value not in outputs] == []
+
+
+def test_the_functions_and_layers_share_one_runtime_and_one_architecture_parameter() -> None:
+    template = load_template()
+    function = template["Globals"]["Function"]
+    assert function["Runtime"] == "python3.13"
+    assert function["Architectures"] == [{"Ref": "Architecture"}]
+    assert template["Parameters"]["Architecture"]["AllowedValues"] == ["x86_64", "arm64"]
+    for layer in ("SharedLayer", "DependenciesLayer"):
+        resource = template["Resources"][layer]
+        assert resource["Properties"]["CompatibleRuntimes"] == [function["Runtime"]]
+        assert resource["Properties"]["CompatibleArchitectures"] == [{"Ref": "Architecture"}]
+        assert resource["Metadata"] == {
+            "BuildMethod": function["Runtime"],
+            "BuildArchitecture": {"Ref": "Architecture"},
+        }
+    # sam local runs the default: AWS's image of that runtime and architecture (or its stand-in).
+    assert parameter_value(template, function["Architectures"][0]) == "x86_64"
+    assert lambda_image() == "public.ecr.aws/lambda/python:3.13-x86_64"
+
+
+def test_snapstart_applies_to_the_api_functions_published_versions() -> None:
+    template = load_template()
+    api = template["Resources"]["ApiFunction"]["Properties"]
+    assert api["AutoPublishAlias"] == "live"
+    assert api["SnapStart"] == {"ApplyOn": {"Ref": "SnapStart"}}
+    assert template["Parameters"]["SnapStart"]["AllowedValues"] == ["None", "PublishedVersions"]
+    assert template["Parameters"]["SnapStart"]["Default"] == "None"
