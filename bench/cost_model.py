@@ -111,6 +111,8 @@ class DynamoDBMeter:
                 for request in requests
             )
         response = call()
+        if operation == "UpdateItem":  # charged on the item as it is after the update (the audit lookups grow)
+            write_units = self._write_units(params["TableName"], None, {"Key": params["Key"]})
         read_units = 0.0
         strong = 1.0 if params.get("ConsistentRead") else 0.5
         if operation == "GetItem":  # a projection does not lower the charge: any item up to 4 KB is one unit
@@ -218,6 +220,19 @@ def own_ms(prepare: Callable[[], object], call: Callable[[], object], rounds: in
     return statistics.median(samples)
 
 
+def own_cpu_ms(prepare: Callable[[], object], call: Callable[[], object], rounds: int) -> float:
+    """Median processor time of `call` in this process, for a handler whose AWS requests overlap (the audit
+    batch's ten writes): there the waits' sum exceeds the wall time, and wall minus waits is no measure."""
+    samples = []
+    for _ in range(rounds):
+        prepare()
+        started = time.process_time()
+        with captured_output():
+            call()
+        samples.append((time.process_time() - started) * 1000)
+    return statistics.median(samples)
+
+
 def dollars(usage: Usage, memory_mb: int, architecture: str, api: str | None) -> dict[str, float]:
     """Cost of one invocation by service; `api` None for the audit function (no gateway in front)."""
     return {
@@ -291,7 +306,7 @@ def main() -> None:
         first = next_batch()
         audit = metered.run(lambda: store(first))
         batches: list[dict[str, Any]] = []
-        audit.own_ms = own_ms(lambda: batches.append(next_batch()), lambda: store(batches.pop()), rounds=AUDIT_ROUNDS)
+        audit.own_ms = own_cpu_ms(lambda: batches.append(next_batch()), lambda: store(batches.pop()), AUDIT_ROUNDS)
         audit.sqs_requests = AUDIT_SQS_REQUESTS_PER_BATCH
     per_event = 1 / AUDIT_BATCH
 
@@ -329,6 +344,10 @@ def main() -> None:
                 + "".join(f"{mixed[c] * 1e6:12.3f}" for c in components)
                 + f"{sum(mixed.values()) * 1e6:10.2f}"
             )
+    print(
+        "(the audit batch's own time is processor time, and its billed time sums its writes' latencies as if they"
+        " ran one after another: an upper bound, since its ten writes overlap)"
+    )
     snapstart_costs(api_memory)
     print(
         "\nNot per request: ElastiCache Serverless meters at least 1 GB (Redis OSS, about $91 a month), and a VPC "
