@@ -20,6 +20,7 @@ from typing import Any
 import snapshot_restore_py
 from ulid import ULID
 
+import watchlist_api.handler as api_handler
 from infra.local.events import LambdaContext, api_gateway_event
 from watchlist_core import tracing
 from watchlist_core.storage.tables import UserRecord
@@ -51,16 +52,21 @@ def redis_client_id() -> int:
 def restored(
     handler: Any, name: str, renew: bool, email: str, password: str, directory: Path, snapshot_random: Any
 ) -> None:
-    # CPython reseeds `random` in a forked child; a restored snapshot keeps the state it was taken with.
+    # Where a fork differs from a restore. CPython reseeds `random` in a forked child; a restored snapshot keeps the
+    # state it was taken with. And a fork shares the kernel's epoll instance behind the snapshot's event loop with
+    # its siblings (a restored microVM has a kernel of its own): each child leaves that loop for one of its own.
     random.setstate(snapshot_random)
+    api_handler._loop = None
     if renew:
         for hook, args, kwargs in snapshot_restore_py.get_after_restore():
             hook(*args, **kwargs)
-    token = sign_in(handler, email, password, source_ip=f"10.0.0.{len(name)}")
+    # The first draws, before serving: how many a sign-in makes depends on what its sibling did meanwhile.
+    first_draw = random.getrandbits(64)
     with tracing.invocation("snapstart-probe"):
         trace_id = tracing.current_trace_id()
+    token = sign_in(handler, email, password, source_ip=f"10.0.1.{list(INSTANCES).index(name)}")
     report = {
-        "random": random.getrandbits(64),
+        "random": first_draw,
         "trace_id": trace_id,
         "ulid": str(ULID()),
         "redis_client_id": redis_client_id(),
@@ -71,8 +77,7 @@ def restored(
 
 
 def main(directory: Path, email: str, password: str) -> None:
-    from watchlist_api.handler import handler
-
+    handler = api_handler.handler
     sign_in(handler, email, password, source_ip="10.0.0.1")
     dynamodb_client().from_snapshot = True
     (directory / "initialised.json").write_text(json.dumps({"redis_client_id": redis_client_id()}))

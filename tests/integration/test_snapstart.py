@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -30,18 +31,30 @@ NEW_KEY = "n" * 64
 def restore_instances(tmp_path: Path, environment: dict[str, str], email: str, rotate: Any) -> dict[str, Any]:
     """Runs tests/snapstart_instance.py; `rotate()` while the snapshot waits. What each instance reported."""
     command = [sys.executable, "-m", "tests.snapstart_instance", str(tmp_path), email, PASSWORD]
-    with subprocess.Popen(  # noqa: S603 (our own module)
-        command, cwd=ROOT, env=environment, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    ) as instance:
-        assert instance.stdout is not None
-        assert instance.stdin is not None
+    instance = subprocess.Popen(  # noqa: S603 (our own module)
+        command,
+        cwd=ROOT,
+        env=environment,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    assert instance.stdout is not None
+    assert instance.stdin is not None
+    try:
         while (line := instance.stdout.readline()) and line.strip() != "snapshot taken":
             pass
         assert line, "the instance exited before its snapshot"
         rotate()
         instance.stdin.write("restore\n")
         instance.stdin.close()
-        assert instance.wait(timeout=120) == 0
+        assert instance.wait(timeout=60) == 0
+    finally:
+        if instance.poll() is None:  # the restored children too: they share its process group
+            os.killpg(instance.pid, signal.SIGKILL)
+            instance.wait()
+        instance.stdout.close()
     errors = {path.stem: path.read_text() for path in tmp_path.glob("*.error")}
     assert not errors, errors
     return {path.stem: json.loads(path.read_text()) for path in tmp_path.glob("*.json")}
