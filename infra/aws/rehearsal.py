@@ -199,6 +199,25 @@ def drop_what_moto_cannot_create(template: Template) -> Template:
     }
 
 
+def _replace_references(node: Any, values: dict[str, Any], sub_texts: dict[str, str]) -> Any:
+    """`node` with every `Ref` and `Fn::GetAtt` whose target (`Name`, or `Name.Attribute`) `values` holds replaced
+    by its value, and in every `Fn::Sub` string each `${target}` that `sub_texts` holds by its text."""
+    if isinstance(node, list):
+        return [_replace_references(item, values, sub_texts) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if list(node) == ["Ref"] and node["Ref"] in values:
+        return values[node["Ref"]]
+    if list(node) == ["Fn::GetAtt"] and ".".join(node["Fn::GetAtt"]) in values:
+        return values[".".join(node["Fn::GetAtt"])]
+    if list(node) == ["Fn::Sub"] and isinstance(node["Fn::Sub"], str):
+        text = node["Fn::Sub"]
+        for target, replacement in sub_texts.items():
+            text = text.replace("${" + target + "}", replacement)
+        return {"Fn::Sub": text}
+    return {key: _replace_references(value, values, sub_texts) for key, value in node.items()}
+
+
 # Where the stand-in of a serverless cache is said to listen: a name that resolves nowhere (RFC 6761).
 CACHE_STAND_IN_HOST = "{logical_id}.cache.rehearsal.invalid"
 CACHE_STAND_IN_PORT = "6379"
@@ -219,23 +238,11 @@ def stand_in_serverless_caches(template: Template) -> Template:
             ("Port", CACHE_STAND_IN_PORT),
         )
     }
-
-    def replaced(node: Any) -> Any:
-        if isinstance(node, list):
-            return [replaced(item) for item in node]
-        if not isinstance(node, dict):
-            return node
-        if list(node) == ["Fn::GetAtt"] and ".".join(node["Fn::GetAtt"]) in attributes:
-            return attributes[".".join(node["Fn::GetAtt"])]
-        if list(node) == ["Fn::Sub"] and isinstance(node["Fn::Sub"], str):
-            text = node["Fn::Sub"]
-            for name, value in attributes.items():
-                text = text.replace("${" + name + "}", value)
-            return {"Fn::Sub": text}
-        return {key: replaced(value) for key, value in node.items()}
-
     resources = {key: value for key, value in template["Resources"].items() if key not in caches}
-    return template | {"Resources": replaced(resources), "Outputs": replaced(template.get("Outputs", {}))}
+    return template | {
+        "Resources": _replace_references(resources, attributes, attributes),
+        "Outputs": _replace_references(template.get("Outputs", {}), attributes, attributes),
+    }
 
 
 def disable_event_source_mappings(template: Template) -> Template:
@@ -262,27 +269,17 @@ def invoke_functions_unversioned(template: Template) -> Template:
         for logical_id, resource in resources.items()
         if resource["Type"] == "AWS::Lambda::Alias"
     }
-
-    def replaced(node: Any) -> Any:
-        if isinstance(node, list):
-            return [replaced(item) for item in node]
-        if not isinstance(node, dict):
-            return node
-        if list(node) == ["Ref"] and node["Ref"] in aliases:
-            return {"Fn::GetAtt": [aliases[node["Ref"]], "Arn"]}
-        if list(node) == ["Fn::Sub"] and isinstance(node["Fn::Sub"], str):
-            text = node["Fn::Sub"]
-            for alias, function in aliases.items():
-                text = text.replace("${" + alias + "}", "${" + function + ".Arn}")
-            return {"Fn::Sub": text}
-        return {key: replaced(value) for key, value in node.items()}
-
+    arns = {alias: {"Fn::GetAtt": [function, "Arn"]} for alias, function in aliases.items()}
+    sub_texts = {alias: "${" + function + ".Arn}" for alias, function in aliases.items()}
     kept = {
         logical_id: resource
         for logical_id, resource in resources.items()
         if resource["Type"] not in {"AWS::Lambda::Alias", "AWS::Lambda::Version"}
     }
-    return template | {"Resources": replaced(kept), "Outputs": replaced(template.get("Outputs", {}))}
+    return template | {
+        "Resources": _replace_references(kept, arns, sub_texts),
+        "Outputs": _replace_references(template.get("Outputs", {}), arns, sub_texts),
+    }
 
 
 # In the order they apply. Each is named in the closing table of docs/operations.md and tested on its own.
@@ -315,14 +312,10 @@ def create_secrets(template: Template, client: Any) -> Template:
         value = client.get_random_password(**generate)["RandomPassword"]
         arns[logical_id] = client.create_secret(Name=f"{logical_id}-{uuid.uuid4().hex[:8]}", SecretString=value)["ARN"]
 
-    def resolved(node: Any) -> Any:
-        if isinstance(node, dict):
-            if list(node) == ["Ref"] and node["Ref"] in arns:
-                return arns[node["Ref"]]
-            return {key: resolved(value) for key, value in node.items()}
-        return [resolved(item) for item in node] if isinstance(node, list) else node
-
-    return template | {"Resources": resolved(template["Resources"]), "Outputs": resolved(template["Outputs"])}
+    return template | {
+        "Resources": _replace_references(template["Resources"], arns, {}),
+        "Outputs": _replace_references(template["Outputs"], arns, {}),
+    }
 
 
 def condition_holds(template: Template, condition: str, parameters: dict[str, str]) -> bool:
