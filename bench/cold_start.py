@@ -7,10 +7,12 @@ Rounds alternate the two so machine noise falls on both alike.
 
 from __future__ import annotations
 
+import functools
 import os
 import statistics
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,9 +49,24 @@ ENV = os.environ | {
 }
 
 
-def timed_import(imports: str) -> float:
-    command = [PYTHON, "-c", TIMED.format(imports=imports)]
-    return float(subprocess.run(command, env=ENV, capture_output=True, text=True, check=True).stdout)  # noqa: S603
+def timed_import(imports: str, interpreter: tuple[str, ...] = (PYTHON,), environment: dict[str, str] = ENV) -> float:
+    command = [*interpreter, "-c", TIMED.format(imports=imports)]
+    return float(subprocess.run(command, env=environment, capture_output=True, text=True, check=True).stdout)  # noqa: S603
+
+
+def interleaved[K](subjects: dict[K, Callable[[], float]]) -> dict[K, list[float]]:
+    """ROUNDS of every subject in turn, so that the machine's drift falls on all alike."""
+    samples: dict[K, list[float]] = {key: [] for key in subjects}
+    for _ in range(ROUNDS):
+        for key, measure in subjects.items():
+            samples[key].append(measure())
+    return samples
+
+
+def paired_ratio(values: list[float], baselines: list[float]) -> float:
+    """The median of the rounds' own ratios: this machine's speed drifts by tens of percent between runs, so only
+    a ratio within one round (the same few seconds) is stable."""
+    return statistics.median(value / baseline for value, baseline in zip(values, baselines, strict=True))
 
 
 def import_times(imports: str) -> dict[str, int]:
@@ -67,21 +84,13 @@ def import_times(imports: str) -> dict[str, int]:
 
 def main() -> None:
     print(f"interpreter: {PYTHON}")
-    samples: dict[str, list[float]] = {name: [] for name in SUBJECTS}
-    for _ in range(ROUNDS):
-        for name, imports in SUBJECTS.items():
-            samples[name].append(timed_import(imports))
-    medians = {name: statistics.median(values) for name, values in samples.items()}
+    samples = interleaved({name: functools.partial(timed_import, imports) for name, imports in SUBJECTS.items()})
     for name, values in samples.items():
-        paired = statistics.median(value / floor for value, floor in zip(values, samples[FLOOR], strict=True))
         print(
-            f"{name:40} median {medians[name] * 1000:7.1f} ms   min {min(values) * 1000:7.1f} ms   "
-            f"x floor {paired:.2f} (median of the rounds' ratios)   n={len(values)}"
+            f"{name:40} median {statistics.median(values) * 1000:7.1f} ms   min {min(values) * 1000:7.1f} ms   "
+            f"x floor {paired_ratio(values, samples[FLOOR]):.2f} (median of the rounds' ratios)   n={len(values)}"
         )
-    # Pair by pair: this machine's speed drifts by tens of percent between runs, so only a ratio within one
-    # round (the same few seconds) is stable.
-    paired_ratio = statistics.median(h / f for h, f in zip(samples[HANDLER], samples[FLOOR], strict=True))
-    print(f"ratio handler/floor: {paired_ratio:.2f}x   target <= 1.2x")
+    print(f"ratio handler/floor: {paired_ratio(samples[HANDLER], samples[FLOOR]):.2f}x   target <= 1.2x")
 
     floor_modules = import_times(SUBJECTS[FLOOR])
     ours = import_times(SUBJECTS[HANDLER])
@@ -144,8 +153,7 @@ WITHOUT_BYTECODE = {"PYTHONPYCACHEPREFIX": "/nonexistent/bytecode"}
 
 def artifact_import(imports: str, extra: dict[str, str]) -> float:
     variables = ENV | extra | {"PYTHONPATH": os.pathsep.join(map(str, ARTIFACT_PATH)), "PYTHONDONTWRITEBYTECODE": "1"}
-    command = [sys.executable, "-S", "-c", TIMED.format(imports=imports)]
-    return float(subprocess.run(command, env=variables, capture_output=True, text=True, check=True).stdout)  # noqa: S603
+    return timed_import(imports, (sys.executable, "-S"), variables)
 
 
 def artifact_cold_start() -> None:
@@ -158,21 +166,17 @@ def artifact_cold_start() -> None:
         ("floor", "source only"): (SUBJECTS[FLOOR], WITHOUT_BYTECODE),
         ("handler", "source only"): (SUBJECTS[HANDLER], WITHOUT_BYTECODE),
     }
-    samples: dict[tuple[str, str], list[float]] = {key: [] for key in subjects}
-    for _ in range(ROUNDS):
-        for key, (imports, extra) in subjects.items():
-            samples[key].append(artifact_import(imports, extra))
+    samples = interleaved(
+        {key: functools.partial(artifact_import, imports, extra) for key, (imports, extra) in subjects.items()}
+    )
     print(f"\nthe deployed artifact ({BUILD.relative_to(ROOT)}, read-only as on Lambda):")
     for bytecode in ("compiled", "source only"):
         floor, handler = samples[("floor", bytecode)], samples[("handler", bytecode)]
-        ratio = statistics.median(h / f for h, f in zip(handler, floor, strict=True))
         print(
             f"  bytecode {bytecode:11}  floor median {statistics.median(floor) * 1000:7.1f} ms   handler median "
-            f"{statistics.median(handler) * 1000:7.1f} ms   handler/floor {ratio:.2f}x"
+            f"{statistics.median(handler) * 1000:7.1f} ms   handler/floor {paired_ratio(handler, floor):.2f}x"
         )
-    saving = statistics.median(
-        c / s for c, s in zip(samples[("handler", "compiled")], samples[("handler", "source only")], strict=True)
-    )
+    saving = paired_ratio(samples[("handler", "compiled")], samples[("handler", "source only")])
     print(f"  handler, compiled / source only: {saving:.2f}x (median of the rounds' ratios)")
 
 
