@@ -21,7 +21,7 @@ import snapshot_restore_py
 from ulid import ULID
 
 import watchlist_api.handler as api_handler
-from infra.local.events import LambdaContext, api_gateway_event
+from tests.support import Api
 from watchlist_core import tracing
 from watchlist_core.storage.tables import UserRecord
 from watchlist_core.wiring import get_services
@@ -29,14 +29,8 @@ from watchlist_core.wiring import get_services
 INSTANCES = {"restored-1": True, "restored-2": True, "unrenewed-1": False, "unrenewed-2": False}
 
 
-def sign_in(handler: Any, email: str, password: str, source_ip: str) -> str:
-    body = json.dumps({"email": email, "password": password}).encode()
-    event = api_gateway_event(
-        "POST", "/v1/auth/login", headers=[("content-type", "application/json")], body=body, source_ip=source_ip
-    )
-    response = handler(event, LambdaContext())
-    assert response["statusCode"] == 200, response
-    return str(json.loads(response["body"])["access_token"])
+def sign_in(email: str, password: str, source_ip: str) -> str:
+    return str(Api(api_handler.handler, source_ip=source_ip).login(email, password)["access_token"])
 
 
 def dynamodb_client() -> Any:
@@ -49,9 +43,7 @@ def redis_client_id() -> int:
     return int(client_id)
 
 
-def restored(
-    handler: Any, name: str, renew: bool, email: str, password: str, directory: Path, snapshot_random: Any
-) -> None:
+def restored(name: str, renew: bool, email: str, password: str, directory: Path, snapshot_random: Any) -> None:
     # Where a fork differs from a restore. CPython reseeds `random` in a forked child; a restored snapshot keeps the
     # state it was taken with. And a fork shares the kernel's epoll instance behind the snapshot's event loop with
     # its siblings (a restored microVM has a kernel of its own): each child leaves that loop for one of its own.
@@ -64,7 +56,7 @@ def restored(
     first_draw = random.getrandbits(64)
     with tracing.invocation("snapstart-probe"):
         trace_id = tracing.current_trace_id()
-    token = sign_in(handler, email, password, source_ip=f"10.0.1.{list(INSTANCES).index(name)}")
+    token = sign_in(email, password, source_ip=f"10.0.1.{list(INSTANCES).index(name)}")
     report = {
         "random": first_draw,
         "trace_id": trace_id,
@@ -77,8 +69,7 @@ def restored(
 
 
 def main(directory: Path, email: str, password: str) -> None:
-    handler = api_handler.handler
-    sign_in(handler, email, password, source_ip="10.0.0.1")
+    sign_in(email, password, source_ip="10.0.0.1")
     dynamodb_client().from_snapshot = True
     (directory / "initialised.json").write_text(json.dumps({"redis_client_id": redis_client_id()}))
     for hook, args, kwargs in snapshot_restore_py.get_before_snapshot():
@@ -92,7 +83,7 @@ def main(directory: Path, email: str, password: str) -> None:
         pid = os.fork()
         if pid == 0:
             try:
-                restored(handler, name, renew, email, password, directory, snapshot_random)
+                restored(name, renew, email, password, directory, snapshot_random)
             except BaseException:  # noqa: BLE001 (any failure is the test's to read, in the file)
                 (directory / f"{name}.error").write_text(traceback.format_exc())
             finally:
