@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from infra import ROOT
-from infra.containers.engine import DEBOOTSTRAP_PACKAGE, apt_install, succeeds
+from infra.containers.engine import DEBOOTSTRAP_PACKAGE, install_missing, succeeds
 from infra.containers.images import DEBIAN_MIRROR, STANDINS
 
 SUITE = "trixie"  # Python 3.13, the functions' runtime
@@ -37,13 +37,7 @@ def arm64_root() -> Path:
     root = ROOTS / f"{SUITE}-{digest}"
     if (root / PYTHON.lstrip("/")).exists():
         return root
-    missing = [
-        package
-        for program, package in (("debootstrap", DEBOOTSTRAP_PACKAGE), (str(QEMU), QEMU_PACKAGE))
-        if shutil.which(program) is None
-    ]
-    if missing:
-        apt_install(*missing)
+    install_missing({"debootstrap": DEBOOTSTRAP_PACKAGE, str(QEMU): QEMU_PACKAGE})
     ROOTS.mkdir(parents=True, exist_ok=True)
     building = Path(tempfile.mkdtemp(prefix=f"{SUITE}-", dir=ROOTS))
     command = ["debootstrap", "--foreign", "--arch=arm64", "--variant=minbase", f"--include={PACKAGES}"]

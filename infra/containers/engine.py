@@ -53,6 +53,13 @@ def apt_install(*packages: str) -> None:
     )
 
 
+def install_missing(packages: dict[str, str]) -> None:
+    """Each program's Debian package (`program -> package`), installed when the program is not on the PATH."""
+    missing = sorted({package for program, package in packages.items() if shutil.which(program) is None})
+    if missing:
+        apt_install(*missing)
+
+
 def succeeds(
     command: list[str], environment: dict[str, str] | None = None, *, show_failure: bool = False, timeout: float = 900
 ) -> bool:

@@ -25,7 +25,7 @@ import yaml
 
 from infra import ROOT
 from infra.aws.template import load_template, parameter_value
-from infra.containers.engine import DEBOOTSTRAP_PACKAGE, apt_install, say, succeeds
+from infra.containers.engine import DEBOOTSTRAP_PACKAGE, install_missing, say, succeeds
 
 STANDINS = Path(__file__).resolve().parent / "standins"
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -171,8 +171,7 @@ class StandIns:
 
         def build() -> None:
             say(f"building the stand-in base image {tag}: debootstrap {DEBIAN_SUITE} from {DEBIAN_MIRROR}")
-            if shutil.which("debootstrap") is None:
-                apt_install(DEBOOTSTRAP_PACKAGE)
+            install_missing({"debootstrap": DEBOOTSTRAP_PACKAGE})
             with tempfile.TemporaryDirectory(prefix="standin-rootfs-") as directory:
                 rootfs = Path(directory) / "rootfs"
                 debootstrap = ["debootstrap", "--variant=minbase", f"--include={BASE_PACKAGES}"]
