@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,9 @@ OLD_KEY = "k" * 64
 NEW_KEY = "n" * 64
 
 
-def restore_instances(tmp_path: Path, environment: dict[str, str], email: str, rotate: Any) -> dict[str, Any]:
+def restore_instances(
+    tmp_path: Path, environment: dict[str, str], email: str, rotate: Callable[[], object]
+) -> dict[str, Any]:
     """Runs tests/snapstart_instance.py; `rotate()` while the snapshot waits. What each instance reported."""
     command = [sys.executable, "-m", "tests.snapstart_instance", str(tmp_path), email, PASSWORD]
     instance = subprocess.Popen(  # noqa: S603 (our own module)
