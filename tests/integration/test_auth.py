@@ -292,3 +292,13 @@ def test_missing_or_malformed_authorization_header_is_401(api: Api) -> None:
     _assert_unauthenticated(api.get("/v1/watchlists"))
     _assert_unauthenticated(api.get("/v1/watchlists", headers={"Authorization": "Basic dXNlcjpwYXNz"}))
     _assert_unauthenticated(api.get("/v1/auth/me", headers={"Authorization": "Bearer"}))
+
+
+def test_the_challenge_names_an_invalid_token_only_when_a_bearer_token_was_sent(api: Api) -> None:
+    # RFC 6750 section 3.1: a request with no credentials (or only another scheme's) gets no error code.
+    assert api.get("/v1/watchlists").header("www-authenticate") == "Bearer"
+    basic = api.get("/v1/watchlists", headers={"Authorization": "Basic dXNlcjpwYXNz"})
+    assert basic.header("www-authenticate") == "Bearer"
+    invalid = 'Bearer error="invalid_token"'
+    assert api.get("/v1/watchlists", token="not-a-jwt").header("www-authenticate") == invalid
+    assert api.get("/v1/auth/me", headers={"Authorization": "Bearer"}).header("www-authenticate") == invalid

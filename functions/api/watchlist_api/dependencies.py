@@ -14,7 +14,7 @@ from watchlist_api.conditional import OwnerCache
 from watchlist_api.rate_limit_headers import attach_rate_limit
 from watchlist_core import tracing
 from watchlist_core.domain import User
-from watchlist_core.errors import AuthenticationError
+from watchlist_core.errors import AuthenticationError, MissingCredentialsError
 from watchlist_core.security.tokens import AccessClaims
 from watchlist_core.wiring import Services, get_services
 
@@ -46,8 +46,12 @@ def admitted(*policy_names: str) -> Callable[[Request, Services, str | None], Aw
     async def admit(
         request: Request, services: ServicesDep, token: Annotated[str | None, Depends(bearer)]
     ) -> AdmittedCaller:
+        # None: no Authorization header, or another scheme (RFC 6750 counts both as no credentials); "": a
+        # `Bearer` with nothing after it, a token sent malformed.
+        if token is None:
+            raise MissingCredentialsError("A bearer access token is required.")
         if not token:
-            raise AuthenticationError("A bearer access token is required.")
+            raise AuthenticationError("The bearer access token is empty.")
         claims = services.auth.authenticate(token)
         tracing.annotate(user_id=claims.user_id)
         admission = services.admission.admit_user(claims, policy_names)

@@ -20,6 +20,7 @@ from watchlist_core.errors import (
     DependencyUnavailableError,
     DomainError,
     InvalidInputError,
+    MissingCredentialsError,
     NotFoundError,
     PermissionDeniedError,
     PreconditionFailedError,
@@ -135,7 +136,9 @@ def _domain_error(request: Request, exc: Exception) -> ProblemResponse:
     headers: dict[str, str] = {}
     extra: dict[str, Any] = {}
     if isinstance(exc, AuthenticationError):
-        headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+        # RFC 6750 section 3.1: an error code only when a token was sent.
+        missing = isinstance(exc, MissingCredentialsError)
+        headers["WWW-Authenticate"] = "Bearer" if missing else 'Bearer error="invalid_token"'
     if isinstance(exc, DependencyUnavailableError | RequestInProgressError):
         headers["Retry-After"] = str(exc.retry_after_seconds)
     if isinstance(exc, RateLimitedError):

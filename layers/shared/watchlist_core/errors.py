@@ -32,7 +32,12 @@ class PreconditionFailedError(DomainError):
 
 
 class AuthenticationError(DomainError):
-    """Credentials or a token are missing, wrong, expired or revoked."""
+    """Credentials or a token are wrong, expired or revoked (or missing: see `MissingCredentialsError`)."""
+
+
+class MissingCredentialsError(AuthenticationError):
+    """The request carries no credentials at all (no bearer token): RFC 6750 section 3.1 then challenges the
+    client without an error code, since there is no token to call invalid."""
 
 
 class PermissionDeniedError(DomainError):
