@@ -18,6 +18,7 @@ from infra.local.events import api_gateway_event
 from infra.local.local_aws import use_moto
 from infra.local.moto_server import MotoServer
 from infra.local.redis_server import RedisServer
+from infra.local.signing_key import use_local_signing_key
 from tests.support import Api
 from watchlist_core import wiring
 from watchlist_core.observability import logger
@@ -52,6 +53,7 @@ def local_stack() -> Iterator[RedisServer]:
     """A moto server with the tables and queues and a redis-server of its own, as the API's environment."""
     with MotoServer() as moto, RedisServer() as redis:
         os.environ.update(DEV_ENVIRONMENT)
+        use_local_signing_key()
         os.environ["REDIS_URL"] = redis.url
         os.environ["RATE_LIMIT_USER"] = "1000000/60"  # the benchmarks measure work, not refusals
         use_moto(moto.endpoint_url)

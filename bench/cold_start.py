@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+import secrets
 import statistics
 import subprocess
 import sys
@@ -43,6 +44,7 @@ SUBJECTS = {
 ENV = os.environ | {
     "AWS_REGION": "us-east-1",
     "STAGE": "local",
+    "JWT_SECRET": secrets.token_urlsafe(48),  # the API function's init refuses to start without a key
     "AWS_DEFAULT_REGION": "us-east-1",
     "REDIS_URL": "redis://127.0.0.1:1/0",  # the deployed client (never contacted by GET /health)
     "POWERTOOLS_LOG_LEVEL": "WARNING",

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from infra.local.local_aws import LOCAL_AWS_ENVIRONMENT
+from tests.support import TEST_SIGNING_KEY
 from watchlist_core import wiring
 from watchlist_core.settings import Settings
 
@@ -16,12 +17,14 @@ SETTINGS_VARIABLES = {name.upper() for name in Settings.model_fields} - {"AWS_RE
 
 @pytest.fixture(autouse=True)
 def clean_configuration(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Fake credentials, local stage, and settings and services rebuilt from this test's environment."""
+    """Fake credentials, local stage, the suite's signing key, and settings and services rebuilt from this test's
+    environment."""
     for name, value in LOCAL_AWS_ENVIRONMENT.items():
         monkeypatch.setenv(name, value)
     for name in os.environ:
         if name.upper() in SETTINGS_VARIABLES:
             monkeypatch.delenv(name)
+    monkeypatch.setenv("JWT_SECRET", TEST_SIGNING_KEY)
     wiring.reset()
     yield
     wiring.reset()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json as jsonlib
+import secrets
 import urllib.error
 import urllib.request
 import uuid
@@ -25,6 +26,8 @@ from watchlist_core.domain import utc_now
 from watchlist_core.settings import get_settings
 
 PASSWORD = "correct horse battery"
+# The suite's own signing key (every test's JWT_SECRET), as every local stack has its own: none is in the code.
+TEST_SIGNING_KEY = secrets.token_urlsafe(48)
 
 # The two kinds of Redis users deploy: one server, or a cluster (ElastiCache Serverless, a cluster-mode-enabled
 # replication group), here of three primaries.

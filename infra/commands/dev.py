@@ -29,6 +29,7 @@ from infra.local.local_aws import LOCAL_AWS_ENVIRONMENT
 from infra.local.moto_server import MotoServer
 from infra.local.reload import CodeWatcher, ReloadingInstances, RestartingProcess, reloader
 from infra.local.servers import wait_until_listening
+from infra.local.signing_key import use_local_signing_key
 from watchlist_core.settings import get_settings
 
 LOCAL_REDIS = ("127.0.0.1", 6379)
@@ -73,6 +74,7 @@ def main() -> int:
     port = int(os.environ.get("PORT", "8000"))
     for name, value in DEV_ENVIRONMENT.items():
         os.environ.setdefault(name, value)
+    use_local_signing_key()
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     print(_choose_redis(), flush=True)

@@ -119,7 +119,7 @@ def dev_stack_in(root: Path, admin_email: str, admin_password: str, **environmen
 @contextmanager
 def sam_local_stack(admin_email: str, admin_password: str, **environment: str) -> Iterator[LocalStack]:
     """`make sam-local` on free ports, once it is ready."""
-    ports = {name: str(free_port()) for name in ("PORT", "LAMBDA_PORT", "DYNAMODB_PORT", "REDIS_PORT", "SQS_PORT")}
+    ports = {name: str(free_port()) for name in ("PORT", "LAMBDA_PORT", "DYNAMODB_PORT", "SQS_PORT")}
     child_environment = os.environ | ports | {"ADMIN_EMAIL": admin_email, "ADMIN_PASSWORD": admin_password}
     running = LocalStack(
         f"http://127.0.0.1:{ports['PORT']}",
@@ -148,9 +148,7 @@ def compose_stack(
     """`docker compose up --build` in the foreground (`compose`: the compose command with its files; `environment`:
     the engine's and the images'), on free ports, once the API answers; leaving sends Ctrl-C's SIGINT, as a user
     stops it. `services` holds the front end's URL."""
-    ports = {
-        name: str(free_port()) for name in ("API_PORT", "FRONTEND_PORT", "DYNAMODB_PORT", "REDIS_PORT", "SQS_PORT")
-    }
+    ports = {name: str(free_port()) for name in ("API_PORT", "FRONTEND_PORT", "DYNAMODB_PORT", "SQS_PORT")}
     child_environment = environment | ports | {"ADMIN_EMAIL": admin_email, "ADMIN_PASSWORD": admin_password}
     running = LocalStack(
         f"http://127.0.0.1:{ports['API_PORT']}",

@@ -16,6 +16,7 @@ from infra.commands.sample_events import handler_for, load_event, placeholder_va
 from infra.local.events import LambdaContext
 from infra.local.local_aws import LOCAL_AWS_ENVIRONMENT, use_moto
 from infra.local.moto_server import MotoServer
+from infra.local.signing_key import use_local_signing_key
 from watchlist_core.settings import get_settings
 
 
@@ -23,6 +24,7 @@ def main(argv: list[str]) -> int:
     if len(argv) != 1:
         print("usage: python -m infra.commands.invoke events/<file>.json", file=sys.stderr)
         return 2
+    use_local_signing_key()
     with ExitStack() as stack:
         if not os.environ.get("DYNAMODB_ENDPOINT_URL"):
             for name, value in LOCAL_AWS_ENVIRONMENT.items():

@@ -7,6 +7,7 @@ python -m infra.commands.verify_build .aws-sam/build
 
 from __future__ import annotations
 
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -41,6 +42,7 @@ def verify(build_dir: Path) -> list[str]:
             "PYTHONPATH": ":".join(str(path) for path in paths),
             "PYTHONNOUSERSITE": "1",
             "STAGE": "local",
+            "JWT_SECRET": secrets.token_urlsafe(48),  # the API function's init refuses to start without a key
             "AWS_DEFAULT_REGION": "us-east-1",
             "POWERTOOLS_LOG_LEVEL": "WARNING",
         }

@@ -11,7 +11,7 @@ everything it started on SIGINT or SIGTERM: SAM and its containers, the compose 
 GITHUB_STUB=1: the GitHub stand-in as a compose service, the API pointed at it. REDIS_CLUSTER=1: the functions on
 a Redis Cluster of three primaries (compose services too) instead of the single Redis server. FRONTEND=1: the
 Streamlit front end on this machine (FRONTEND_PORT, default 8501). LAMBDA_PORT: the port of `sam local
-start-lambda` (default: a free one). DYNAMODB_PORT, REDIS_PORT, SQS_PORT: where the compose services are
+start-lambda` (default: a free one). DYNAMODB_PORT, SQS_PORT: where the compose services are
 published (see docker-compose.yml). Run it after `sam build` (the Makefile does).
 """
 
@@ -37,6 +37,7 @@ from infra.containers.images import Resolved, resolve
 from infra.local.frontend import streamlit
 from infra.local.local_aws import LOCAL_AWS_ENVIRONMENT
 from infra.local.servers import child_process, free_port, wait_until_answering
+from infra.local.signing_key import local_signing_key
 
 BUILD_DIR = ROOT / ".aws-sam" / "build"
 ENV_VARS_FILE = ROOT / "infra" / "sam-local-env.json"
@@ -121,7 +122,6 @@ class Sam:
     environment: dict[str, str]
     images: Resolved
     env_vars_file: Path
-    redis_url: str = SINGLE_REDIS_URL
 
     def command(self, subcommand: str, *arguments: str) -> list[str]:
         image = ["--invoke-image", self.images.lambda_image] if self.images.lambda_is_standin else []
@@ -135,8 +135,6 @@ class Sam:
             NETWORK,
             "--env-vars",
             str(self.env_vars_file),
-            "--parameter-overrides",
-            f"RedisUrl={self.redis_url}",
             "--region",
             "us-east-1",
             "--skip-pull-image",  # the image is here: pulled, or the stand-in
@@ -146,10 +144,11 @@ class Sam:
 
 
 def env_vars_file(directory: Path, github_stub: bool, redis_url: str = SINGLE_REDIS_URL) -> Path:
-    """infra/sam-local-env.json, with the GitHub stand-in when asked for, and the Redis to use (the file's value
-    wins over the template's RedisUrl)."""
+    """infra/sam-local-env.json, with the GitHub stand-in when asked for, and the Redis to use (the template
+    declares REDIS_URL, empty without the stack's own cache, for this file to set)."""
     variables = json.loads(ENV_VARS_FILE.read_text())
     variables["Parameters"]["REDIS_URL"] = redis_url
+    variables["Parameters"]["JWT_SECRET"] = local_signing_key()
     if github_stub:
         variables["Parameters"]["GITHUB_API_URL"] = GITHUB_STUB_URL
     path = directory / "env-vars.json"
@@ -165,8 +164,8 @@ def host_environment(compose: Compose) -> dict[str, str]:
         **LOCAL_AWS_ENVIRONMENT,
         "DYNAMODB_ENDPOINT_URL": compose.published("dynamodb", 8000),
         "SQS_ENDPOINT_URL": compose.published("sqs", 9324),
-        "REDIS_URL": compose.published("redis", 6379).replace("http://", "redis://") + "/0",
         "AUDIT_OUTBOX_GRACE_SECONDS": "10",
+        "JWT_SECRET": local_signing_key(),
     }
 
 
@@ -207,7 +206,7 @@ def main() -> int:
 
         directory = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sam-local-")))
         redis_url = CLUSTER_REDIS_URL if redis_cluster else SINGLE_REDIS_URL
-        sam = Sam(engine, images, env_vars_file(directory, github_stub, redis_url), redis_url)
+        sam = Sam(engine, images, env_vars_file(directory, github_stub, redis_url))
         stack.callback(remove_function_containers, engine)
         lambda_endpoint = f"http://127.0.0.1:{os.environ.get('LAMBDA_PORT') or free_port()}"
         functions = stack.enter_context(

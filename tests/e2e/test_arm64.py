@@ -20,7 +20,7 @@ from infra.containers.arm64 import arm64_root, install_function, invoke
 from infra.local.local_aws import LOCAL_AWS_ENVIRONMENT, use_moto
 from infra.local.moto_server import MotoServer
 from infra.local.redis_server import RedisServer
-from tests.support import assert_expected_outcome
+from tests.support import TEST_SIGNING_KEY, assert_expected_outcome
 from watchlist_core import wiring
 
 BUILD = ROOT / ".aws-sam" / "build-arm64"
@@ -70,7 +70,7 @@ def environment(services: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> di
     for name, value in services.items():
         monkeypatch.setenv(name, value)
     wiring.reset()
-    return LOCAL_AWS_ENVIRONMENT | {"STAGE": "local"} | EMULATION_TIMEOUTS | services
+    return LOCAL_AWS_ENVIRONMENT | {"STAGE": "local", "JWT_SECRET": TEST_SIGNING_KEY} | EMULATION_TIMEOUTS | services
 
 
 def file_of(path: str) -> str:

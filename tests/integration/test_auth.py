@@ -11,9 +11,8 @@ import httpx
 import jwt
 import pytest
 
-from tests.support import PASSWORD, Api, past_the_refresh_grace, unique_email
+from tests.support import PASSWORD, TEST_SIGNING_KEY, Api, past_the_refresh_grace, unique_email
 from watchlist_core import wiring
-from watchlist_core.settings import LOCAL_JWT_SECRET
 from watchlist_core.wiring import get_services
 
 
@@ -246,7 +245,7 @@ def test_me_has_an_etag_and_answers_304_to_if_none_match(api: Api) -> None:
     assert again.header("etag") == etag
 
 
-def _forged(claims: dict[str, object], key: str = LOCAL_JWT_SECRET, algorithm: str = "HS256") -> str:
+def _forged(claims: dict[str, object], key: str = TEST_SIGNING_KEY, algorithm: str = "HS256") -> str:
     now = datetime.now(UTC)
     base: dict[str, object] = {
         "iss": "watchlist-api",
@@ -266,13 +265,24 @@ def _forged(claims: dict[str, object], key: str = LOCAL_JWT_SECRET, algorithm: s
     [
         _forged({"exp": datetime.now(UTC) - timedelta(seconds=5)}),
         _forged({}, key="another secret that is long enough for hs256"),
+        # The constant every local stack signed with before each got its own key: public, since it was in the code.
+        _forged({"sid": "never-issued"}, key="local-development-secret-never-use-it-outside-local"),
         _forged({"aud": "someone-else"}),
         _forged({"iss": "someone-else"}),
         _forged({"typ": "refresh"}),
-        jwt.encode({"sub": "x", "typ": "access"}, LOCAL_JWT_SECRET, algorithm="HS256"),
+        jwt.encode({"sub": "x", "typ": "access"}, TEST_SIGNING_KEY, algorithm="HS256"),
         "not-a-jwt",
     ],
-    ids=["expired", "wrong-key", "wrong-audience", "wrong-issuer", "wrong-type", "missing-claims", "garbage"],
+    ids=[
+        "expired",
+        "wrong-key",
+        "former-public-key",
+        "wrong-audience",
+        "wrong-issuer",
+        "wrong-type",
+        "missing-claims",
+        "garbage",
+    ],
 )
 def test_bad_tokens_get_401_with_www_authenticate(api: Api, token: str) -> None:
     _assert_unauthenticated(api.get("/v1/watchlists", token=token))

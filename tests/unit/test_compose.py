@@ -96,6 +96,9 @@ def test_sam_local_starts_the_services_it_needs_and_not_the_api_of_docker_compos
     ]
 
 
+REDIS_PORT = 6379
+
+
 def container_port(service: dict[str, Any]) -> int:
     return int(service["ports"][0].rsplit(":", 1)[1])
 
@@ -104,24 +107,42 @@ def test_the_api_container_reaches_each_service_on_its_container_port() -> None:
     services = compose()["services"]
     api = services["api"]
     environment = api["environment"]
-    for variable, service in (
-        ("DYNAMODB_ENDPOINT_URL", "dynamodb"),
-        ("SQS_ENDPOINT_URL", "sqs"),
-        ("REDIS_URL", "redis"),
+    for variable, service, port in (
+        ("DYNAMODB_ENDPOINT_URL", "dynamodb", container_port(services["dynamodb"])),
+        ("SQS_ENDPOINT_URL", "sqs", container_port(services["sqs"])),
+        ("REDIS_URL", "redis", REDIS_PORT),  # not published: see the test below
     ):
         address = urlparse(environment[variable])
-        assert (address.hostname, address.port) == (service, container_port(services[service]))
+        assert (address.hostname, address.port) == (service, port)
         assert service in api["depends_on"]
     # What make dev reads beside the settings: the URL it prints, the first admin.
     assert set(environment) <= {name.upper() for name in Settings.model_fields} | {
         "PUBLIC_URL",
         "ADMIN_EMAIL",
         "ADMIN_PASSWORD",
+        "LOCAL_STATE_DIR",
     }
     # The front end calls the API over the network, on the port the API's make dev serves (the Dockerfile's PORT).
     dockerfile = (ROOT / api["build"]["dockerfile"]).read_text()
     assert re.search(r"\bPORT=(\d+)", dockerfile)[1] == str(container_port(api))  # type: ignore[index]
     assert services["frontend"]["environment"]["WATCHLIST_API_URL"] == f"http://api:{container_port(api)}"
+
+
+def test_ports_are_published_on_the_loopback_only_and_redis_not_at_all() -> None:
+    """Anyone on the developer's network could otherwise call the API, or rewrite Redis (it has no password)."""
+    services = compose()["services"]
+    published = {name: service["ports"] for name, service in services.items() if "ports" in service}
+    assert set(published) == {"api", "frontend", "dynamodb", "sqs"}
+    for ports in published.values():
+        assert all(port.startswith("${BIND_ADDRESS:-127.0.0.1}:") for port in ports), ports
+    assert "ports" not in services["redis"]
+
+
+def test_the_api_keeps_its_generated_signing_key_in_a_volume_of_its_own() -> None:
+    api = compose()["services"]["api"]
+    state = api["environment"]["LOCAL_STATE_DIR"]
+    assert any(volume.split(":")[1] == state and not volume.startswith(".") for volume in api["volumes"])
+    assert "JWT_SECRET" not in api["environment"]
 
 
 def test_the_api_image_gets_every_file_it_copies_and_imports_the_project_as_make_install_does() -> None:

@@ -10,15 +10,18 @@ from mangum import Mangum
 from mangum.adapter import DEFAULT_TEXT_MIME_TYPES
 
 from watchlist_api.app import create_app
-from watchlist_core import snapshots, tracing
+from watchlist_core import snapshots, tracing, wiring
 from watchlist_core.observability import logger
-from watchlist_core.wiring import get_services
 
 # Lifespan off: Mangum would otherwise run startup and shutdown around every single invocation.
 # "+json" keeps application/problem+json a text body: base64 would reach REST API clients undecoded.
 asgi_handler = Mangum(create_app(), lifespan="off", text_mime_types=[*DEFAULT_TEXT_MIME_TYPES, "+json"])
 _loop: asyncio.AbstractEventLoop | None = None
 snapshots.register_hooks()  # run by Lambda only where SnapStart is on (template.yaml)
+# Lambda's init: an instance without a usable signing key fails here, loudly, before it could answer anything. The
+# only configuration read at import, and cheap: the settings, and the key (from Secrets Manager where deployed, which
+# the first request would fetch anyway; SnapStart forgets it before the snapshot).
+wiring.signing_key()
 
 
 def _current_loop() -> asyncio.AbstractEventLoop:
@@ -31,7 +34,7 @@ def _current_loop() -> asyncio.AbstractEventLoop:
 
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    get_services()  # fails the invocation, not a request, when the configuration is invalid
+    wiring.get_services()  # fails the invocation, not a request, when the configuration is invalid
     # Mangum runs the app on the thread's current loop; code such as asyncio.run() may have unset it.
     asyncio.set_event_loop(_current_loop())
     with tracing.invocation("watchlist-api", faas_invocation_id=context.aws_request_id):

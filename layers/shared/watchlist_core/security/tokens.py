@@ -15,7 +15,7 @@ import jwt
 from watchlist_core.domain import Role, utc_now
 from watchlist_core.errors import AuthenticationError
 from watchlist_core.security.secrets import secret_loader
-from watchlist_core.settings import LOCAL_JWT_SECRET, Settings
+from watchlist_core.settings import MIN_SECRET_BYTES, ConfigurationError, Settings
 
 ALGORITHM = "HS256"
 ACCESS = "access"
@@ -139,7 +139,14 @@ class TokenSigner:
         return claims
 
 
-def signing_key_loader(settings: Settings) -> Callable[[], str]:
-    """The signing secret: from the environment, or fetched once from Secrets Manager by ARN."""
-    load = secret_loader(settings.aws_region, settings.jwt_secret, settings.jwt_secret_arn)
-    return lambda: load() or LOCAL_JWT_SECRET
+def checked_signing_key(settings: Settings) -> str:
+    """The signing secret, from JWT_SECRET or fetched from Secrets Manager by JWT_SECRET_ARN. Missing, empty or
+    shorter than MIN_SECRET_BYTES, it is refused: there is no fallback key to sign with instead."""
+    secret = secret_loader(settings.aws_region, settings.jwt_secret, settings.jwt_secret_arn)()
+    if not secret or len(secret.encode()) < MIN_SECRET_BYTES:
+        source = f"the secret {settings.jwt_secret_arn}" if settings.jwt_secret_arn else "JWT_SECRET"
+        raise ConfigurationError(
+            f"No usable token signing key: {source} must hold at least {MIN_SECRET_BYTES} bytes "
+            "(locally, make dev, make sam-local and docker compose generate one)"
+        )
+    return secret
