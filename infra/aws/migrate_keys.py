@@ -18,18 +18,21 @@ from dataclasses import asdict
 from watchlist_core.settings import get_settings
 from watchlist_core.storage.audit_events import AuditEventStore
 from watchlist_core.storage.outbox import OutboxStore
+from watchlist_core.storage.pagination import CursorCodec
 from watchlist_core.storage.shards import Moved
 from watchlist_core.storage.tables import bind_tables, connection_for
 from watchlist_core.storage.users import UserStore
+from watchlist_core.wiring import signing_key
 
 
 def migrate() -> dict[str, Moved]:
     settings = get_settings()
-    users = UserStore(connection_for(settings), OutboxStore(settings.audit_outbox_grace_seconds))
+    cursors = CursorCodec(signing_key)  # never read: moving pages nothing
+    users = UserStore(connection_for(settings), OutboxStore(settings.audit_outbox_grace_seconds), cursors)
     return {
         "directory entries": users.move_legacy_directory(),
         "user tally": users.move_legacy_tally(),
-        "audit events": AuditEventStore(settings.audit_retention_days).move_legacy(),
+        "audit events": AuditEventStore(settings.audit_retention_days, cursors).move_legacy(),
     }
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
@@ -293,13 +294,39 @@ def test_a_cursor_cannot_be_reused_with_another_sort(api: Api, library: tuple[st
     assert response.status == 422
 
 
-def test_another_users_cursor_only_pages_the_callers_own_list(api: Api, library: tuple[str, list[Any]]) -> None:
+def test_another_users_cursor_is_422(api: Api, library: tuple[str, list[Any]]) -> None:
     token, _ = library
     cursor = api.get("/v1/watchlists", token=token, query={"limit": 2}).json()["next_cursor"]
     _, other_token = api.new_user()
     _add(api, other_token, title="Private")
-    page = api.get("/v1/watchlists", token=other_token, query={"cursor": cursor, "limit": 2}).json()
-    assert all(item["title"] == "Private" for item in page["items"])
+    response = api.get("/v1/watchlists", token=other_token, query={"cursor": cursor, "limit": 2})
+    assert response.status == 422, response.body
+    assert response.json()["errors"][0]["loc"] == ["query", "cursor"]
+
+
+@pytest.mark.parametrize("change", ["altered", "truncated"])
+def test_an_altered_or_truncated_cursor_is_422(api: Api, library: tuple[str, list[Any]], change: str) -> None:
+    token, _ = library
+    cursor = api.get("/v1/watchlists", token=token, query={"limit": 2, "sort": "title"}).json()["next_cursor"]
+    given = cursor[:-1] + ("A" if cursor[-1] != "A" else "B") if change == "altered" else cursor[:-5]
+    response = api.get("/v1/watchlists", token=token, query={"cursor": given, "limit": 2, "sort": "title"})
+    assert response.status == 422, response.body
+    assert response.json()["errors"][0]["loc"] == ["query", "cursor"]
+
+
+def test_a_title_sorts_cursor_and_link_carry_no_title(api: Api) -> None:
+    _, token = api.new_user()
+    for title in ("Confidential Aardvark", "Confidential Zebra"):
+        _add(api, token, title=title)
+    response = api.get("/v1/watchlists", token=token, query={"sort": "title", "limit": 1})
+    cursor = response.json()["next_cursor"]
+    link = unquote(response.header("link") or "")
+    assert cursor in link
+    raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+    for shown in (link, raw.decode("latin-1")):
+        assert "confidential" not in shown.casefold()
+        assert "aardvark" not in shown.casefold()
+    assert [item["title"] for item in response.json()["items"]] == ["Confidential Aardvark"]
 
 
 def test_list_etag_changes_after_a_write(api: Api) -> None:

@@ -33,6 +33,7 @@ from watchlist_core.storage.audit_events import AuditEventStore
 from watchlist_core.storage.idempotency import idempotency_records
 from watchlist_core.storage.items import ItemStore
 from watchlist_core.storage.outbox import OutboxStore
+from watchlist_core.storage.pagination import CursorCodec
 from watchlist_core.storage.sessions import SessionStore
 from watchlist_core.storage.tables import bind_tables, connection_for
 from watchlist_core.storage.users import UserStore
@@ -79,10 +80,11 @@ def get_services() -> Services:
     outbox = OutboxStore(settings.audit_outbox_grace_seconds)
     queue = AuditQueue(settings, lambda: connection.session)
     audit = AuditTrail(queue, outbox)
-    users = UserStore(connection, outbox)
+    cursors = CursorCodec(signing_key)  # its own key, derived from the signing key: rotates with it
+    users = UserStore(connection, outbox, cursors)
     sessions = SessionStore()
     ended_sessions = RedisEndedSessions(redis, settings.access_token_ttl_seconds)
-    watchlists = WatchlistService(ItemStore(connection, outbox), response_cache, audit)
+    watchlists = WatchlistService(ItemStore(connection, outbox, cursors), response_cache, audit)
     auth = AuthService(
         users,
         sessions,
@@ -120,7 +122,9 @@ def get_services() -> Services:
         auth=auth,
         admission=admission,
         watchlists=watchlists,
-        admin=AdminService(users, watchlists, response_cache, audit, AuditEventStore(settings.audit_retention_days)),
+        admin=AdminService(
+            users, watchlists, response_cache, audit, AuditEventStore(settings.audit_retention_days, cursors)
+        ),
         cache=response_cache,
         health=health,
         github=GitHubProfiles(
@@ -152,7 +156,8 @@ def get_audit_worker() -> AuditWorker:
     bind_tables(settings)
     outbox = OutboxStore(settings.audit_outbox_grace_seconds)
     return AuditWorker(
-        ingest=AuditIngest(AuditEventStore(settings.audit_retention_days), outbox),
+        # Ingest only stores events: the codec's key (and so the signing key) is never read here.
+        ingest=AuditIngest(AuditEventStore(settings.audit_retention_days, CursorCodec(signing_key)), outbox),
         relay=OutboxRelay(outbox, AuditQueue(settings), settings.audit_relay_max_attempts),
     )
 

@@ -11,7 +11,7 @@ from ulid import ULID
 
 from watchlist_core.audit.message import AuditEvent
 from watchlist_core.audit.queries import AuditPage, AuditQuery
-from watchlist_core.storage.pagination import decode_cursor, encode_cursor
+from watchlist_core.storage.pagination import CursorCodec
 from watchlist_core.storage.shards import Moved, query_in_order, shard_key, shard_keys
 from watchlist_core.storage.tables import AuditEventRecord, AuditLookupRecord
 from watchlist_core.storage.transactions import conditional_write
@@ -37,13 +37,22 @@ def _lowest_id_at(moment: datetime) -> str:
     return str(ULID.from_bytes(milliseconds.to_bytes(6, "big") + bytes(10)))
 
 
+def cursor_scope(query: AuditQuery) -> str:
+    """What a trail's cursors are bound to: its filters."""
+    since = query.since.isoformat() if query.since else ""
+    request = f"{query.trace_id or ''}|{query.gateway_request_id or ''}"
+    return f"audit|{query.actor_id or ''}|{query.action or ''}|{since}|{request}"
+
+
 def _lookup_keys(trace_id: str | None, gateway_request_id: str | None) -> list[str]:
     return [f"{kind}#{value}" for kind, value in (("trace", trace_id), ("gateway", gateway_request_id)) if value]
 
 
 class AuditEventStore:
-    def __init__(self, retention_days: int) -> None:
+    def __init__(self, retention_days: int, cursors: CursorCodec) -> None:
+        """`cursors` opens and seals the trail's cursors: only `list` uses it (the audit function never does)."""
         self._retention = timedelta(days=retention_days)
+        self._cursors = cursors
 
     def add_once(self, event: AuditEvent) -> bool:
         """Store the event unless one with its id is stored already; False for such a duplicate."""
@@ -69,6 +78,10 @@ class AuditEventStore:
         """Newest first. One actor's events are one partition, read alone (the action, if asked, filters them);
         everything or one action's events are 17 partitions (16 shards and the legacy key), one query each; one
         request's (by its trace or gateway id) are a key read and a batch read."""
+        scope = cursor_scope(query)
+        # Opened before anything is read: a bad cursor costs no request. A request's events are one page, so no
+        # cursor is ever issued for them and any cursor given is refused.
+        before = self._cursors.decode(query.cursor, scope, ("id",))["id"] if query.cursor else None
         if query.trace_id or query.gateway_request_id:
             return self._one_requests(query)
         index: Any
@@ -83,12 +96,10 @@ class AuditEventStore:
         else:
             index, partitions = AuditEventRecord.by_time, _partitions(STREAM)
 
-        query_id = f"audit|{query.actor_id or ''}|{query.action or ''}|{query.since.isoformat() if query.since else ''}"
-        before = decode_cursor(query.cursor, query_id, ("id",))["id"] if query.cursor else None
         lowest = _lowest_id_at(query.since) if query.since else None
         wanted = query.limit + 1
         if before and lowest and before < lowest:
-            return AuditPage(items=[], next_cursor=None)  # only a forged cursor points below `since`
+            return AuditPage(items=[], next_cursor=None)  # no cursor issued points below `since`; a leaked key could
         if before and lowest:
             # `between` includes its bounds: the cursor's own event comes back once, and is dropped.
             since: Any = AuditEventRecord.id.between(lowest, before)
@@ -110,7 +121,7 @@ class AuditEventStore:
         next_cursor = None
         if len(records) > query.limit:
             records = records[: query.limit]
-            next_cursor = encode_cursor(query_id, {"id": records[-1].id})
+            next_cursor = self._cursors.encode(scope, {"id": records[-1].id})
         return AuditPage(
             items=[AuditEvent.model_validate_json(record.body) for record in records], next_cursor=next_cursor
         )

@@ -26,7 +26,7 @@ from watchlist_core.domain import (
 )
 from watchlist_core.errors import ConflictError, DomainError, NotFoundError
 from watchlist_core.storage.outbox import OutboxStore
-from watchlist_core.storage.pagination import decode_cursor, dynamodb_key, encode_cursor
+from watchlist_core.storage.pagination import CursorCodec, dynamodb_key
 from watchlist_core.storage.tables import ItemRecord, UserRecord
 from watchlist_core.storage.transactions import NamedWrites, run_transaction
 from watchlist_core.storage.users import user_pk
@@ -112,9 +112,10 @@ def _count_action(item_type: str, status: str, delta: int) -> Action:
 class ItemStore:
     """Every write commits its audit event to the outbox in the same transaction."""
 
-    def __init__(self, connection: Connection, outbox: OutboxStore) -> None:
+    def __init__(self, connection: Connection, outbox: OutboxStore, cursors: CursorCodec) -> None:
         self._connection = connection
         self._outbox = outbox
+        self._cursors = cursors
 
     def get(self, user_id: str, item_id: str) -> WatchlistItem | None:
         try:
@@ -184,6 +185,11 @@ class ItemStore:
         access = _BY_SORT_FIELD.get(query.sort.field)
         if access is None:
             access = _BY_TYPE if query.type else _BY_CREATION
+        key_fields = ("item_id",) + ((access.range_key,) if access.range_key else ())
+        scope = _scope(user_id, query)
+        start = None
+        if query.cursor:  # opened before anything is read: a bad cursor costs no request
+            start = dynamodb_key({"user_id": user_id, **self._cursors.decode(query.cursor, scope, key_fields)})
         range_condition = None
         filters: list[Condition] = []
         if access is _BY_TYPE:
@@ -193,11 +199,6 @@ class ItemStore:
         if query.status:
             filters.append(ItemRecord.status == query.status.value)
 
-        key_fields = ("item_id",) + ((access.range_key,) if access.range_key else ())
-        query_id = _query_id(query)
-        start = None
-        if query.cursor:
-            start = dynamodb_key({"user_id": user_id, **decode_cursor(query.cursor, query_id, key_fields)})
         wanted = query.skip + query.limit + 1
         # A filter drops items after DynamoDB reads them: ask for more per request, to need fewer requests.
         page_size = min(1000, wanted * 4 if filters else wanted)
@@ -216,7 +217,7 @@ class ItemStore:
         if len(records) > query.limit:
             records = records[: query.limit]
             last = records[-1]
-            next_cursor = encode_cursor(query_id, {field: getattr(last, field) for field in key_fields})
+            next_cursor = self._cursors.encode(scope, {field: getattr(last, field) for field in key_fields})
         return Page[WatchlistItem](
             items=[_to_item(r) for r in records],
             next_cursor=next_cursor,
@@ -236,8 +237,9 @@ class ItemStore:
         )
 
 
-def _query_id(query: ItemQuery) -> str:
-    return f"{query.sort.value}|{query.type or ''}|{query.status or ''}"
+def _scope(user_id: str, query: ItemQuery) -> str:
+    """What a list's cursors are bound to: whose items, in which order, with which filters."""
+    return f"items|{user_id}|{query.sort.value}|{query.type or ''}|{query.status or ''}"
 
 
 def _all_of(conditions: list[Condition]) -> Condition | None:

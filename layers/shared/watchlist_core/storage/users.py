@@ -12,7 +12,7 @@ from watchlist_core.audit.message import AuditEvent
 from watchlist_core.domain import Page, Role, User, normalize_email
 from watchlist_core.errors import ConflictError
 from watchlist_core.storage.outbox import OutboxStore
-from watchlist_core.storage.pagination import decode_cursor, encode_cursor
+from watchlist_core.storage.pagination import CursorCodec
 from watchlist_core.storage.shards import Moved, query_in_order, shard_key, shard_keys
 from watchlist_core.storage.tables import DirectoryEntryRecord, EmailClaimRecord, TallyRecord, UserRecord
 from watchlist_core.storage.transactions import NamedWrites, run_transaction
@@ -79,9 +79,10 @@ def _user_of(record: UserRecord | DirectoryEntryRecord) -> User:
 class UserStore:
     """Writes that change an account commit their audit event to the outbox in the same transaction."""
 
-    def __init__(self, connection: Connection, outbox: OutboxStore) -> None:
+    def __init__(self, connection: Connection, outbox: OutboxStore, cursors: CursorCodec) -> None:
         self._connection = connection
         self._outbox = outbox
+        self._cursors = cursors
 
     def create(self, user: User, password_hash: str, audit: AuditEvent) -> User:
         """Store a new account; ConflictError when its e-mail address is taken, also concurrently."""
@@ -164,7 +165,7 @@ class UserStore:
 
     def list(self, limit: int, cursor: str | None) -> Page[User]:
         """Oldest first: one query per directory shard and one for the bare key, merged; then the tally."""
-        after = decode_cursor(cursor, _DIRECTORY_QUERY, ("directory_key",))["directory_key"] if cursor else None
+        after = self._cursors.decode(cursor, _DIRECTORY_QUERY, ("directory_key",))["directory_key"] if cursor else None
         records = query_in_order(
             DirectoryEntryRecord.directory_index,
             [*shard_keys(DIRECTORY, USER_SHARDS), DIRECTORY],
@@ -176,7 +177,7 @@ class UserStore:
         next_cursor = None
         if len(records) > limit:
             records = records[:limit]
-            next_cursor = encode_cursor(_DIRECTORY_QUERY, {"directory_key": records[-1].directory_key})
+            next_cursor = self._cursors.encode(_DIRECTORY_QUERY, {"directory_key": records[-1].directory_key})
         return Page[User](items=[_user_of(r) for r in records], next_cursor=next_cursor, total=self.count())
 
     def count(self) -> int:
