@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable
+from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
+from infra.aws.calls import intercepting_aws_calls
 from tests.support import Api
 
 # Deeper than json's parser goes on any Python (3.13's gives up near 20,000, 3.11's near 1,000), inside the body limit.
@@ -92,3 +96,28 @@ def test_notes_keep_their_line_breaks(api: Api) -> None:
     notes = "first line\nsecond line\r\n\tindented"
     created = api.post("/v1/watchlists/items", token=token, json={"title": "A", "type": "show", "notes": notes})
     assert (created.status, created.json()["notes"]) == (201, notes)
+
+
+def test_a_value_dynamodb_refuses_is_a_422_problem_without_dynamodbs_message(api: Api, log_lines: io.StringIO) -> None:
+    """DynamoDB answers a key over its size limit with a ValidationException (moto does not check every one): the
+    client's input, so 422, never 500; DynamoDB's message, naming our attributes, only in the log."""
+    _, token = api.new_user()
+    message = "One or more parameter values were invalid: Aggregated size of all range keys has exceeded the limit"
+
+    def refuse(client: Any, operation: str, params: dict[str, Any], send: Callable[[], Any]) -> Any:
+        if operation == "Query":
+            raise ClientError({"Error": {"Code": "ValidationException", "Message": message}}, operation)
+        return send()
+
+    with intercepting_aws_calls(refuse):
+        response = api.get("/v1/watchlists", token=token, query={"sort": "title"})
+    assert response.status == 422, response.body
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["errors"]
+    assert "range keys" not in response.body.decode()
+    logged = [json.loads(line) for line in log_lines.getvalue().splitlines()]
+    refused = [line for line in logged if line.get("aws_error_code") == "ValidationException"]
+    assert refused
+    assert refused[0]["aws_error_message"] == message
+    assert "Traceback" not in log_lines.getvalue()

@@ -162,8 +162,26 @@ def _aws_error(request: Request, exc: Exception) -> ProblemResponse:
             detail="The service is busy or a dependency is unavailable; retry shortly.",
             headers={"Retry-After": "1"},
         )
+    if code == "ValidationException" and isinstance(cause, ClientError):
+        return _refused_values(request, cause)
     logger.exception("storage error", extra={"aws_error_code": code})
     return _problem_for(request, 500)
+
+
+def _refused_values(request: Request, cause: ClientError) -> ProblemResponse:
+    """DynamoDB refused a value the request carried (a key over its size limit, an empty key): the client's input,
+    so a 422 with a generic detail; DynamoDB's own message, which names our attributes and indexes, is only logged."""
+    logger.error(
+        "storage refused a value of the request",
+        extra={
+            "aws_error_code": "ValidationException",
+            "aws_operation": cause.operation_name,
+            "aws_error_message": cause.response.get("Error", {}).get("Message"),
+        },
+    )
+    detail = "The request holds a value too long or otherwise unfit for the data store."
+    errors = [{"loc": ["request"], "msg": detail, "type": "value_error"}]
+    return _problem_for(request, 422, slug="validation-error", detail=detail, errors=errors)
 
 
 def install_problem_handlers(app: FastAPI) -> None:
