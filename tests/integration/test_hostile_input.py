@@ -72,7 +72,7 @@ def test_405_names_every_method_of_the_path_and_head_works_where_get_does(api: A
 
 def test_no_redirect_is_built_from_the_clients_host(api: Api) -> None:
     _, token = api.new_user()
-    response = api.get("/v1/watchlists/", token=token, headers={"Host": "evil.example"})
+    response = api.get("/v1/auth/me/", token=token, headers={"Host": "evil.example"})
     assert response.status == 404
     assert response.header("location") is None
 

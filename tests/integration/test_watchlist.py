@@ -338,3 +338,47 @@ def test_list_etag_changes_after_a_write(api: Api) -> None:
     after = api.get("/v1/watchlists", token=token, headers={"If-None-Match": etag})
     assert after.status == 200
     assert [i["title"] for i in after.json()["items"]] == ["New"]
+
+
+def test_the_original_apis_trailing_slash_is_the_same_list_on_every_gateway_path(any_api: Api) -> None:
+    _, token = any_api.new_user()
+    for title in ("Heat", "Ronin", "Thief"):
+        _add(any_api, token, title=title)
+    query = {"sort": "title", "limit": 2}
+    plain = any_api.get("/v1/watchlists", token=token, query=query)
+    slashed = any_api.get("/v1/watchlists/", token=token, query=query)
+    assert slashed.status == 200, slashed.body
+    assert (slashed.json(), slashed.header("etag")) == (plain.json(), plain.header("etag"))
+    prefix = f"/{any_api.stage}" if any_api.stage else ""
+    assert (slashed.header("link") or "").startswith(f"<{prefix}/v1/watchlists/?")
+    conditional = {"If-None-Match": plain.header("etag") or ""}
+    assert any_api.get("/v1/watchlists/", token=token, query=query, headers=conditional).status == 304
+    # One path, one operation, in the document that schemathesis and the generated clients read.
+    assert "/v1/watchlists/" not in any_api.get("/openapi.json").json()["paths"]
+
+
+@pytest.mark.parametrize(("alias", "sort"), [("created_at_desc", "-created_at"), ("created_at_asc", "created_at")])
+def test_the_original_apis_sort_names_are_aliases_whose_cursors_page_on(
+    api: Api, library: tuple[str, list[Any]], alias: str, sort: str
+) -> None:
+    token, _ = library
+    expected = _titles(api, token, sort=sort)
+    seen: list[str] = []
+    params: dict[str, Any] = {"sort": alias, "limit": 3}
+    while True:
+        response = api.get("/v1/watchlists", token=token, query=params)
+        assert response.status == 200, response.body
+        page = response.json()
+        seen += [item["title"] for item in page["items"]]
+        if page["next_cursor"] is None:
+            break
+        next_query = parse_qs(urlsplit((response.header("link") or "")[1:].split(">")[0]).query)
+        assert next_query["sort"] == [alias]  # the next link keeps the client's own name
+        params = {key: values[0] for key, values in next_query.items()}
+    assert seen == expected
+    # The alias is a name for the sort, not another query: its cursor pages the canonical name's list too.
+    first = api.get("/v1/watchlists", token=token, query={"sort": alias, "limit": 3}).json()
+    canonical = api.get("/v1/watchlists", token=token, query={"sort": sort, "limit": 3, "cursor": first["next_cursor"]})
+    assert [item["title"] for item in canonical.json()["items"]] == expected[3:6]
+    spec = api.get("/openapi.json").json()
+    assert alias not in spec["components"]["schemas"]["ItemSort"]["enum"]

@@ -55,6 +55,11 @@ class ItemSort(StrEnum):
     YEAR = "year"
     YEAR_DESC = "-year"
 
+    @classmethod
+    def _missing_(cls, value: object) -> ItemSort | None:
+        """The original Watchlist API's names, read as the sorts they are (and so one query, one cursor)."""
+        return LEGACY_ITEM_SORTS.get(str(value))
+
     @property
     def field(self) -> str:
         return self.value.lstrip("-")
@@ -63,6 +68,9 @@ class ItemSort(StrEnum):
     def descending(self) -> bool:
         return self.value.startswith("-")
 
+
+# Kept out of the OpenAPI document's enum (new clients use the names above); accepted wherever an ItemSort is.
+LEGACY_ITEM_SORTS = {"created_at_desc": ItemSort.CREATED_AT_DESC, "created_at_asc": ItemSort.CREATED_AT}
 
 FIRST_FILM_YEAR = 1870
 

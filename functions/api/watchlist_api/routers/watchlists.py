@@ -30,12 +30,15 @@ router = APIRouter(prefix="/v1/watchlists", tags=["watchlist"])
 ULID_PATTERN = r"^[0-9A-HJKMNP-TV-Z]{26}$"
 ItemId = Annotated[str, Path(pattern=ULID_PATTERN, description="The item's id (a ULID).")]
 MAX_SKIP = 10_000
+LEGACY_SORTS_NOTE = (
+    "`created_at_desc` and `created_at_asc`, the original API's names, stand for `-created_at` and `created_at`."
+)
 
 
 async def item_query(
     type: ItemType | None = None,  # noqa: A002 (the contract's parameter name)
     status: ItemStatus | None = None,
-    sort: ItemSort = ItemSort.CREATED_AT_DESC,
+    sort: Annotated[ItemSort, Query(description=LEGACY_SORTS_NOTE)] = ItemSort.CREATED_AT_DESC,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=2048, description="`next_cursor` of the previous page")] = None,
     skip: Annotated[int, Query(ge=0, le=MAX_SKIP, description="Offset, for old clients; costs reads")] = 0,
@@ -65,6 +68,9 @@ def item_response(request: Request, item: WatchlistItem, status_code: int = 200)
 # Cached reads are `async def`: a cache hit then costs no thread hop (see dependencies.py for why blocking
 # on a miss is acceptable on Lambda).
 @router.get("", response_model=Page[WatchlistItem])
+# The original Watchlist API's clients list with a trailing slash: served as the same resource, never redirected
+# (Starlette builds a redirect from the Host header), and left out of the OpenAPI document (one path, one operation).
+@router.get("/", response_model=Page[WatchlistItem], include_in_schema=False)
 async def list_items(
     request: Request, caller: Caller, cache: OwnCache, query: ItemQueryDep, services: ServicesDep
 ) -> Response:
