@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import re
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -100,19 +104,58 @@ def test_docs_and_openapi_work_under_a_stage(handler) -> None:  # type: ignore[n
         assert docs.status == 200
         assert "/Prod/openapi.json" in docs.body.decode()
         assert "/Prod/docs/oauth2-redirect" in docs.body.decode()
-        assert "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui-bundle.js" in docs.body.decode()
         assert api.get("/docs/oauth2-redirect").status == 200
         spec = api.get("/openapi.json").json()
         assert spec["servers"] == [{"url": "/Prod"}]
         assert "/v1/watchlists/items/{item_id}" in spec["paths"]
 
 
-def test_swagger_ui_assets_can_be_self_hosted(handler, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def _page_links(page: str) -> list[str]:
+    return re.findall(r'(?:src|href)="([^"]+)"', page)
+
+
+@pytest.mark.parametrize(("version", "stage"), [("1.0", None), ("1.0", "Prod"), ("2.0", "Prod")])
+def test_swagger_ui_loads_only_the_apis_own_pinned_assets_which_browsers_keep(
+    handler: Any, version: str, stage: str | None
+) -> None:
+    api = Api(handler, version=version, stage=stage)
+    page = api.get("/docs").body.decode()
+    prefix = f"/{stage}" if stage else ""
+    links = [link for link in _page_links(page) if not link.startswith("data:")]
+    assert len(links) == 2, links  # the script and the stylesheet; the icon is inline
+    assert "://" not in page.replace("http://www.w3.org", "")  # no other host at run time
+    for link, media_type, start in [
+        (next(link for link in links if link.endswith(".js")), "text/javascript; charset=utf-8", b"/*!"),
+        (next(link for link in links if link.endswith(".css")), "text/css; charset=utf-8", b".swagger-ui"),
+    ]:
+        assert link.startswith(f"{prefix}/docs/assets/"), link
+        asset = api.get(link.removeprefix(prefix))
+        assert asset.status == 200, asset.body[:200]
+        assert asset.header("content-type") == media_type
+        assert asset.header("cache-control") == "public, max-age=31536000, immutable"
+        assert asset.body.startswith(start)
+        assert len(asset.body) > 100_000
+    # The URL names the content: another digest (a page from before a new version) is not this content.
+    stale = api.get("/docs/assets/0123456789abcdef/swagger-ui-bundle.js")
+    _assert_problem(stale, 404)
+    _assert_problem(api.get(links[0].removeprefix(prefix).rsplit("/", 1)[0] + "/index.html"), 404)
+
+
+def test_swagger_ui_assets_can_be_loaded_from_elsewhere(handler, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("SWAGGER_UI_ASSETS_URL", "https://static.example.com/swagger/")
     wiring.reset()
     page = Api(handler).get("/docs").body.decode()
     assert "https://static.example.com/swagger/swagger-ui-bundle.js" in page
     assert "https://static.example.com/swagger/swagger-ui.css" in page
+
+
+def test_the_swagger_ui_assets_cost_the_cold_start_nothing() -> None:
+    # Their package is never imported, and its files are read by the first request that needs them, not at import.
+    code = (
+        "import sys, watchlist_api.app as app, watchlist_api.routers.docs as docs; app.create_app(); "
+        "assert 'fastapi_offline' not in sys.modules; assert docs.bundled_assets.cache_info().currsize == 0"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})  # noqa: S603
 
 
 def test_a_dead_dynamodb_gives_503_with_retry_after_and_failing_health(

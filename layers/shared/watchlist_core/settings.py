@@ -79,8 +79,9 @@ class Settings(BaseModel):
     argon2_parallelism: int = Field(default=1, ge=1)
 
     max_body_bytes: int = 64 * 1024
-    # Where Swagger UI's swagger-ui-bundle.js and swagger-ui.css are loaded from.
-    swagger_ui_assets_url: str = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5"
+    # Where /docs loads Swagger UI's swagger-ui-bundle.js and swagger-ui.css from; unset: the API's own pinned copies
+    # (routers/docs.py).
+    swagger_ui_assets_url: str | None = None
     # Comma-separated origins browsers may call the API from; empty: no CORS headers at all.
     cors_allow_origins: str = ""
 
