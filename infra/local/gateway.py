@@ -7,12 +7,16 @@ instance runs one invocation at a time, as in AWS. The response says which insta
 
 from __future__ import annotations
 
+import traceback
+import uuid
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, HTTPServer, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
 from infra.local.events import api_gateway_event, response_body, response_headers
 from infra.local.instances import Instances
+from watchlist_api.problems import PROBLEM_JSON, problem
 
 
 def make_server(instances: Instances, host: str, port: int) -> HTTPServer:
@@ -26,7 +30,11 @@ def make_server(instances: Instances, host: str, port: int) -> HTTPServer:
 
         def _proxy(self) -> None:
             url = urlsplit(self.path)
-            length = int(self.headers.get("Content-Length") or 0)
+            length_header = self.headers.get("Content-Length") or "0"
+            if not length_header.isdigit():
+                self.send_error(HTTPStatus.BAD_REQUEST, explain="The Content-Length header is not a length.")
+                return
+            length = int(length_header)
             body = self.rfile.read(length) if length else None
             event = api_gateway_event(
                 self.command,
@@ -36,7 +44,12 @@ def make_server(instances: Instances, host: str, port: int) -> HTTPServer:
                 body=body,
                 source_ip=self.client_address[0],
             )
-            result, instance = instances.invoke(event)
+            try:
+                result, instance = instances.invoke(event)
+            except Exception:  # noqa: BLE001 (whatever stopped the invocation: API Gateway's 502)
+                traceback.print_exc()  # for the developer; the client learns no internal name
+                self.send_error(HTTPStatus.BAD_GATEWAY, explain="The function could not be invoked.")
+                return
             payload = response_body(result)
             self.send_response(int(result.get("statusCode", 502)))
             for name, value in response_headers(result):
@@ -47,6 +60,23 @@ def make_server(instances: Instances, host: str, port: int) -> HTTPServer:
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(payload)
+
+        def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+            """The gateway's own refusals (a header line over 64 KiB or over 100 headers: 431; a malformed request
+            line or length: 400; a request line over 64 KiB: 414; a failed invocation: 502) as the RFC 9457 problems
+            the API answers with, where the HTTP server would send an HTML page. The connection closes after it."""
+            request_id = str(uuid.uuid4())
+            path = urlsplit(getattr(self, "path", "") or "").path or "/"
+            detail = explain or message or HTTPStatus(code).phrase
+            body = problem(code, instance=path, request_id=request_id, detail=detail).body
+            self.send_response(code)
+            self.send_header("Content-Type", PROBLEM_JSON)
+            self.send_header("X-Request-ID", request_id)
+            self.send_header("Connection", "close")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
 
         def __getattr__(self, name: str) -> Any:
             """Every method reaches the function, as API Gateway's proxy (ANY) passes them: `do_TRACE` too."""

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import http.client
+import json
 import socket
+import threading
 from typing import Any
 
 import pytest
+
+from infra.local.gateway import make_server
+from infra.local.instances import PoolClosedError
 
 
 @pytest.mark.parametrize("method", ["TRACE", "PUT", "BREW"])
@@ -41,3 +46,63 @@ def test_each_answer_leaves_in_one_write_so_a_kept_alive_connection_never_waits_
         assert (response.status, response.read()) == (200, b'{"status":"pass"}')
     connection.close()
     assert len(writes) == 3
+
+
+PROBLEM_FIELDS = {"type", "title", "status", "detail", "instance", "request_id"}
+
+
+def _exchange(port: int, method: str, path: str, headers: dict[str, str]) -> http.client.HTTPResponse:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    connection.request(method, path, headers=headers)
+    return connection.getresponse()
+
+
+def _assert_gateway_problem(response: http.client.HTTPResponse, status: int, instance: str) -> dict[str, Any]:
+    assert response.status == status
+    assert response.getheader("content-type") == "application/problem+json"
+    problem = json.loads(response.read())
+    assert set(problem) == PROBLEM_FIELDS
+    assert (problem["status"], problem["instance"]) == (status, instance)
+    assert problem["request_id"] == response.getheader("x-request-id")
+    return dict(problem)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"X-Big": "a" * 70 * 1024}, {f"X-Header-{n}": "v" for n in range(120)}],
+    ids=["a-header-over-64-KiB", "over-100-headers"],
+)
+def test_the_gateways_own_431_is_a_problem_not_an_html_page(gateway: int, headers: dict[str, str]) -> None:
+    response = _exchange(gateway, "GET", "/v1/watchlists?limit=1", headers)
+    problem = _assert_gateway_problem(response, 431, "/v1/watchlists")
+    assert problem["title"] == "Request Header Fields Too Large"
+    assert response.getheader("connection") == "close"
+
+
+def test_a_length_that_is_not_a_number_is_the_gateways_400_problem(gateway: int) -> None:
+    response = _exchange(gateway, "POST", "/v1/auth/login", {"Content-Length": "ten"})
+    _assert_gateway_problem(response, 400, "/v1/auth/login")
+
+
+def test_a_failed_invocation_is_the_gateways_502_problem_naming_nothing_inside() -> None:
+    class Broken:
+        def invoke(self, event: dict[str, Any]) -> tuple[dict[str, Any], int]:
+            raise PoolClosedError("internal detail")
+
+    server = make_server(Broken(), "127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        response = _exchange(server.server_port, "GET", "/health", {})
+        problem = _assert_gateway_problem(response, 502, "/health")
+        assert "internal" not in problem["detail"]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_original_apis_trailing_slash_reaches_the_list_through_the_gateway(gateway: int) -> None:
+    plain = _exchange(gateway, "GET", "/v1/watchlists", {})
+    slashed = _exchange(gateway, "GET", "/v1/watchlists/", {})
+    assert (plain.status, slashed.status) == (401, 401)  # the list's own answer to no token, not a 404
+    assert json.loads(slashed.read())["instance"] == "/v1/watchlists/"
