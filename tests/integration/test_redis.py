@@ -155,20 +155,51 @@ def test_each_further_lockout_of_an_address_lasts_twice_as_long(
     assert 1700 < retry_after[1] <= 1800
 
 
-def test_past_the_account_ceiling_only_known_addresses_may_try(redis_api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_distributed_guesser_holds_back_new_devices_but_never_the_owners_device_token(redis_api: Api) -> None:
+    """The attack: 5 wrong passwords from each of 10 addresses (the default account-wide ceiling, 50), then the right
+    one from yet another address (a phone on a mobile network). Without its device token it waits out the window
+    (or uses the e-mailed reset); with it, it signs in."""
+    user = redis_api.register()
+    device_token = redis_api.login(user["email"])["device_token"]
+    for number in range(10):
+        guesser = Api(redis_api.handler, source_ip=f"198.51.100.{number + 1}")
+        for _ in range(5):
+            assert guesser.post("/v1/auth/login", json={"email": user["email"], "password": "guess"}).status == 401
+    phone = Api(redis_api.handler, source_ip="192.0.2.200")
+    refused = phone.post("/v1/auth/login", json={"email": user["email"], "password": PASSWORD})
+    assert refused.status == 429
+    assert refused.header("ratelimit-policy") == '"login_account_failures";q=50;w=900'
+    trusted = {"email": user["email"], "password": PASSWORD, "device_token": device_token}
+    signed_in = phone.post("/v1/auth/login", json=trusted)
+    assert signed_in.status == 200
+    assert signed_in.json()["device_token"] not in {None, device_token}  # a new one with every sign-in
+    # The owner's own client without its device token is one more untrusted client.
+    assert redis_api.post("/v1/auth/login", json={"email": user["email"], "password": PASSWORD}).status == 429
+
+
+def test_a_device_token_is_bound_to_its_account_and_locked_out_by_its_own_failures(
+    redis_api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("RATE_LIMIT_LOGIN_ACCOUNT_FAILURES", "6/900")
     wiring.reset()
-    user = redis_api.register()
-    redis_api.login(user["email"])  # the owner's address is known from now on
-    for address in ("198.51.100.1", "198.51.100.2", "198.51.100.3"):  # a distributed guesser
-        guesser = Api(redis_api.handler, source_ip=address)
+    owner, other = redis_api.register(), redis_api.register()
+    device_token = redis_api.login(owner["email"])["device_token"]
+    for number in range(3):  # the account's ceiling reached by strangers
+        guesser = Api(redis_api.handler, source_ip=f"198.51.100.{number + 20}")
         for _ in range(2):
-            assert guesser.post("/v1/auth/login", json={"email": user["email"], "password": "guess"}).status == 401
-    newcomer = Api(redis_api.handler, source_ip="198.51.100.4")
-    refused = newcomer.post("/v1/auth/login", json={"email": user["email"], "password": PASSWORD})
-    assert refused.status == 429
-    assert refused.header("ratelimit-policy") == '"login_account_failures";q=6;w=900'
-    assert redis_api.post("/v1/auth/login", json={"email": user["email"], "password": PASSWORD}).status == 200
+            assert guesser.post("/v1/auth/login", json={"email": owner["email"], "password": "guess"}).status == 401
+    # Another account's device token, or a forged one, is no device token of this account.
+    foreign = redis_api.login(other["email"])["device_token"]
+    for token in (foreign, device_token[:-4] + "AAAA"):
+        answer = redis_api.post(
+            "/v1/auth/login", json={"email": owner["email"], "password": PASSWORD, "device_token": token}
+        )
+        assert answer.status == 429
+    # A stolen device token gets its holder five guesses, then it is as untrusted as no token at all.
+    thief = Api(redis_api.handler, source_ip="192.0.2.99")
+    guesses = {"email": owner["email"], "password": "guess", "device_token": device_token}
+    assert [thief.post("/v1/auth/login", json=guesses).status for _ in range(5)] == [401] * 5
+    assert thief.post("/v1/auth/login", json=guesses | {"password": PASSWORD}).status == 429
 
 
 def test_a_successful_login_clears_the_failure_count(redis_api: Api) -> None:

@@ -15,8 +15,9 @@ from infra.local.instances import LambdaHandler
 from infra.local.redis_cluster import LocalRedisCluster
 from infra.local.redis_server import RedisServer
 from tests.integration.conftest import ConnectionAttempts
-from tests.support import REDIS_TOPOLOGIES, Api, local_redis
+from tests.support import PASSWORD, REDIS_TOPOLOGIES, Api, local_redis, unique_email
 from watchlist_core import wiring
+from watchlist_core.services.admission import REVOKED
 
 
 @pytest.fixture(params=REDIS_TOPOLOGIES)
@@ -79,18 +80,52 @@ def test_health_reports_redis_fail_and_overall_warn(
     )
 
 
-def test_revocation_fails_open_by_default_and_closed_when_configured(
+def test_ended_sessions_stay_ended_through_a_redis_outage_from_dynamodb_and_503_when_configured_closed(
     handler: LambdaHandler, own_redis: RedisServer | LocalRedisCluster, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     api = Api(handler)
-    _, token = api.new_user()
+    user = api.register()
+    ended, token = (api.login(user["email"])["access_token"] for _ in range(2))
+    assert api.post("/v1/auth/logout", token=ended).status == 204
     own_redis.stop()
-    assert api.get("/v1/auth/me", token=token).status == 200
+    refused = api.get("/v1/auth/me", token=ended)
+    assert (refused.status, refused.json()["detail"]) == (401, REVOKED)
+    assert api.get("/v1/auth/me", token=token).status == 200  # the live session goes on
     monkeypatch.setenv("REVOCATION_FAIL_MODE", "closed")
     wiring.reset()
     refused = api.get("/v1/auth/me", token=token)
     assert refused.status == 503
     assert refused.header("retry-after") == "5"
+
+
+def test_the_login_throttle_holds_through_a_redis_outage_from_dynamodb_at_bounded_cost(
+    handler: LambdaHandler, own_redis: RedisServer | LocalRedisCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RATE_LIMIT_LOGIN_ACCOUNT_FAILURES", "5/900")
+    wiring.reset()
+    api = Api(handler)
+    user = api.register()
+    device_token = api.login(user["email"])["device_token"]
+    own_redis.stop()
+    guesses = {"email": user["email"], "password": "wrong guess"}
+    costs = []
+    for _ in range(2):
+        with tally_aws_calls("dynamodb") as calls:
+            assert api.post("/v1/auth/login", json=guesses).status == 401
+        costs.append(calls.operations)
+    # Beside the sign-in's own two reads: the failures' item read, and counted (a window's first failure finds no
+    # window to count in, and starts one: two writes; every other, one).
+    assert costs == [{"GetItem": 3, "UpdateItem": 2}, {"GetItem": 3, "UpdateItem": 1}]
+    answers = [api.post("/v1/auth/login", json=guesses).status for _ in range(4)]
+    assert answers == [401] * 3 + [429]
+    assert api.post("/v1/auth/login", json=guesses | {"password": PASSWORD}).status == 429
+    # The owner's device token still signs in; unknown addresses are counted alike (a refusal reveals nothing).
+    trusted = api.post(
+        "/v1/auth/login", json={"email": user["email"], "password": PASSWORD, "device_token": device_token}
+    )
+    assert trusted.status == 200
+    unknown = {"email": unique_email(), "password": "guess"}
+    assert [api.post("/v1/auth/login", json=unknown).status for _ in range(6)] == [401] * 5 + [429]
 
 
 def test_logout_without_redis_says_the_session_could_not_be_ended(

@@ -13,6 +13,7 @@ from fastapi.openapi.utils import get_openapi
 
 from watchlist_api.problems import PROBLEM_JSON
 
+TOKEN_PATH = "/v1/auth/token"  # noqa: S105 (a path, not a secret)
 UNLIMITED_PATHS = {"/health", "/docs", "/docs/oauth2-redirect", "/openapi.json"}
 CACHED_PREFIXES = ("/v1/watchlists", "/v1/auth/me", "/v1/admin", "/v1/external")
 
@@ -30,6 +31,12 @@ PROBLEM_SCHEMA: dict[str, Any] = {
         "detail": _TEXT,
         "instance": _TEXT,
         "request_id": _TEXT,
+        "error": {
+            "type": "string",
+            "description": "/v1/auth/token only: RFC 6749 (5.2)'s error code, which OAuth2 clients read.",
+            "enum": ["invalid_request", "invalid_grant", "unsupported_grant_type"],
+        },
+        "error_description": {"type": "string", "description": "/v1/auth/token only: RFC 6749 (5.2)."},
         "errors": {
             "type": "array",
             "description": "422 only: what is wrong with the request, never the rejected value.",
@@ -87,11 +94,16 @@ def _answers(path: str, method: str, operation: dict[str, Any]) -> dict[int, dic
     bearer = bool(operation.get("security"))
     answers: dict[int, dict[str, Any]] = {}
     if operation.get("requestBody"):
-        answers[400] = _problem(400, "The body is not valid JSON.")
+        answers[400] = _problem(400, "The body is not valid JSON, or a form field is repeated.")
         answers[413] = _problem(413, "The body exceeds 64 KiB.")
-    if operation.get("requestBody") or operation.get("parameters"):
+    if path == TOKEN_PATH:  # an OAuth2 token endpoint: every refusal of the request or the grant is a 400
+        answers[400] = _problem(
+            400,
+            "RFC 6749 (5.2): `error` is invalid_request, invalid_grant (wrong credentials) or unsupported_grant_type.",
+        )
+    elif operation.get("requestBody") or operation.get("parameters"):
         answers[422] = _problem(422, "The request is not valid; see `errors`.")
-    if bearer or path in {"/v1/auth/login", "/v1/auth/token", "/v1/auth/refresh"}:
+    if bearer or path in {"/v1/auth/login", "/v1/auth/refresh"}:
         answers[401] = _problem(
             401, "No valid token (or, on login and refresh, no valid credentials).", "WWW-Authenticate"
         )

@@ -62,6 +62,24 @@ class ProblemResponse(JSONResponse):
     media_type = PROBLEM_JSON
 
 
+class OAuth2TokenError(Exception):
+    """A refusal of the OAuth2 token endpoint: RFC 6749 (5.2)'s 400 with `error` (`invalid_request`,
+    `invalid_grant`, `unsupported_grant_type`), which OAuth2 clients read, beside the problem's fields."""
+
+    def __init__(self, error: str, description: str) -> None:
+        super().__init__(description)
+        self.error = error
+        self.description = description
+
+
+class RepeatedFieldError(Exception):
+    """A form field sent more than once: no one value to read (400)."""
+
+    def __init__(self, names: list[str]) -> None:
+        super().__init__(", ".join(names))
+        self.names = names
+
+
 def problem(
     status: int,
     *,
@@ -184,7 +202,27 @@ def _refused_values(request: Request, cause: ClientError) -> ProblemResponse:
     return _problem_for(request, 422, slug="validation-error", detail=detail, errors=errors)
 
 
+def _oauth2_token_error(request: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, OAuth2TokenError)
+    return _problem_for(
+        request,
+        400,
+        slug="oauth2-" + exc.error.replace("_", "-"),
+        detail=exc.description,
+        error=exc.error,
+        error_description=exc.description,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+def _repeated_field(request: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, RepeatedFieldError)
+    return _problem_for(request, 400, slug="repeated-field", detail=f"Give each field once: {exc}.")
+
+
 def install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(OAuth2TokenError, _oauth2_token_error)
+    app.add_exception_handler(RepeatedFieldError, _repeated_field)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(DomainError, _domain_error)

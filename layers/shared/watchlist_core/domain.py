@@ -110,6 +110,12 @@ class Registration(StrictInput):
 class Credentials(StrictInput):
     email: Annotated[str, Field(min_length=1, max_length=320), AfterValidator(_no_control_characters)]
     password: str = Field(min_length=1, max_length=128)
+    device_token: str | None = Field(
+        default=None,
+        max_length=2048,
+        description="The `device_token` of an earlier sign-in to this account: others' failed guesses never hold "
+        "this client back.",
+    )
 
 
 class ItemDraft(StrictInput):
@@ -186,3 +192,4 @@ class TokenPair:
     access_token: str
     refresh_token: str
     expires_in: int
+    device_token: str | None = None  # a sign-in's; a refresh issues none

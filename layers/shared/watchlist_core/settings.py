@@ -17,7 +17,6 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from watchlist_core.ratelimit import RatePolicy
 
 LOCAL_STAGE = "local"
-LOCAL_JWT_SECRET = "local-development-secret-never-use-it-outside-local"  # noqa: S105 (refused outside local)
 MIN_SECRET_BYTES = 32
 RATE_POLICIES = (
     "user",
@@ -63,6 +62,9 @@ class Settings(BaseModel):
     dynamodb_pause_after_failure_seconds: float = Field(default=2.0, ge=0)
     health_check_timeout_seconds: float = 1.5
 
+    # The tokens' signing key: JWT_SECRET, or a Secrets Manager secret by ARN. There is no default: every stack has
+    # its own (make dev, make sam-local and compose generate one, infra/local/signing_key.py); without one the
+    # function's init fails (security/tokens.py, checked_signing_key).
     jwt_secret: SecretStr | None = None
     jwt_secret_arn: str | None = None
     jwt_issuer: str = "watchlist-api"
@@ -72,6 +74,8 @@ class Settings(BaseModel):
     # A refresh token presented again this soon after its rotation gets the same new pair (a retry after a lost
     # response, or two tabs refreshing at once); later, a reuse ends the session. 0: any reuse ends it.
     refresh_reuse_grace_seconds: int = Field(default=10, ge=0, le=60)
+    # A device token (sign-in answers' `device_token`) spares its client the lockouts strangers' guesses cause.
+    device_token_ttl_seconds: int = Field(default=180 * 24 * 3600, ge=86400)
 
     # OWASP Password Storage Cheat Sheet: argon2id, 19 MiB, 2 iterations, parallelism 1.
     argon2_memory_kib: int = Field(default=19456, ge=19456)
@@ -96,14 +100,17 @@ class Settings(BaseModel):
     audit_outbox_grace_seconds: int = Field(default=120, ge=0)
     audit_relay_max_attempts: int = Field(default=8, ge=1)
 
-    # Redis: unset means an in-process stand-in (local development only).
-    redis_url: str | None = None
+    # Redis: its URL (a password in it stays out of reprs and logs), or the ARN of a Secrets Manager secret holding
+    # the URL, read once per instance (deployed stacks: the URL is never in their environment). Neither: an
+    # in-process stand-in (local development only).
+    redis_url: SecretStr | None = None
+    redis_url_arn: str | None = None
     redis_timeout_seconds: float = Field(default=0.25, gt=0, le=2)
     redis_pause_after_failure_seconds: float = Field(default=5.0, ge=0)
     cache_ttl_seconds: int = Field(default=60, ge=1)
-    # With Redis unreachable, "open" accepts access tokens unchecked (they live 15 minutes at most);
-    # "closed" answers 503 to every authenticated request instead.
-    revocation_fail_mode: Literal["open", "closed"] = "open"
+    # With Redis unreachable, "dynamodb" checks each access token's session in DynamoDB (one consistent read per
+    # request: an ended session stays ended); "closed" answers 503 to every authenticated request instead.
+    revocation_fail_mode: Literal["dynamodb", "closed"] = "dynamodb"
     # The GitHub REST API. The token is optional (60 requests an hour without, 5,000 with).
     github_api_url: str = "https://api.github.com"
     github_token: SecretStr | None = None
@@ -130,11 +137,10 @@ class Settings(BaseModel):
     # Per session, not per address: every user behind one carrier's NAT refreshes every 15 minutes.
     rate_limit_refresh: str = "10/60"
     rate_limit_login: str = "10/60"
-    # Wrong passwords for one account from one address, then from all addresses together (past that ceiling
-    # only addresses that signed in to the account before may try): state/login_throttle.py.
+    # Wrong passwords for one account from one address (or one device token), then from all untrusted clients
+    # together (past that ceiling only clients with a device token of the account may try): state/login_throttle.py.
     rate_limit_login_failures: str = "5/900"
     rate_limit_login_account_failures: str = "50/900"
-    login_known_address_days: int = Field(default=30, ge=1)
     rate_limit_external: str = "30/60"
 
     @property
@@ -156,8 +162,10 @@ class Settings(BaseModel):
 
     @model_validator(mode="after")
     def _require_redis_outside_local(self) -> Settings:
-        if not self.is_local and not self.redis_url:
-            raise ValueError(f"stage {self.stage!r} needs REDIS_URL: the in-process stand-in is for local use only")
+        if not self.is_local and not (self.redis_url or self.redis_url_arn):
+            raise ValueError(
+                f"stage {self.stage!r} needs REDIS_URL_ARN or REDIS_URL: the in-process stand-in is for local use only"
+            )
         return self
 
     @model_validator(mode="after")
@@ -167,15 +175,10 @@ class Settings(BaseModel):
         return self
 
     @model_validator(mode="after")
-    def _require_real_secret_outside_local(self) -> Settings:
-        if self.is_local or self.jwt_secret_arn:
-            return self
+    def _refuse_a_short_secret(self) -> Settings:
         secret = self.jwt_secret.get_secret_value() if self.jwt_secret else ""
-        if not secret or secret == LOCAL_JWT_SECRET or len(secret.encode()) < MIN_SECRET_BYTES:
-            raise ValueError(
-                f"stage {self.stage!r} needs JWT_SECRET_ARN or a JWT_SECRET of at least "
-                f"{MIN_SECRET_BYTES} bytes that is not the local default"
-            )
+        if secret and len(secret.encode()) < MIN_SECRET_BYTES:
+            raise ValueError(f"JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes")
         return self
 
     @classmethod
@@ -183,6 +186,10 @@ class Settings(BaseModel):
         """An empty variable counts as unset: the template declares local overrides (endpoints) as empty."""
         values = {name: environ.get(name.upper()) for name in cls.model_fields}
         return cls.model_validate({name: value for name, value in values.items() if value})
+
+
+class ConfigurationError(RuntimeError):
+    """A setting the function cannot run without is missing or unusable: raised at init, never answered."""
 
 
 @cache

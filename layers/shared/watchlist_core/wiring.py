@@ -13,7 +13,7 @@ from watchlist_core.external.github import GitHubClient
 from watchlist_core.queues import AuditQueue
 from watchlist_core.security.passwords import PasswordHasher
 from watchlist_core.security.secrets import secret_loader
-from watchlist_core.security.tokens import TokenSigner, signing_key_loader
+from watchlist_core.security.tokens import TokenSigner, checked_signing_key
 from watchlist_core.services.admin import AdminService
 from watchlist_core.services.admission import AdmissionService
 from watchlist_core.services.audit_delivery import AuditIngest, AuditTrail, OutboxRelay
@@ -21,17 +21,19 @@ from watchlist_core.services.auth import AuthService
 from watchlist_core.services.github import CachePolicy, GitHubProfiles
 from watchlist_core.services.health import Check, HealthService
 from watchlist_core.services.idempotency import IdempotentRequests
+from watchlist_core.services.login_throttle import LoginThrottle
 from watchlist_core.services.watchlist import WatchlistService
 from watchlist_core.settings import RATE_POLICIES, Settings, get_settings
 from watchlist_core.state.admission import RedisAdmission
 from watchlist_core.state.cache import ResponseCache
 from watchlist_core.state.client import RedisState
-from watchlist_core.state.login_throttle import RedisLoginThrottle
+from watchlist_core.state.login_throttle import RedisLoginCounters
 from watchlist_core.state.lookups import GitHubLookups
 from watchlist_core.state.revocations import RedisEndedSessions
 from watchlist_core.storage.audit_events import AuditEventStore
 from watchlist_core.storage.idempotency import idempotency_records
 from watchlist_core.storage.items import ItemStore
+from watchlist_core.storage.login_failures import LoginFailureStore
 from watchlist_core.storage.outbox import OutboxStore
 from watchlist_core.storage.pagination import CursorCodec
 from watchlist_core.storage.sessions import SessionStore
@@ -66,13 +68,19 @@ def _dynamodb_probe(settings: Settings) -> Check:
 
 
 @cache
+def signing_key() -> str:
+    """The token signing key, fetched and checked once per instance (and again after a reset: a SnapStart restore)."""
+    return checked_signing_key(get_settings())
+
+
+@cache
 def get_services() -> Services:
     settings = get_settings()
     bind_tables(settings)
     connection = connection_for(settings)
     policies = {name: settings.rate_policy(name) for name in RATE_POLICIES}
     redis = RedisState(
-        settings.redis_url,
+        secret_loader(settings.aws_region, settings.redis_url, settings.redis_url_arn),
         timeout_seconds=settings.redis_timeout_seconds,
         pause_after_failure_seconds=settings.redis_pause_after_failure_seconds,
     )
@@ -89,13 +97,12 @@ def get_services() -> Services:
         users,
         sessions,
         PasswordHasher(settings),
-        TokenSigner(settings, signing_key_loader(settings)),
+        TokenSigner(settings, signing_key),
         ended_sessions,
-        RedisLoginThrottle(
-            redis,
-            policies["login_failures"],
+        LoginThrottle(
+            RedisLoginCounters(redis, policies["login_failures"], policies["login_account_failures"]),
+            LoginFailureStore(),
             policies["login_account_failures"],
-            settings.login_known_address_days,
         ),
         audit,
         timedelta(seconds=settings.refresh_reuse_grace_seconds),
@@ -166,5 +173,6 @@ def reset() -> None:
     """Forget the cached settings and services, so the next use reads the environment again."""
     get_services.cache_clear()
     get_audit_worker.cache_clear()
+    signing_key.cache_clear()
     get_settings.cache_clear()
     tracing.reset()

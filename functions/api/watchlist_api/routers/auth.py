@@ -8,13 +8,15 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from watchlist_api.conditional import represent
 from watchlist_api.dependencies import Caller, LoginLimit, OwnCache, RegisterLimit, ServicesDep, client_ip
 from watchlist_api.idempotency import IdempotencyKey, once
+from watchlist_api.problems import OAuth2TokenError, RepeatedFieldError
 from watchlist_api.rate_limit_headers import attach_rate_limit
 from watchlist_core.domain import Credentials, Registration, StrictInput, TokenPair, User
+from watchlist_core.errors import AuthenticationError
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
 _NO_STORE = {"Cache-Control": "no-store"}
@@ -25,10 +27,19 @@ class Tokens(BaseModel):
     token_type: Literal["bearer"] = "bearer"  # noqa: S105 (the OAuth2 token type, not a secret)
     expires_in: int
     refresh_token: str
+    device_token: str | None = Field(
+        description="A sign-in's: send it with this account's next sign-ins (`device_token`), and others' failed "
+        "guesses never hold this client back. A refresh answers null."
+    )
 
     @classmethod
     def of(cls, pair: TokenPair) -> Tokens:
-        return cls(access_token=pair.access_token, expires_in=pair.expires_in, refresh_token=pair.refresh_token)
+        return cls(
+            access_token=pair.access_token,
+            expires_in=pair.expires_in,
+            refresh_token=pair.refresh_token,
+            device_token=pair.device_token,
+        )
 
 
 class RefreshRequest(StrictInput):
@@ -65,17 +76,38 @@ _PASSWORD_FORM: dict[str, Any] = {
 }
 
 
+def _is_form(request: Request) -> bool:
+    return request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    )
+
+
+async def _form_fields(request: Request) -> dict[str, str]:
+    """The form's fields; each at most once (a field sent twice has no one meaning: RepeatedFieldError)."""
+    form = await request.form()
+    names = [name for name, _ in form.multi_items()]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise RepeatedFieldError(repeated)
+    return {name: value for name, value in form.items() if isinstance(value, str)}
+
+
+def _password_form_credentials(form: dict[str, str]) -> dict[str, str | None]:
+    """The OAuth2 password form's fields as Credentials' (`username` is the e-mail address)."""
+    return {"email": form.get("username"), "password": form.get("password"), "device_token": form.get("device_token")}
+
+
 async def _credentials(request: Request) -> Credentials:
-    """JSON `{email, password}`, or the OAuth2 password form (`username`, `password`) Swagger sends."""
-    content_type = request.headers.get("content-type", "")
+    """JSON `{email, password, device_token?}`, or the OAuth2 password form (`username`, `password`) that
+    earlier clients post here."""
     raw: Any
-    if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
-        form = await request.form()
+    if _is_form(request):
+        form = await _form_fields(request)
         if form.get("grant_type", "password") != "password":
             raise RequestValidationError(
                 [{"type": "literal_error", "loc": ("body", "grant_type"), "msg": "Input should be 'password'"}]
             )
-        raw = {"email": form.get("username"), "password": form.get("password")}
+        raw = _password_form_credentials(form)
     else:
         try:
             raw = json.loads(await request.body() or b"null")
@@ -104,16 +136,39 @@ def register(
 @router.post("/login", response_model=Tokens, openapi_extra=_JSON_CREDENTIALS, dependencies=[LoginLimit])
 async def login(request: Request, response: Response, services: ServicesDep) -> Tokens:
     # The form is read here too: clients of the earlier document, whose Authorize button posted it here.
-    return await _sign_in(request, response, services)
+    return await _sign_in(await _credentials(request), request, response, services)
 
 
-@router.post("/token", response_model=Tokens, openapi_extra=_PASSWORD_FORM, dependencies=[LoginLimit])
+@router.post(
+    "/token",
+    response_model=Tokens,
+    openapi_extra=_PASSWORD_FORM,
+    dependencies=[LoginLimit],
+)
 async def token(request: Request, response: Response, services: ServicesDep) -> Tokens:
-    return await _sign_in(request, response, services)
+    """An OAuth2 token endpoint (RFC 6749, the password grant): its errors are 400 with `error`."""
+    if not _is_form(request):
+        raise OAuth2TokenError("invalid_request", "Send the form as application/x-www-form-urlencoded.")
+    try:
+        form = await _form_fields(request)
+    except RepeatedFieldError as error:
+        raise OAuth2TokenError("invalid_request", f"Give each field once: {', '.join(error.names)}.") from error
+    if "grant_type" not in form:
+        raise OAuth2TokenError("invalid_request", "grant_type is required.")
+    if form["grant_type"] != "password":
+        raise OAuth2TokenError("unsupported_grant_type", "Only the password grant is supported.")
+    try:
+        credentials = Credentials.model_validate(_password_form_credentials(form))
+    except ValidationError as error:
+        fields = sorted({str(e["loc"][0]).replace("email", "username") for e in error.errors() if e["loc"]})
+        raise OAuth2TokenError("invalid_request", f"Missing or invalid: {', '.join(fields)}.") from error
+    try:
+        return await _sign_in(credentials, request, response, services)
+    except AuthenticationError as error:
+        raise OAuth2TokenError("invalid_grant", error.detail) from error
 
 
-async def _sign_in(request: Request, response: Response, services: ServicesDep) -> Tokens:
-    credentials = await _credentials(request)
+async def _sign_in(credentials: Credentials, request: Request, response: Response, services: ServicesDep) -> Tokens:
     pair = await run_in_threadpool(services.auth.login, credentials, client_ip(request))
     response.headers.update(_NO_STORE)
     return Tokens.of(pair)

@@ -20,6 +20,7 @@ from watchlist_core.settings import MIN_SECRET_BYTES, ConfigurationError, Settin
 ALGORITHM = "HS256"
 ACCESS = "access"
 REFRESH = "refresh"
+DEVICE = "device"
 _REQUIRED_CLAIMS = ["exp", "iat", "sub", "jti", "sid", "iss", "aud", "typ"]
 
 
@@ -70,6 +71,24 @@ class TokenSigner:
     ) -> IssuedToken:
         ttl = self._settings.refresh_token_ttl_seconds
         return self._issue(REFRESH, user_id, ttl, {"sid": session_id}, jti, issued_at)
+
+    def issue_device(self, account: str) -> IssuedToken:
+        """A device token (OWASP's device cookie): proof that this client signed in to `account` (the login
+        throttle's digest of the e-mail address) before. Stateless; its id names it in the throttle's lockout."""
+        device_id = new_token_id()
+        ttl = self._settings.device_token_ttl_seconds
+        return self._issue(DEVICE, account, ttl, {"sid": device_id}, device_id, None)
+
+    def device_of(self, token: str | None, account: str) -> str | None:
+        """The id of `token` when it is a valid device token of `account`; None for anything else, which only
+        makes the client as untrusted as one that sent none."""
+        if not token:
+            return None
+        try:
+            claims = self._verify(token, DEVICE)
+        except AuthenticationError:
+            return None
+        return claims["jti"] if hmac.compare_digest(claims["sub"], account) else None
 
     def verify_access(self, token: str) -> AccessClaims:
         claims = self._verify(token, ACCESS)

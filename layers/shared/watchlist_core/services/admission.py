@@ -3,7 +3,8 @@
 Ended sessions live in Redis, which may lose its data (a restart without persistence, a primary replaced without a
 replica), all of it or one shard's. Every session end is also recorded in DynamoDB; a token issued before its
 partition's memory begins is checked against its session once, then Redis remembers the answer: no DynamoDB read
-per request in steady state.
+per request in steady state. While the caller's shard cannot answer at all, DynamoDB decides every request (one
+consistent read each): an ended session stays ended through an outage.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ class AdmissionService:
         self._policies = policies
         self._sessions = sessions
         self._ended_sessions = ended_sessions
-        self._fails_closed = revocation_fails_closed
+        self._fails_closed = revocation_fails_closed  # REVOCATION_FAIL_MODE=closed: 503 rather than ask DynamoDB
 
     def admit_user(self, claims: AccessClaims, policy_names: tuple[str, ...] = ("user",)) -> Admission:
         """Counted against every named policy (a write also against the daily `writes` quota)."""
@@ -41,9 +42,11 @@ class AdmissionService:
         admission = self._redis.admit_user(claims.user_id, claims.session_id, policies)
         if admission.session_ended:
             raise AuthenticationError(REVOKED)
-        if admission.session_ended is None and self._fails_closed:
-            raise DependencyUnavailableError("Token revocation cannot be checked right now.", retry_after_seconds=5)
-        if self._issued_before_redis_remembers(claims, admission):
+        if admission.session_ended is None:  # Redis could not answer
+            if self._fails_closed:
+                raise DependencyUnavailableError("Token revocation cannot be checked right now.", retry_after_seconds=5)
+            self._require_live_session(claims)
+        elif self._issued_before_redis_remembers(claims, admission):
             self._check_session(claims)
         _enforce(admission)
         return admission
@@ -57,11 +60,18 @@ class AdmissionService:
 
     def _check_session(self, claims: AccessClaims) -> None:
         """Once per such session: DynamoDB decides; Redis remembers the answer."""
+        try:
+            self._require_live_session(claims)
+        except AuthenticationError:
+            self._ended_sessions.end(claims.user_id, claims.session_id)
+            raise
+        self._ended_sessions.vouch(claims.user_id, claims.session_id, claims.expires_at)
+
+    def _require_live_session(self, claims: AccessClaims) -> None:
+        """DynamoDB's word on the token's session (one consistent read): AuthenticationError when it has ended."""
         session = self._sessions.get(claims.session_id)
         if session is None or session.revoked or session.user_id != claims.user_id:
-            self._ended_sessions.end(claims.user_id, claims.session_id)
             raise AuthenticationError(REVOKED)
-        self._ended_sessions.vouch(claims.user_id, claims.session_id, claims.expires_at)
 
     def admit_anonymous(self, client_ip: str, policy_name: str) -> Admission:
         return _enforce(self._redis.admit_counted(keys.client_address(client_ip), self._policies[policy_name]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from ulid import ULID
@@ -18,7 +19,9 @@ from watchlist_core.errors import (
 from watchlist_core.security.passwords import PasswordHasher
 from watchlist_core.security.tokens import AccessClaims, IssuedToken, RefreshClaims, TokenSigner, new_token_id
 from watchlist_core.services.audit_delivery import AuditTrail
-from watchlist_core.services.ports import EndedSessions, LoginThrottle
+from watchlist_core.services.login_throttle import LoginThrottle
+from watchlist_core.services.ports import EndedSessions
+from watchlist_core.state.login_throttle import LoginAttempt
 from watchlist_core.storage.sessions import Rotation, Session, SessionStore
 from watchlist_core.storage.users import UserStore
 
@@ -74,25 +77,29 @@ class AuthService:
         }
 
     def login(self, credentials: Credentials, source_ip: str) -> TokenPair:
-        """Tokens for the right password. Guessing is throttled per account and address (`LoginThrottle`):
-        a refused address gets no answer about the password at all."""
+        """Tokens, and a new device token, for the right password. Guessing is throttled (`LoginThrottle`): a
+        refused client gets no answer about the password at all; one with a device token of the account is never
+        held back by others' failures."""
         email = normalize_email(credentials.email)
-        refusal = self._login_throttle.refusal(email, source_ip)
-        if refusal is not None:
+        account = self._tokens.keyed_digest("login account", email)[:32]
+        attempt = LoginAttempt(account, source_ip, self._tokens.device_of(credentials.device_token, account))
+        check = self._login_throttle.check(attempt)
+        if check.refusal is not None:
             self._audit.publish(new_event(AuditAction.LOGIN_LOCKED, actor_id=None))
-            raise RateLimitedError("Too many failed logins for this account; try again later.", limit=refusal)
+            raise RateLimitedError("Too many failed logins for this account; try again later.", limit=check.refusal)
         stored = self._users.find_credentials(email)
         valid, new_hash = self._passwords.verify(credentials.password, stored.password_hash if stored else None)
         if stored is None or not valid:
-            self._login_throttle.failed(email, source_ip)
+            self._login_throttle.failed(attempt, check)
             # An unknown address is not recorded: it may be a password typed into the wrong field.
             target = user_target(stored.user.id) if stored else None
             self._audit.publish(new_event(AuditAction.LOGIN_FAILED, actor_id=None, target=target))
             raise AuthenticationError(INVALID_CREDENTIALS)
-        self._login_throttle.succeeded(email, source_ip)
+        self._login_throttle.succeeded(attempt)
         if new_hash:
             self._users.replace_password_hash(stored.user.id, new_hash)
-        return self._start_session(stored.user)
+        pair = self._start_session(stored.user)
+        return replace(pair, device_token=self._tokens.issue_device(account).token)
 
     def refresh_claims(self, refresh_token: str) -> RefreshClaims:
         """The claims of a refresh token this API signed and that has not expired (no I/O)."""

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from watchlist_core.audit.message import AuditEvent
     from watchlist_core.external.github import UserAnswer
-    from watchlist_core.ratelimit import RateLimitResult
 
 
 class EndedSessions(Protocol):
@@ -23,18 +22,6 @@ class EndedSessions(Protocol):
     def vouch(self, user_id: str, session_id: str, until: datetime) -> None:
         """The session was found live: no need to ask DynamoDB again until `until`."""
         ...
-
-
-class LoginThrottle(Protocol):
-    """Password guessing, counted per account and client address (state/login_throttle.py)."""
-
-    def refusal(self, email: str, address: str) -> RateLimitResult | None:
-        """Why this address may not try a password for this account now; None when it may."""
-        ...
-
-    def failed(self, email: str, address: str) -> None: ...
-
-    def succeeded(self, email: str, address: str) -> None: ...
 
 
 class DataChangeListener(Protocol):

@@ -111,7 +111,15 @@ def discover(url: str | None, timeout_seconds: float) -> Topology:
 
 
 class RedisState:
-    def __init__(self, url: str | None, *, timeout_seconds: float, pause_after_failure_seconds: float) -> None:
+    def __init__(
+        self,
+        url: str | Callable[[], str | None] | None,
+        *,
+        timeout_seconds: float,
+        pause_after_failure_seconds: float,
+    ) -> None:
+        """`url`, or what returns it on first use (a secret's loader): a failure to fetch it counts as Redis being
+        unavailable, and is tried again once the pause is over."""
         self._url = url
         self._timeout_seconds = timeout_seconds
         self._topology: Topology | None = None
@@ -160,5 +168,6 @@ class RedisState:
 
     def _reach(self) -> Topology:
         if self._topology is None:
-            self._topology = discover(self._url, self._timeout_seconds)
+            url = self._url() if callable(self._url) else self._url
+            self._topology = discover(url, self._timeout_seconds)
         return self._topology

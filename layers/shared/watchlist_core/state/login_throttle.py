@@ -1,110 +1,145 @@
-"""Password guessing, throttled without letting a stranger lock the owner out (OWASP Authentication Cheat Sheet).
+"""Password guessing, counted in Redis, without letting a stranger lock the owner out (OWASP's device cookies).
 
-- Per account and address: after `per_address.quota` failures within its window, that address takes no more
-  guesses for that account for the window, twice as long at each further lockout within a day (progressive),
-  up to a day. Other addresses, the owner's among them, are not affected.
-- Per account, from every address: past a higher ceiling (`per_account`), only addresses that signed in to the
-  account successfully within the last `known_address_days` may try; every other address is refused. A
-  distributed guesser is stopped; the owner, at a known address, still signs in.
+A client that signed in to an account before holds a device token for it (security/tokens.py): it is trusted, and
+nobody else's failures hold it back, whatever its address. Its own failures are counted per device: after
+`per_address.quota` of them within the window the token is locked out, and the client is as untrusted as any.
+Untrusted clients:
 
-Unknown e-mail addresses are counted the same way, so a refusal reveals nothing about which accounts exist. Keys
-hold digests, never addresses; every key expires. Redis unavailable: fail open (the per-address login rate limit
-still applies).
+- per account and address: after `per_address.quota` failures within its window, that address takes no more
+  guesses for that account for the window, twice as long at each further lockout within a day (progressive), up
+  to a day;
+- per account, from every untrusted address together: past `per_account.quota` failures within its window, every
+  untrusted client is refused. A distributed guesser is stopped; the owner signs in with their device token, or
+  from a new device after an e-mailed reset.
+
+Accounts are named by a keyed digest of the e-mail address, unknown addresses alike, so a refusal reveals nothing
+about which accounts exist and Redis holds no address. Every key expires and lives in the account's slot.
 """
 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from watchlist_core.ratelimit import RateLimitResult, RatePolicy
 from watchlist_core.state import keys
 from watchlist_core.state.client import RedisState, Slot
 
+if TYPE_CHECKING:
+    from redis.client import Pipeline
+
 MAX_LOCK_SECONDS = 24 * 3600
+
+
+@dataclass(frozen=True)
+class LoginAttempt:
+    account: str  # a keyed digest of the normalised e-mail address
+    address: str  # the client's
+    device: str | None  # the id of a valid device token of this account, when the client presented one
+
+
+@dataclass(frozen=True)
+class LoginCheck:
+    refusal: RateLimitResult | None
+    trusted: bool  # a device token of the account that is not locked out
+
+
+def refused(policy: RatePolicy, seconds: int) -> RateLimitResult:
+    return RateLimitResult(policy, allowed=False, remaining=0, reset_seconds=seconds, retry_after_seconds=seconds)
+
+
+def _increment(pipe: Pipeline, key: str, policy: RatePolicy) -> None:
+    # SET NX with the expiry first: a counter never exists without one, even if INCR's reply is lost.
+    pipe.set(key, 0, ex=policy.window_seconds, nx=True)
+    pipe.incr(key)
 
 
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-class RedisLoginThrottle:
-    def __init__(
-        self, state: RedisState, per_address: RatePolicy, per_account: RatePolicy, known_address_days: int
-    ) -> None:
-        self._state = state
-        self.per_address = per_address
-        self.per_account = per_account
-        self._known_seconds = known_address_days * 86400
+class RedisLoginCounters:
+    """Each method returns None (or False) when Redis could not answer: the caller falls back (services)."""
 
-    def _keys(self, email: str, address: str) -> dict[str, str]:
-        account = keys.login_account(_digest(email))
-        source = _digest(address)
+    def __init__(self, state: RedisState, per_address: RatePolicy, per_account: RatePolicy) -> None:
+        self._state = state
+        self._per_address = per_address
+        self._per_account = per_account
+
+    @staticmethod
+    def _keys(attempt: LoginAttempt) -> dict[str, str]:
+        account = keys.login_account(attempt.account)
+        source = _digest(attempt.address)
+        device = attempt.device or ""
         return {
             "failures": f"{account}f:{source}",
             "lock": f"{account}lock:{source}",
             "strikes": f"{account}strikes:{source}",
             "account_failures": f"{account}f",
-            "known": f"{account}known",
-            "source": source,
+            "device_failures": f"{account}df:{device}",
+            "device_lock": f"{account}dlock:{device}",
         }
 
-    def refusal(self, email: str, address: str) -> RateLimitResult | None:
-        """Why this address may not try a password for this account now, or None when it may (or Redis is away)."""
-        names = self._keys(email, address)
+    def check(self, attempt: LoginAttempt) -> LoginCheck | None:
+        names = self._keys(attempt)
 
-        def read(slot: Slot) -> RateLimitResult | None:
+        def read(slot: Slot) -> LoginCheck:
             pipe = slot.pipeline()
             pipe.ttl(names["lock"])
             pipe.get(names["account_failures"])
             pipe.ttl(names["account_failures"])
-            pipe.sismember(names["known"], names["source"])
-            locked_for, account_failures, account_window_left, known = slot.execute(pipe)
+            pipe.exists(names["device_lock"])
+            locked_for, account_failures, account_window_left, device_locked = slot.execute(pipe)
+            if attempt.device and not device_locked:
+                return LoginCheck(None, trusted=True)
             if locked_for > 0:
-                return _refused(self.per_address, locked_for)
-            if int(account_failures or 0) >= self.per_account.quota and not known:
-                return _refused(self.per_account, max(1, account_window_left))
-            return None
+                return LoginCheck(refused(self._per_address, locked_for), trusted=False)
+            if int(account_failures or 0) >= self._per_account.quota:
+                return LoginCheck(refused(self._per_account, max(1, account_window_left)), trusted=False)
+            return LoginCheck(None, trusted=False)
 
         return self._state.run("login_throttle", names["lock"], read)
 
-    def failed(self, email: str, address: str) -> None:
-        names = self._keys(email, address)
+    def failed(self, attempt: LoginAttempt, trusted: bool) -> bool:
+        names = self._keys(attempt)
 
-        def count(slot: Slot) -> None:
+        def count_device(slot: Slot) -> bool:
             pipe = slot.pipeline()
-            # SET NX with the expiry first: a counter never exists without one, even if INCR's reply is lost.
-            pipe.set(names["failures"], 0, ex=self.per_address.window_seconds, nx=True)
-            pipe.incr(names["failures"])
-            pipe.set(names["account_failures"], 0, ex=self.per_account.window_seconds, nx=True)
-            pipe.incr(names["account_failures"])
-            failures = slot.execute(pipe)[1]
-            if failures < self.per_address.quota:
-                return
+            _increment(pipe, names["device_failures"], self._per_address)
+            if slot.execute(pipe)[1] >= self._per_address.quota:
+                pipe = slot.pipeline()
+                pipe.set(names["device_lock"], 1, ex=self._per_address.window_seconds)
+                pipe.delete(names["device_failures"])
+                slot.execute(pipe)
+            return True
+
+        def count_untrusted(slot: Slot) -> bool:
+            pipe = slot.pipeline()
+            _increment(pipe, names["failures"], self._per_address)
+            _increment(pipe, names["account_failures"], self._per_account)
+            if slot.execute(pipe)[1] < self._per_address.quota:
+                return True
             pipe = slot.pipeline()
             pipe.incr(names["strikes"])
             pipe.expire(names["strikes"], MAX_LOCK_SECONDS)
             strikes = slot.execute(pipe)[0]
-            lock_seconds = min(self.per_address.window_seconds * 2 ** (strikes - 1), MAX_LOCK_SECONDS)
+            lock_seconds = min(self._per_address.window_seconds * 2 ** (strikes - 1), MAX_LOCK_SECONDS)
             pipe = slot.pipeline()
             pipe.set(names["lock"], 1, ex=lock_seconds)
             pipe.delete(names["failures"])
             slot.execute(pipe)
+            return True
 
-        self._state.run("login_throttle", names["lock"], count)
+        return bool(self._state.run("login_throttle", names["lock"], count_device if trusted else count_untrusted))
 
-    def succeeded(self, email: str, address: str) -> None:
-        """The address's failures are forgiven, and it is known to the account from now on."""
-        names = self._keys(email, address)
+    def succeeded(self, attempt: LoginAttempt) -> None:
+        """The address's and the device's failures are forgiven."""
+        names = self._keys(attempt)
 
-        def remember(slot: Slot) -> None:
+        def forgive(slot: Slot) -> None:
             pipe = slot.pipeline()
-            pipe.delete(names["failures"], names["strikes"])
-            pipe.sadd(names["known"], names["source"])
-            pipe.expire(names["known"], self._known_seconds)
+            pipe.delete(names["failures"], names["strikes"], names["device_failures"])
             slot.execute(pipe)
 
-        self._state.run("login_throttle", names["lock"], remember)
-
-
-def _refused(policy: RatePolicy, seconds: int) -> RateLimitResult:
-    return RateLimitResult(policy, allowed=False, remaining=0, reset_seconds=seconds, retry_after_seconds=seconds)
+        self._state.run("login_throttle", names["lock"], forgive)

@@ -195,6 +195,18 @@ class SessionRecord(_Record):
     access_jti = UnicodeAttribute(null=True)
 
 
+class LoginFailuresRecord(_Record):
+    """Failed sign-ins of one e-mail address (known or not) while Redis cannot count them: the login throttle's
+    fallback (storage/login_failures.py). Beside the sessions, whose table expires items by `expires_at`."""
+
+    class Meta:
+        table_name = "watchlist-sessions"
+
+    session_id = UnicodeAttribute(hash_key=True)  # "login-failures#" and a keyed digest of the address
+    failures = NumberAttribute(default=0)
+    expires_at = TTLAttribute()  # the window's end: DynamoDB deletes it some time after; readers check it
+
+
 # Audit trail: one item per event, keyed by its id (a ULID, so time-ordered). Three global indexes answer
 # the admin's queries newest first: everything, one actor's events, one action's events.
 class AuditByTimeIndex(GlobalSecondaryIndex["AuditEventRecord"]):
@@ -279,6 +291,7 @@ def bind_tables(settings: Settings) -> None:
         TallyRecord: settings.users_table,
         ItemRecord: settings.items_table,
         SessionRecord: settings.sessions_table,
+        LoginFailuresRecord: settings.sessions_table,
         AuditEventRecord: settings.audit_table,
         AuditLookupRecord: settings.audit_table,
         OutboxRecord: settings.audit_outbox_table,

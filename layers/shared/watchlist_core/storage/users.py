@@ -36,6 +36,7 @@ _ADMIN_TALLY = "admin tally"
 _USER_TALLY = "user tally"
 _LEGACY_USER_TALLY = "user tally, bare key"
 _EMAIL_TAKEN = "An account with this e-mail address already exists."
+NO_ACCOUNT = "-"  # a user id no ULID can be: the read an unknown address costs, like a known one's
 
 
 def user_pk(user_id: str) -> str:
@@ -119,12 +120,17 @@ class UserStore:
             return None
 
     def find_credentials(self, email: str) -> StoredCredentials | None:
+        """Two consistent reads whether the address is known or not (the claim, then the account or a key no
+        account has): the time of a sign-in tells nobody which addresses have accounts."""
         try:
             claim = EmailClaimRecord.get(EMAIL_PREFIX + normalize_email(email), consistent_read=True)
-            record = UserRecord.get(user_pk(claim.user_id), consistent_read=True)
+        except DoesNotExist:
+            claim = None
+        try:
+            record = UserRecord.get(user_pk(claim.user_id if claim else NO_ACCOUNT), consistent_read=True)
         except DoesNotExist:
             return None
-        return StoredCredentials(user=_user_of(record), password_hash=record.password_hash)
+        return StoredCredentials(user=_user_of(record), password_hash=record.password_hash) if claim else None
 
     def replace_password_hash(self, user_id: str, password_hash: str) -> None:
         UserRecord(pk=user_pk(user_id)).update(
