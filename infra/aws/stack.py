@@ -27,9 +27,17 @@ def outputs(stack: str) -> dict[str, str]:
     return {output["OutputKey"]: output["OutputValue"] for output in description.get("Outputs", [])}
 
 
+def output_value(output: dict[str, Any]) -> Any:
+    """An output's value as the functions' environment writes it: a conditional output (`Condition: C`, `Value: x`)
+    is the environment's `!If [C, x, ""]`, a variable left empty when C does not hold."""
+    if "Condition" in output:
+        return {"Fn::If": [output["Condition"], output["Value"], ""]}
+    return output["Value"]
+
+
 def output_env_vars(template: dict[str, Any]) -> dict[str, str]:
     """Environment variable -> the output with the same value (the template gives each stack value an output)."""
-    by_value = {repr(output["Value"]): name for name, output in template["Outputs"].items()}
+    by_value = {repr(output_value(output)): name for name, output in template["Outputs"].items()}
     return {
         env_var: by_value[repr(value)]
         for env_var, value in function_environment(template).items()
@@ -39,9 +47,10 @@ def output_env_vars(template: dict[str, Any]) -> dict[str, str]:
 
 def stack_environment(stack: str) -> dict[str, str]:
     """What the stack gives its functions' environment (tables, queue, secret, Redis, stage, settings), from its
-    outputs: run with it, an operator's command sees what the deployed functions see."""
+    outputs: run with it, an operator's command sees what the deployed functions see. A conditional output the stack
+    does not have (RedisUrl without the own cache) leaves its variable unset, as the functions have it empty."""
     values = outputs(stack)
-    return {env_var: values[output] for env_var, output in output_env_vars(load_template()).items()}
+    return {env_var: values[output] for env_var, output in output_env_vars(load_template()).items() if output in values}
 
 
 def retained_resources(template: dict[str, Any]) -> list[str]:

@@ -44,6 +44,7 @@ SKIPPED_KINDS = {
     "AWS::ApiGateway::Stage": "skipped by moto",
     "AWS::CloudWatch::Alarm": "skipped by moto",
     "AWS::SNS::Subscription": "skipped by moto",
+    "AWS::ApiGateway::Account": "skipped by moto",
     "AWS::SecretsManager::Secret": "created beside the stack (create_secrets)",
     "AWS::ElastiCache::ServerlessCache": "a stand-in address (stand_in_serverless_caches)",
     "AWS::ApiGatewayV2::Api": "no moto model (drop_what_moto_cannot_create)",
@@ -76,11 +77,13 @@ def redis() -> Iterator[RedisServer]:
 def stack(
     moto_server: MotoServer, aws: dict[str, str], redis: RedisServer, tmp_path_factory: pytest.TempPathFactory
 ) -> RehearsedStack:
-    """Every option on but the stack's own cache: an e-mail for the alarms, the HTTP API, a GitHub token, CORS."""
+    """Every option on but the stack's own cache: an e-mail for the alarms, the HTTP API, a GitHub token, CORS; the
+    Redis's URL in a secret."""
     github_token = client(aws, "secretsmanager").create_secret(Name="rehearsal-github-token", SecretString="ghp_x")
+    redis_url = client(aws, "secretsmanager").create_secret(Name="rehearsal-redis-url", SecretString=redis.url)
     parameters = {
         "StageName": "Prod",
-        "RedisUrl": redis.url,
+        "RedisUrlSecretArn": redis_url["ARN"],
         "AlarmEmail": "ops@example.com",
         "HttpApiEnabled": "true",
         "GitHubTokenSecretArn": github_token["ARN"],
@@ -238,10 +241,13 @@ def test_functions_have_the_declared_handler_size_and_environment(stack: Rehears
             else:
                 assert environment[name] == expected, (logical_id, name)
         # A conditional value, and the secret moto does not create: compared one by one below.
-        assert unresolved <= {"GITHUB_TOKEN_ARN", "REDIS_URL", "JWT_SECRET_ARN"}, logical_id
+        assert unresolved <= {"GITHUB_TOKEN_ARN", "REDIS_URL", "REDIS_URL_ARN", "JWT_SECRET_ARN"}, logical_id
     api = lambda_.get_function_configuration(FunctionName=stack.created["ApiFunction"])["Environment"]["Variables"]
     assert api["GITHUB_TOKEN_ARN"] == stack.parameters["GitHubTokenSecretArn"]
-    assert api["REDIS_URL"] == stack.parameters["RedisUrl"]
+    # The URL is in the secret only; the functions get its ARN.
+    assert api["REDIS_URL_ARN"] == stack.parameters["RedisUrlSecretArn"]
+    assert api.get("REDIS_URL", "") == ""
+    assert "RedisUrl" not in stack.outputs
     assert api["JWT_SECRET_ARN"] == stack.outputs["JwtSecretArn"]
     relay = lambda_.get_function_concurrency(FunctionName=stack.created["OutboxRelayFunction"])
     assert relay["ReservedConcurrentExecutions"] == 1
@@ -301,10 +307,10 @@ def role_policies(iam: Any, role: str) -> dict[str, Any]:
 def test_roles_carry_the_translated_inline_policies(stack: RehearsedStack, aws: dict[str, str]) -> None:
     iam = client(aws, "iam")
     roles = of_type(stack, "AWS::IAM::Role")
-    assert len(roles) == 3
+    assert len(roles) == 4  # the three functions', and API Gateway's for its access logs
     for logical_id, resource in roles.items():
         role = stack.created[logical_id]
-        policies = [chosen(stack, policy) for policy in resource["Properties"]["Policies"]]
+        policies = [chosen(stack, policy) for policy in resource["Properties"].get("Policies", [])]
         declared = {policy["PolicyName"]: policy["PolicyDocument"] for policy in policies if policy != NO_VALUE}
         deployed = role_policies(iam, role)
         assert sorted(deployed) == sorted(declared), logical_id
@@ -317,7 +323,9 @@ def test_roles_carry_the_translated_inline_policies(stack: RehearsedStack, aws: 
         for statement in document["Statement"]
         if "secretsmanager:GetSecretValue" in statement["Action"]
     ]
-    assert sorted(resources) == sorted([stack.outputs["JwtSecretArn"], stack.parameters["GitHubTokenSecretArn"]])
+    assert sorted(resources) == sorted(
+        [stack.outputs["JwtSecretArn"], stack.parameters["GitHubTokenSecretArn"], stack.parameters["RedisUrlSecretArn"]]
+    )
 
 
 def test_the_relay_runs_every_minute(stack: RehearsedStack, aws: dict[str, str]) -> None:
@@ -351,7 +359,7 @@ def test_what_moto_skips_is_wired_as_declared_in_the_translated_template(stack: 
     assert settings["ThrottlingRateLimit"] == {"Ref": "ApiThrottleRateLimit"}
     assert settings["ThrottlingBurstLimit"] == {"Ref": "ApiThrottleBurstLimit"}
     alarms = of_type(stack, "AWS::CloudWatch::Alarm")
-    assert len(alarms) == 6
+    assert len(alarms) == 7
     for alarm in alarms.values():
         assert alarm["Properties"]["AlarmActions"] == alarm["Properties"]["OKActions"] == [{"Ref": "AlarmTopic"}]
     assert "AlarmTopic" in stack.created
@@ -494,6 +502,7 @@ def test_the_deployed_functions_serve_and_store_the_audit_trail(
     assert added.status == 201, added.body
     listed = api.get("/v1/watchlists", token=token)
     assert [item["title"] for item in listed.json()["items"]] == ["Arrival"]
+    assert wiring.get_services().redis.ping()  # its URL, read from the secret REDIS_URL_ARN names, reached the Redis
     preflight = api.request(
         "OPTIONS",
         "/v1/watchlists/items",
@@ -576,7 +585,7 @@ def test_the_stack_commands_print_its_url_outputs_and_environment(stack: Rehears
     # Every variable the stack sets: all but the literals of the template and the local endpoints.
     from_stack = {name: str(value) for name, value in deployed["Environment"]["Variables"].items() if name in printed}
     assert printed == from_stack
-    assert {"USERS_TABLE", "AUDIT_TABLE", "AUDIT_QUEUE_URL", "JWT_SECRET_ARN", "REDIS_URL", "STAGE"} <= set(printed)
+    assert {"USERS_TABLE", "AUDIT_TABLE", "AUDIT_QUEUE_URL", "JWT_SECRET_ARN", "REDIS_URL_ARN", "STAGE"} <= set(printed)
 
 
 def test_make_destroy_deletes_the_stack_and_names_what_it_keeps(

@@ -1,11 +1,14 @@
 """template.yaml against the code: the records match its tables, and its queues and APIs fit the functions."""
 
+import json
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pytest
 from pynamodb.models import Model
 
+from infra.aws.stack import output_value
 from infra.aws.template import (
     create_table_requests,
     load_template,
@@ -143,7 +146,7 @@ def test_every_value_the_functions_take_from_the_stack_is_an_output() -> None:
     from_stack = {name: value for name, value in environment.items() if isinstance(value, dict)}
     assert "USERS_TABLE" in from_stack
     assert "JWT_SECRET_ARN" in from_stack
-    outputs = [output["Value"] for output in template["Outputs"].values()]
+    outputs = [output_value(output) for output in template["Outputs"].values()]
     assert [name for name, value in from_stack.items() if value not in outputs] == []
 
 
@@ -173,3 +176,102 @@ def test_snapstart_applies_to_the_api_functions_published_versions() -> None:
     assert api["SnapStart"] == {"ApplyOn": {"Ref": "SnapStart"}}
     assert template["Parameters"]["SnapStart"]["AllowedValues"] == ["None", "PublishedVersions"]
     assert template["Parameters"]["SnapStart"]["Default"] == "None"
+
+
+def test_the_redis_url_is_no_parameter_output_or_environment_value_but_a_secret_only_the_api_function_reads() -> None:
+    template = load_template()
+    assert "RedisUrl" not in template["Parameters"]
+    secret = template["Parameters"]["RedisUrlSecretArn"]
+    assert secret["Default"] == ""
+    environment = template["Globals"]["Function"]["Environment"]["Variables"]
+    own_cache = {"Fn::Sub": "rediss://${RedisCache.Endpoint.Address}:${RedisCache.Endpoint.Port}"}
+    # The own cache's address (no password) or nothing: a URL given by the operator never reaches the environment.
+    assert environment["REDIS_URL"] == {"Fn::If": ["OwnCache", own_cache, ""]}
+    assert environment["REDIS_URL_ARN"] == {"Fn::If": ["RedisInSecret", {"Ref": "RedisUrlSecretArn"}, ""]}
+    outputs = template["Outputs"]
+    assert outputs["RedisUrl"] == {"Condition": "OwnCache", "Value": own_cache}
+    assert outputs["RedisUrlSecretArn"] == {"Condition": "RedisInSecret", "Value": {"Ref": "RedisUrlSecretArn"}}
+    read_secret = {
+        "Fn::If": [
+            "RedisInSecret",
+            {"AWSSecretsManagerGetSecretValuePolicy": {"SecretArn": {"Ref": "RedisUrlSecretArn"}}},
+            {"Ref": "AWS::NoValue"},
+        ]
+    }
+    functions = {
+        k: r["Properties"] for k, r in template["Resources"].items() if r["Type"] == "AWS::Serverless::Function"
+    }
+    assert [name for name, function in functions.items() if read_secret in function["Policies"]] == ["ApiFunction"]
+    assert "RedisUrlSecretArn" in str(template["Rules"]["OneRedis"])
+
+
+def test_network_interface_rights_are_denied_outside_a_vpc() -> None:
+    """SAM gives a function whose VpcConfig is declared (an !If here) AWSLambdaVPCAccessExecutionRole whatever the
+    condition: each function denies its network-interface actions unless it runs in the VPC."""
+    template = load_template()
+    functions = {
+        k: r["Properties"] for k, r in template["Resources"].items() if r["Type"] == "AWS::Serverless::Function"
+    }
+    assert len(functions) == 3
+    for name, function in functions.items():
+        assert not any("VPCAccessPolicy" in policy for policy in function["Policies"]), name
+        (deny,) = [policy for policy in function["Policies"] if policy.get("Fn::If", [None])[0] == "InVpc"]
+        _condition, in_vpc, outside = deny["Fn::If"]
+        assert in_vpc == {"Ref": "AWS::NoValue"}, name
+        (statement,) = outside["Statement"]
+        assert statement["Effect"] == "Deny", name
+        assert {"ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface"} <= set(statement["Action"]), name
+    assert template["Globals"]["Function"]["VpcConfig"]["Fn::If"][0] == "InVpc"
+
+
+def test_every_function_has_an_errors_alarm_on_the_alarm_topic() -> None:
+    resources = load_template()["Resources"]
+    watched = {
+        dimension["Value"]["Ref"]
+        for resource in resources.values()
+        if resource["Type"] == "AWS::CloudWatch::Alarm" and resource["Properties"].get("MetricName") == "Errors"
+        for dimension in resource["Properties"]["Dimensions"]
+    }
+    # The API function's errors are its 5xx answers, which Api5xxAlarm and HttpApi5xxAlarm watch.
+    assert watched == {"AuditFunction", "OutboxRelayFunction"}
+    assert resources["OutboxRelayFunctionErrorsAlarm"]["Properties"]["Namespace"] == "AWS/Lambda"
+
+
+ACCESS_LOG_FIELDS = {
+    "requestId",
+    "sourceIp",
+    "status",
+    "responseLatency",
+    "integrationLatency",
+    "integrationErrorMessage",
+}
+
+
+def _filled(access_log_format: str) -> dict[str, Any]:
+    """One access log line as API Gateway writes it: every $context variable replaced by a value."""
+    line = re.sub(r"\$context\.[A-Za-z.]+", "x", access_log_format)
+    parsed: dict[str, Any] = json.loads(line)
+    return parsed
+
+
+def test_both_gateways_write_json_access_logs_with_the_source_status_latencies_and_integration_error() -> None:
+    template = load_template()
+    resources = template["Resources"]
+    group = {"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]}
+    rest = resources["RestApi"]["Properties"]["AccessLogSetting"]
+    http = resources["HttpApiStage"]["Properties"]["AccessLogSettings"]
+    for api, setting in (("rest", rest), ("http", http)):
+        assert setting["DestinationArn"] == group, api
+        line = _filled(setting["Format"])
+        assert set(line) >= ACCESS_LOG_FIELDS, api
+        assert line["api"] == api
+        assert "$context.requestId" in setting["Format"]
+        assert "$context.identity.sourceIp" in setting["Format"]
+        assert "$context.integrationErrorMessage" in setting["Format"]
+    log_group = resources["ApiAccessLogGroup"]["Properties"]
+    assert log_group["RetentionInDays"] == resources["ApiFunctionLogGroup"]["Properties"]["RetentionInDays"]
+    # A REST stage logs only once the region's API Gateway account settings name a CloudWatch role.
+    assert resources["RestApi"]["DependsOn"] == "ApiGatewayAccount"
+    account = resources["ApiGatewayAccount"]["Properties"]
+    assert account["CloudWatchRoleArn"] == {"Fn::GetAtt": ["ApiGatewayCloudWatchRole", "Arn"]}
+    assert template["Outputs"]["ApiAccessLogGroupName"]["Value"] == {"Ref": "ApiAccessLogGroup"}
