@@ -12,7 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from infra.aws.calls import intercepting_aws_calls
-from tests.support import Api
+from tests.support import PASSWORD, Api, unique_email
 
 # Deeper than json's parser goes on any Python (3.13's gives up near 20,000, 3.11's near 1,000), inside the body limit.
 DEEP = "[" * 30000 + "]" * 30000
@@ -83,6 +83,8 @@ def test_no_redirect_is_built_from_the_clients_host(api: Api) -> None:
         ("/v1/watchlists/items", {"title": "bad\u0000title", "type": "movie"}),
         ("/v1/watchlists/items", {"title": "Arrival", "type": "movie", "notes": "ring \u0007 bell"}),
         ("/v1/auth/register", {"email": "x@example.com", "password": "long password", "display_name": "a\u001bb"}),
+        ("/v1/auth/register", {"email": "x@example.com", "password": "\u0000" * 8}),
+        ("/v1/auth/register", {"email": "a\u0007b@example.com", "password": "long password"}),
     ],
 )
 def test_control_characters_are_refused_in_text_fields(api: Api, path: str, body: dict[str, str]) -> None:
@@ -121,3 +123,66 @@ def test_a_value_dynamodb_refuses_is_a_422_problem_without_dynamodbs_message(api
     assert refused
     assert refused[0]["aws_error_message"] == message
     assert "Traceback" not in log_lines.getvalue()
+
+
+JSON = {"Content-Type": "application/json"}
+
+
+@pytest.mark.parametrize(
+    ("body", "loc"),
+    [
+        ({"title": "Heat", "type": "movie", "rating": True}, ["body", "rating"]),
+        ({"title": "Heat", "type": "movie", "year": "1995"}, ["body", "year"]),
+        ({"title": 1995, "type": "movie"}, ["body", "title"]),
+    ],
+    ids=["true-for-a-number", "a-string-for-a-year", "a-number-for-a-title"],
+)
+def test_a_value_of_the_wrong_json_type_is_refused_never_coerced(
+    api: Api, body: dict[str, Any], loc: list[str]
+) -> None:
+    _, token = api.new_user()
+    response = api.post("/v1/watchlists/items", token=token, json=body)
+    assert response.status == 422, response.body
+    assert [error["loc"] for error in response.json()["errors"]] == [loc]
+    changed = api.post("/v1/watchlists/items", token=token, json={"title": "Heat", "type": "movie"}).json()
+    patched = api.patch(f"/v1/watchlists/items/{changed['id']}", token=token, json={"rating": True})
+    assert patched.status == 422
+    assert api.get(f"/v1/watchlists/items/{changed['id']}", token=token).json()["rating"] is None
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/watchlists/items", b'{"title": "Heat", "type": "movie", "title": "Ronin"}'),
+        ("/v1/auth/login", b'{"email": "a@example.com", "password": "x", "email": "b@example.com"}'),
+        ("/v1/auth/register", b'{"email": "a@example.com", "password": "long password", "email": "b@example.com"}'),
+    ],
+)
+def test_a_key_given_twice_is_refused_not_read_as_its_last_value(api: Api, path: str, body: bytes) -> None:
+    _, token = api.new_user()
+    response = api.post(path, token=token, body=body, headers=JSON)
+    assert response.status == 422, response.body
+    errors = response.json()["errors"]
+    assert [(error["type"], error["loc"][0]) for error in errors] == [("duplicate_key", "body")]
+
+
+def test_lookalike_addresses_are_the_same_account_or_refused(api: Api) -> None:
+    """NFKC and case folding make a full-width or upper-case twin the same address (409, and it signs in); a local
+    part mixing scripts (a Cyrillic a among Latin letters) is refused; a password of spaces is no password."""
+    local = unique_email().split("@")[0]
+    api.register(f"{local}@example.com")
+    full_width = "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in local)
+    for twin in (f"{full_width}@example.com", f"{local.upper()}@EXAMPLE.COM"):
+        response = api.post("/v1/auth/register", json={"email": twin, "password": "another password"})
+        assert response.status == 409, (twin, response.body)
+        assert api.post("/v1/auth/login", json={"email": twin, "password": PASSWORD}).status == 200
+    cyrillic = "\u0430" + local[1:]
+    refused = api.post("/v1/auth/register", json={"email": f"{cyrillic}@example.com", "password": "long password"})
+    assert refused.status == 422
+    assert "mixes scripts" in refused.json()["errors"][0]["msg"]
+    spaces = api.post("/v1/auth/register", json={"email": unique_email(), "password": " " * 8})
+    assert spaces.status == 422
+    japanese = api.post(
+        "/v1/auth/register", json={"email": f"\u5c71\u7530{local}@example.jp", "password": "long password"}
+    )
+    assert japanese.status == 201  # Han with Latin, as Japanese is written

@@ -20,6 +20,7 @@ from watchlist_api.app import create_app
 from watchlist_api.middleware import ALLOWED_REQUEST_HEADERS, EXPOSED_HEADERS
 from watchlist_core import wiring
 from watchlist_core.observability import logger
+from watchlist_core.settings import ConfigurationError
 from watchlist_core.storage.items import ItemStore
 
 PROBLEM_FIELDS = {"type", "title", "status", "detail", "instance", "request_id"}
@@ -203,11 +204,21 @@ def test_an_unexpected_error_is_a_500_problem_without_internals(api: Api, monkey
     assert "secret" not in problem["detail"]
 
 
-def test_invalid_configuration_outside_local_refuses_to_serve(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    ("unset", "error"),
+    [("AUDIT_QUEUE_URL", "AUDIT_QUEUE_URL"), ("JWT_SECRET", "signing key")],
+    ids=["no-audit-queue", "no-signing-key"],
+)
+def test_invalid_configuration_outside_local_refuses_to_serve(
+    api: Api, monkeypatch: pytest.MonkeyPatch, unset: str, error: str
+) -> None:
+    """A running instance's configuration changes only on a rebuild (a SnapStart restore): the invocation fails."""
     monkeypatch.setenv("STAGE", "Prod")
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/0")
+    monkeypatch.setenv("AUDIT_QUEUE_URL", "https://sqs.us-east-1.amazonaws.com/1/q")
+    monkeypatch.delenv(unset)
     wiring.reset()
-    with pytest.raises(ValueError, match="JWT_SECRET"):
+    with pytest.raises((ValueError, ConfigurationError), match=error):
         api.get("/health")
 
 

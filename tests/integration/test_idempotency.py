@@ -82,7 +82,11 @@ def test_a_twin_of_a_request_still_in_progress_is_409_with_retry_after(api: Api)
         return {"status": 201, "headers": {}, "body": "{}"}
 
     # What the route sends for this body: the first attempt and its twin are the same request.
-    request = {"method": "POST", "path": "/v1/watchlists/items", "body": ItemDraft(**DUNE).model_dump(mode="json")}
+    request = {
+        "method": "POST",
+        "path": "/v1/watchlists/items",
+        "body": ItemDraft.model_validate(DUNE).model_dump(mode="json"),
+    }
     answer = get_services().idempotency.answer
     with ThreadPoolExecutor(max_workers=1) as pool:
         first = pool.submit(answer, caller, key, request, slow_first_attempt, LambdaContext())

@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
 from watchlist_api.rate_limit_headers import attach_rate_limit
+from watchlist_api.strict_json import DuplicateKeyError
 from watchlist_core.errors import (
     AuthenticationError,
     ConflictError,
@@ -111,6 +112,8 @@ def _http_error(request: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 400 and isinstance(exc.__cause__, RecursionError):  # FastAPI's body parser gave up
         return _malformed_json(request)
+    if exc.status_code == 400 and isinstance(exc.__cause__, DuplicateKeyError):
+        return _validation_error(request, duplicated_keys(exc.__cause__))
     headers = dict(exc.headers or {})
     detail = exc.detail if isinstance(exc.detail, str) else None
     if exc.status_code == 401:
@@ -145,6 +148,15 @@ def _validation_error(request: Request, exc: Exception) -> ProblemResponse:
     listed = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in errors]
     return _problem_for(
         request, 422, slug="validation-error", detail="The request is not valid; see `errors`.", errors=listed
+    )
+
+
+def duplicated_keys(error: DuplicateKeyError) -> RequestValidationError:
+    return RequestValidationError(
+        [
+            {"type": "duplicate_key", "loc": ("body", key), "msg": "This key is given more than once."}
+            for key in error.keys
+        ]
     )
 
 

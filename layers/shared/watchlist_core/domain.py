@@ -9,12 +9,43 @@ from enum import StrEnum
 from functools import partial
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, PlainSerializer, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    EmailStr,
+    Field,
+    PlainSerializer,
+    Strict,
+    model_validator,
+)
 
 
 def normalize_email(email: str) -> str:
-    """E-mail addresses are unique case-insensitively: stored and compared in lower case."""
-    return email.strip().lower()
+    """E-mail addresses are stored and compared after Unicode NFKC and case folding: a full-width `alice@` and
+    `ALICE@` are `alice@`."""
+    return unicodedata.normalize("NFKC", email.strip()).casefold()
+
+
+# Unicode TS #39's "highly restrictive" level: one script, or Latin with the Han-based sets of Japanese, Chinese and
+# Korean writing. Common and Inherited characters (digits, punctuation, marks) go with any.
+_SCRIPTS_WRITTEN_TOGETHER = (
+    frozenset({"LATIN", "HAN", "HIRAGANA", "KATAKANA"}),
+    frozenset({"LATIN", "HAN", "BOPOMOFO"}),
+    frozenset({"LATIN", "HAN", "HANGUL"}),
+)
+
+
+def _single_script_local_part(email: str) -> str:
+    """Refuses a local part that mixes scripts as no one writes (a Cyrillic a among Latin letters): a lookalike
+    of another address."""
+    from confusable_homoglyphs import categories  # on registration and e-mail changes only: kept off cold starts
+
+    scripts = {categories.alias(character) for character in email.rsplit("@", 1)[0]} - {"COMMON", "INHERITED"}
+    if len(scripts) > 1 and not any(scripts <= together for together in _SCRIPTS_WRITTEN_TOGETHER):
+        raise ValueError(f"the address mixes scripts ({', '.join(sorted(scripts))}): a lookalike of another")
+    return email
 
 
 def utc_now() -> datetime:
@@ -91,18 +122,43 @@ Title = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_no_c
 Year = Annotated[int, Field(ge=FIRST_FILM_YEAR), AfterValidator(_not_after_next_year)]
 Rating = Annotated[int, Field(ge=1, le=10)]
 Notes = Annotated[str, Field(max_length=2000), AfterValidator(partial(_no_control_characters, allowed="\n\r\t"))]
-Password = Annotated[str, Field(min_length=8, max_length=128)]
+
+
+def _not_only_whitespace(password: str) -> str:
+    if not password.strip():
+        raise ValueError("a password of only spaces is no password")
+    return password
+
+
+# A new password: no control characters (a NUL is no typed character), not only whitespace.
+Password = Annotated[
+    str,
+    Field(min_length=8, max_length=128),
+    AfterValidator(_no_control_characters),
+    AfterValidator(_not_only_whitespace),
+]
+Email = Annotated[
+    EmailStr,
+    BeforeValidator(lambda value: normalize_email(value) if isinstance(value, str) else value),
+    AfterValidator(_no_control_characters),
+    AfterValidator(_single_script_local_part),
+]
 DisplayName = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_no_control_characters)]
 
 
 class StrictInput(BaseModel):
-    """Input models reject unknown fields, so a stray `role` is refused, never honoured."""
+    """Input models reject unknown fields, so a stray `role` is refused, never honoured; and every value of the
+    wrong JSON type (`true` for a number, `"2001"` for a year), never coerced. Enumerations, which JSON can only
+    send as strings, are read from them (`Lax`)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+Lax = Strict(False)
 
 
 class Registration(StrictInput):
-    email: EmailStr
+    email: Email
     password: Password
     display_name: DisplayName | None = None
 
@@ -120,9 +176,9 @@ class Credentials(StrictInput):
 
 class ItemDraft(StrictInput):
     title: Title
-    type: ItemType
+    type: Annotated[ItemType, Lax]
     year: Year | None = None
-    status: ItemStatus = ItemStatus.PLANNED
+    status: Annotated[ItemStatus, Lax] = ItemStatus.PLANNED
     rating: Rating | None = None
     notes: Notes | None = None
 
@@ -131,9 +187,9 @@ class ItemChanges(StrictInput):
     """A partial update: only the fields present are changed; `null` clears an optional field."""
 
     title: Title | None = None
-    type: ItemType | None = None
+    type: Annotated[ItemType | None, Lax] = None
     year: Year | None = None
-    status: ItemStatus | None = None
+    status: Annotated[ItemStatus | None, Lax] = None
     rating: Rating | None = None
     notes: Notes | None = None
 

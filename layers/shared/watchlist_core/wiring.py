@@ -76,6 +76,7 @@ def signing_key() -> str:
 @cache
 def get_services() -> Services:
     settings = get_settings()
+    signing_key()  # checked here too: after a reset (a SnapStart restore), no instance serves without a usable key
     bind_tables(settings)
     connection = connection_for(settings)
     policies = {name: settings.rate_policy(name) for name in RATE_POLICIES}

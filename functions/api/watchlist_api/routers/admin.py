@@ -12,16 +12,17 @@ from watchlist_api.conditional import OwnerCache, respond
 from watchlist_api.dependencies import Admin, ServicesDep
 from watchlist_api.idempotency import IdempotencyKey, once
 from watchlist_api.routers.watchlists import ULID_PATTERN, ItemId, ItemQueryDep, page_representation
+from watchlist_api.strict_json import StrictJSONRoute
 from watchlist_core.audit.message import REQUEST_ID_PATTERN, TRACE_ID_PATTERN, AuditAction
 from watchlist_core.audit.queries import AuditPage, AuditQuery
-from watchlist_core.domain import Page, Role, StrictInput, User, WatchlistItem
+from watchlist_core.domain import Lax, Page, Role, StrictInput, User, WatchlistItem
 
-router = APIRouter(prefix="/v1/admin", tags=["admin"])
+router = APIRouter(route_class=StrictJSONRoute, prefix="/v1/admin", tags=["admin"])
 UserId = Annotated[str, Path(pattern=ULID_PATTERN, description="The user's id (a ULID).")]
 
 
 class RoleChange(StrictInput):
-    role: Role
+    role: Annotated[Role, Lax]
 
 
 @router.get("/users", response_model=Page[User])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Request, Response
@@ -13,12 +12,13 @@ from pydantic import BaseModel, Field, ValidationError
 from watchlist_api.conditional import represent
 from watchlist_api.dependencies import Caller, LoginLimit, OwnCache, RegisterLimit, ServicesDep, client_ip
 from watchlist_api.idempotency import IdempotencyKey, once
-from watchlist_api.problems import OAuth2TokenError, RepeatedFieldError
+from watchlist_api.problems import OAuth2TokenError, RepeatedFieldError, duplicated_keys
 from watchlist_api.rate_limit_headers import attach_rate_limit
+from watchlist_api.strict_json import DuplicateKeyError, StrictJSONRoute, strict_json_loads
 from watchlist_core.domain import Credentials, Registration, StrictInput, TokenPair, User
 from watchlist_core.errors import AuthenticationError
 
-router = APIRouter(prefix="/v1/auth", tags=["auth"])
+router = APIRouter(route_class=StrictJSONRoute, prefix="/v1/auth", tags=["auth"])
 _NO_STORE = {"Cache-Control": "no-store"}
 
 
@@ -110,7 +110,9 @@ async def _credentials(request: Request) -> Credentials:
         raw = _password_form_credentials(form)
     else:
         try:
-            raw = json.loads(await request.body() or b"null")
+            raw = strict_json_loads(await request.body() or b"null")
+        except DuplicateKeyError as error:
+            raise duplicated_keys(error) from error
         except (ValueError, RecursionError) as error:  # RecursionError: nested deeper than the parser goes
             raise RequestValidationError([{"type": "json_invalid", "loc": ("body",), "msg": "Invalid JSON"}]) from error
     try:

@@ -18,10 +18,11 @@ from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redi
 from fastapi.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+from watchlist_api.strict_json import StrictJSONRoute
 from watchlist_core.errors import NotFoundError
 from watchlist_core.settings import get_settings
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(route_class=StrictJSONRoute, include_in_schema=False)
 OAUTH2_REDIRECT = "/docs/oauth2-redirect"
 ASSETS = "/docs/assets"
 ASSETS_PACKAGE = "fastapi_offline"

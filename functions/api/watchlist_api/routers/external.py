@@ -8,9 +8,10 @@ from fastapi import APIRouter, Path, Request, Response
 
 from watchlist_api.conditional import represent, respond
 from watchlist_api.dependencies import ExternalCaller, ServicesDep
+from watchlist_api.strict_json import StrictJSONRoute
 from watchlist_core.external.github import GitHubProfile
 
-router = APIRouter(prefix="/v1/external", tags=["external"])
+router = APIRouter(route_class=StrictJSONRoute, prefix="/v1/external", tags=["external"])
 
 
 @router.get(

@@ -9,9 +9,10 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from watchlist_api.dependencies import AnonymousLimit, ServicesDep
+from watchlist_api.strict_json import StrictJSONRoute
 from watchlist_core.services.health import Status
 
-router = APIRouter(tags=["health"])
+router = APIRouter(route_class=StrictJSONRoute, tags=["health"])
 
 
 class Liveness(BaseModel):

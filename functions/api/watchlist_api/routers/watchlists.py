@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from watchlist_api.conditional import expected_versions, represent, respond, version_etag
 from watchlist_api.dependencies import Caller, OwnCache, ServicesDep, Writer
 from watchlist_api.idempotency import IdempotencyKey, once
+from watchlist_api.strict_json import StrictJSONRoute
 from watchlist_core.audit.queries import AuditPage
 from watchlist_core.domain import (
     ItemChanges,
@@ -25,7 +26,7 @@ from watchlist_core.domain import (
 from watchlist_core.errors import InvalidInputError
 from watchlist_core.state.cache import CachedRepresentation
 
-router = APIRouter(prefix="/v1/watchlists", tags=["watchlist"])
+router = APIRouter(route_class=StrictJSONRoute, prefix="/v1/watchlists", tags=["watchlist"])
 
 ULID_PATTERN = r"^[0-9A-HJKMNP-TV-Z]{26}$"
 ItemId = Annotated[str, Path(pattern=ULID_PATTERN, description="The item's id (a ULID).")]
