@@ -149,6 +149,7 @@ bench: install .venv-runtime/.import-roots sam-build
 	$(PY) bench/audit_throughput.py
 	$(PY) bench/partition_heat.py
 	$(PY) bench/github_cache.py
+	$(PY) bench/login_timing.py
 	$(PY) bench/sam_local.py
 
 # docs/*.png: headless Chromium (Debian's chromium and chromium-driver, installed here if missing) photographs
