@@ -50,6 +50,9 @@ class Session:
     user: dict[str, Any] | None = None
     rate_limit: RateLimit | None = None
     refreshed: int = 0  # how many times the client renewed the access token itself
+    # Each account's device token from its last sign-in here: sent with the next, so that strangers' failed guesses
+    # never lock this browser out (kept across sign-outs, as a device cookie is).
+    device_tokens: dict[str, str] = field(default_factory=dict)
 
 
 class WatchlistClient:
@@ -65,7 +68,12 @@ class WatchlistClient:
         return self._json("POST", "/v1/auth/register", json=body, authenticated=False, write=True)
 
     def login(self, email: str, password: str) -> dict[str, Any]:
-        tokens = self._json("POST", "/v1/auth/login", json={"email": email, "password": password}, authenticated=False)
+        account = email.strip().casefold()
+        body = {"email": email, "password": password}
+        if account in self.session.device_tokens:
+            body["device_token"] = self.session.device_tokens[account]
+        tokens = self._json("POST", "/v1/auth/login", json=body, authenticated=False)
+        self.session.device_tokens[account] = tokens["device_token"]
         self.session.access_token = tokens["access_token"]
         self.session.refresh_token = tokens["refresh_token"]
         self.session.user = self.me()

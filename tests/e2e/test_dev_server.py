@@ -9,9 +9,12 @@ import socket
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
+import jwt
 import pytest
 
 from infra.commands.dev_stack import LocalStack, dev_stack
@@ -65,6 +68,24 @@ def test_make_dev_serves_the_api_creates_the_admin_and_stops_cleanly(dev_server:
     ]  # GITHUB_STUB=1: the local GitHub stand-in
     admin_id = next(u["id"] for u in users["items"] if u["email"] == ADMIN["email"])
     assert _audited_login(base, tokens["access_token"], admin_id)  # through SQS and the audit worker
+    # The signing key is the stack's own: a token signed with the constant the code once held is refused.
+    forged = jwt.encode(
+        {
+            "sub": admin_id,
+            "sid": "never-issued",
+            "jti": "x",
+            "typ": "access",
+            "role": "admin",
+            "iat": int(time.time()),
+            "exp": int(time.time()) + 600,
+            "iss": "watchlist-api",
+            "aud": "watchlist-api",
+        },
+        "local-development-secret-never-use-it-outside-local",
+        algorithm="HS256",
+    )
+    assert _call(base, "GET", "/v1/admin/users", token=forged)[0] == 401
+    _a_distributed_guesser_cannot_lock_the_owner_out(base)
 
     output = dev_server.stop()  # SIGTERM
     assert dev_server.process.returncode == 0, output
@@ -74,6 +95,27 @@ def test_make_dev_serves_the_api_creates_the_admin_and_stops_cleanly(dev_server:
     worker_pid = int(re.search(r"audit worker .*: pid (\d+)", output).group(1))  # type: ignore[union-attr]
     with pytest.raises(ProcessLookupError):
         os.kill(worker_pid, 0)  # and so is the audit worker
+
+
+def _sign_in_from(base: str, address: str, body: dict[str, str]) -> httpx.Response:
+    """A sign-in from `address` (a loopback address of its own: the local gateway takes the peer's as API Gateway's
+    source IP)."""
+    with httpx.Client(transport=httpx.HTTPTransport(local_address=address), timeout=10) as client:
+        return client.post(base + "/v1/auth/login", json=body)
+
+
+def _a_distributed_guesser_cannot_lock_the_owner_out(base: str) -> None:
+    """5 wrong passwords from each of 10 addresses; then the owner from a new one: held back without the device token
+    of an earlier sign-in, let in with it."""
+    owner = {"email": f"owner-{uuid.uuid4().hex[:8]}@example.com", "password": "owner password 1"}
+    assert _call(base, "POST", "/v1/auth/register", owner)[0] == 201
+    device_token = _call(base, "POST", "/v1/auth/login", owner)[2]["device_token"]
+    for number in range(10):
+        for _ in range(5):
+            guess = _sign_in_from(base, f"127.0.1.{number + 1}", owner | {"password": "a guess"})
+            assert guess.status_code == 401
+    assert _sign_in_from(base, "127.0.2.1", owner).status_code == 429
+    assert _sign_in_from(base, "127.0.2.1", owner | {"device_token": device_token}).status_code == 200
 
 
 def _audited_login(base: str, token: str, admin_id: str) -> bool:

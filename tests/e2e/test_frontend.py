@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -204,3 +205,31 @@ def test_a_write_whose_answer_is_lost_is_sent_again_with_its_key_and_done_once(a
     page = client.items()
     assert page["total"] == 1
     assert page["items"][0]["id"] == added["id"]
+
+
+class RecordingSignIns(httpx.HTTPTransport):
+    def __init__(self) -> None:
+        super().__init__()
+        self.bodies: list[dict[str, Any]] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/auth/login":
+            self.bodies.append(json.loads(request.content))
+        return super().handle_request(request)
+
+
+def test_the_client_signs_in_again_with_its_device_token_for_that_account(api_url: str) -> None:
+    """As a device cookie: kept across sign-outs, sent with that account's next sign-in only."""
+    transport = RecordingSignIns()
+    client = WatchlistClient(api_url, Session(), transport=transport)
+    first, second = (f"ui-{uuid.uuid4().hex[:10]}@example.com" for _ in range(2))
+    for email in (first, second):
+        client.register(email, PASSWORD)
+    client.login(first, PASSWORD)
+    client.logout()
+    client.login(second, PASSWORD)
+    kept = client.session.device_tokens[first]
+    client.login(first.upper(), PASSWORD)
+    assert ["device_token" in body for body in transport.bodies] == [False, False, True]
+    assert transport.bodies[2]["device_token"] == kept
+    assert client.session.device_tokens[first] != kept  # each sign-in answers a new one
