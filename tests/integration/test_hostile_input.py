@@ -186,3 +186,11 @@ def test_lookalike_addresses_are_the_same_account_or_refused(api: Api) -> None:
         "/v1/auth/register", json={"email": f"\u5c71\u7530{local}@example.jp", "password": "long password"}
     )
     assert japanese.status == 201  # Han with Latin, as Japanese is written
+
+
+@pytest.mark.parametrize("password", ["password1", "Iloveyou", "qwertyuiop"])
+def test_the_most_common_passwords_are_refused_and_say_why(api: Api, password: str) -> None:
+    response = api.post("/v1/auth/register", json={"email": unique_email(), "password": password})
+    assert response.status == 422
+    assert "most common" in response.json()["errors"][0]["msg"]
+    assert password not in response.body.decode()
