@@ -103,6 +103,9 @@ def test_the_reference_describes_every_shape_field_by_field(openapi: dict[str, A
         if "enum" in schema:
             assert _names(section, "Values") == schema["enum"], name
             continue
+        if schema.get("type") == "array":
+            assert _names(section, "Items") == [_named(schema["items"])], name
+            continue
         fields = re.findall(r"`([^`]+)`(\*?)", _entry(section, "Fields") or "")
         assert [field for field, _ in fields] == list(schema["properties"]), name
         assert {field for field, required in fields if required} == set(schema.get("required", [])), name

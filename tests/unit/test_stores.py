@@ -12,7 +12,7 @@ from watchlist_core.domain import ItemChanges, ItemDraft, ItemQuery, ItemStatus,
 from watchlist_core.errors import ConflictError
 from watchlist_core.settings import get_settings
 from watchlist_core.storage.items import derived_keys
-from watchlist_core.storage.sessions import Rotation, SessionStore
+from watchlist_core.storage.sessions import Rotation, SessionOrigin, SessionStore
 from watchlist_core.storage.tables import TallyRecord, connection_for
 from watchlist_core.storage.transactions import NamedWrites, run_transaction
 from watchlist_core.wiring import Services
@@ -55,7 +55,7 @@ def test_the_admin_tally_guards_the_last_admin(services: Services) -> None:
 def test_a_session_rotates_only_from_its_current_token(services: Services) -> None:
     sessions = SessionStore()
     expires = datetime.now(UTC) + timedelta(days=1)
-    sessions.start("s1", "u1", "jti-1", expires)
+    sessions.start("s1", "u1", "jti-1", expires, SessionOrigin(datetime.now(UTC), "tests", "203.0.113.7"))
     now = datetime.now(UTC).replace(microsecond=0)
     assert sessions.rotate("s1", "jti-1", Rotation("jti-2", "access-2", now, expires))
     assert not sessions.rotate("s1", "jti-1", Rotation("jti-3", "access-3", now, expires))

@@ -105,6 +105,17 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+MAX_USER_AGENT = 256
+
+
+def user_agent(request: Request) -> str | None:
+    """The client's User-Agent as its owner will read it in their list of sessions: bounded, no control characters."""
+    agent = request.headers.get("user-agent")
+    if not agent:
+        return None
+    return "".join(character for character in agent[:MAX_USER_AGENT] if character.isprintable()) or None
+
+
 def limited_by_client_ip(policy_name: str) -> Callable[[Request, Services], Awaitable[None]]:
     """A dependency counting requests per client IP."""
 

@@ -103,6 +103,8 @@ def _answers(path: str, method: str, operation: dict[str, Any]) -> dict[int, dic
         )
     elif operation.get("requestBody") or operation.get("parameters"):
         answers[422] = _problem(422, "The request is not valid; see `errors`.")
+    if path == "/v1/auth/password":
+        answers[400] = _problem(400, "The current password is wrong (a failed sign-in), or the body is not valid JSON.")
     if bearer or path in {"/v1/auth/login", "/v1/auth/refresh"}:
         answers[401] = _problem(
             401, "No valid token (or, on login and refresh, no valid credentials).", "WWW-Authenticate"
@@ -113,7 +115,9 @@ def _answers(path: str, method: str, operation: dict[str, Any]) -> dict[int, dic
         answers[404] = _problem(404, "No such resource of yours.")
     if method in {"patch", "delete"} and path.startswith("/v1/watchlists/items"):
         answers[412] = _problem(412, "If-Match names a version that is no longer current; nothing changed.")
-    if method in {"post", "patch", "delete"} and path.startswith(("/v1/watchlists", "/v1/admin", "/v1/auth/register")):
+    if (
+        method in {"post", "patch", "delete"} and path.startswith(("/v1/watchlists", "/v1/admin", "/v1/auth/register"))
+    ) or (method == "patch" and path == "/v1/auth/me"):
         answers[409] = _problem(
             409,
             "A conflicting change (a taken e-mail, the last admin, a concurrent write), or a request with the same "

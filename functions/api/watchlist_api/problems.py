@@ -29,6 +29,7 @@ from watchlist_core.errors import (
     RequestInProgressError,
     UpstreamError,
     UpstreamTimeoutError,
+    WrongPasswordError,
 )
 from watchlist_core.observability import logger
 
@@ -51,6 +52,7 @@ _DOMAIN_STATUS: dict[type[DomainError], tuple[int, str]] = {
     NotFoundError: (404, "not-found"),
     ConflictError: (409, "conflict"),
     PreconditionFailedError: (412, "precondition-failed"),
+    WrongPasswordError: (400, "wrong-password"),
     RateLimitedError: (429, "rate-limited"),
     InvalidInputError: (422, "validation-error"),
     DependencyUnavailableError: (503, "dependency-unavailable"),

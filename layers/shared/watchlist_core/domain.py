@@ -17,6 +17,7 @@ from pydantic import (
     EmailStr,
     Field,
     PlainSerializer,
+    RootModel,
     Strict,
     model_validator,
 )
@@ -192,6 +193,23 @@ class Credentials(StrictInput):
     )
 
 
+class PasswordChange(StrictInput):
+    current_password: str = Field(min_length=1, max_length=128)
+    new_password: Password
+
+
+class ProfileChanges(StrictInput):
+    """The caller's own profile: only the fields present change."""
+
+    display_name: DisplayName | None = None
+
+    @model_validator(mode="after")
+    def _display_name_is_not_cleared(self) -> ProfileChanges:
+        if "display_name" in self.model_fields_set and self.display_name is None:
+            raise ValueError("display_name cannot be null")
+        return self
+
+
 class ItemDraft(StrictInput):
     title: Title
     type: Annotated[ItemType, Lax]
@@ -228,6 +246,21 @@ class User(BaseModel):
     display_name: str
     role: Role
     created_at: Timestamp
+
+
+class SessionInfo(BaseModel):
+    """One of the caller's live sessions (sign-ins), as they see it in their list."""
+
+    id: str
+    created_at: Timestamp | None = Field(description="When it began; null for one begun before sessions recorded it")
+    last_used_at: Timestamp | None = Field(description="When its tokens were last issued: its sign-in or last refresh")
+    user_agent: str | None
+    source_ip: str | None
+    current: bool = Field(description="The session of the token this request was made with")
+
+
+class SessionList(RootModel[list[SessionInfo]]):
+    """The caller's live sessions, newest first."""
 
 
 class WatchlistItem(BaseModel):

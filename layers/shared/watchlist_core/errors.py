@@ -27,6 +27,10 @@ class RequestInProgressError(ConflictError):
     retry_after_seconds = 1
 
 
+class WrongPasswordError(DomainError):
+    """The account's current password, asked for to confirm a change, was wrong (it counts as a failed sign-in)."""
+
+
 class PreconditionFailedError(DomainError):
     """The caller's If-Match version is not the current one."""
 

@@ -106,6 +106,7 @@ def get_services() -> Services:
             policies["login_account_failures"],
         ),
         audit,
+        response_cache,
         timedelta(seconds=settings.refresh_reuse_grace_seconds),
     )
     admission = AdmissionService(

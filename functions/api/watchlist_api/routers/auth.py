@@ -4,18 +4,35 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Request, Response
+from fastapi import APIRouter, Body, Path, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, ValidationError
 
-from watchlist_api.conditional import represent
-from watchlist_api.dependencies import Caller, LoginLimit, OwnCache, RegisterLimit, ServicesDep, client_ip
+from watchlist_api.conditional import represent, respond
+from watchlist_api.dependencies import (
+    Caller,
+    LoginLimit,
+    OwnCache,
+    RegisterLimit,
+    ServicesDep,
+    client_ip,
+    user_agent,
+)
 from watchlist_api.idempotency import IdempotencyKey, once
 from watchlist_api.problems import OAuth2TokenError, RepeatedFieldError, duplicated_keys
 from watchlist_api.rate_limit_headers import attach_rate_limit
 from watchlist_api.strict_json import DuplicateKeyError, StrictJSONRoute, strict_json_loads
-from watchlist_core.domain import Credentials, Registration, StrictInput, TokenPair, User
+from watchlist_core.domain import (
+    Credentials,
+    PasswordChange,
+    ProfileChanges,
+    Registration,
+    SessionList,
+    StrictInput,
+    TokenPair,
+    User,
+)
 from watchlist_core.errors import AuthenticationError
 
 router = APIRouter(route_class=StrictJSONRoute, prefix="/v1/auth", tags=["auth"])
@@ -171,7 +188,7 @@ async def token(request: Request, response: Response, services: ServicesDep) -> 
 
 
 async def _sign_in(credentials: Credentials, request: Request, response: Response, services: ServicesDep) -> Tokens:
-    pair = await run_in_threadpool(services.auth.login, credentials, client_ip(request))
+    pair = await run_in_threadpool(services.auth.login, credentials, client_ip(request), user_agent(request))
     response.headers.update(_NO_STORE)
     return Tokens.of(pair)
 
@@ -193,3 +210,34 @@ def logout(caller: Caller, services: ServicesDep, body: Annotated[LogoutRequest 
 @router.get("/me", response_model=User)
 async def me(request: Request, caller: Caller, cache: OwnCache, services: ServicesDep) -> Response:
     return cache.serve(request, lambda: represent(services.auth.current_user(caller)))
+
+
+@router.patch("/me", response_model=User)
+def change_profile(request: Request, changes: ProfileChanges, caller: Caller, services: ServicesDep) -> Response:
+    """The caller's own profile: `display_name` (the e-mail address changes once verified by mail: not yet here)."""
+    return respond(request, represent(services.auth.update_profile(caller, changes)))
+
+
+@router.post("/password", status_code=204, response_class=Response)
+async def change_password(request: Request, change: PasswordChange, caller: Caller, services: ServicesDep) -> Response:
+    """The current password confirms it (a wrong one is 400, and counts as a failed sign-in); every other session of
+    the account ends at once, the caller's goes on."""
+    await run_in_threadpool(services.auth.change_password, caller, change, client_ip(request))
+    return Response(status_code=204)
+
+
+SessionId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="A session's id, from GET /v1/auth/sessions.")]
+
+
+@router.get("/sessions", response_model=SessionList)
+def list_sessions(caller: Caller, services: ServicesDep, response: Response) -> SessionList:
+    """The caller's live sessions (sign-ins), newest first, theirs marked `current`."""
+    response.headers.update(_NO_STORE)
+    return services.auth.sessions(caller)
+
+
+@router.delete("/sessions/{session_id}", status_code=204, response_class=Response)
+def end_session(session_id: SessionId, caller: Caller, services: ServicesDep) -> Response:
+    """Ends that session at once, as logout does (every access token of it and its refresh token)."""
+    services.auth.end_session(caller, session_id)
+    return Response(status_code=204)

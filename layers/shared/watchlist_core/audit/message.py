@@ -29,6 +29,9 @@ class AuditAction(StrEnum):
     REFRESHED = "auth.refreshed"
     REFRESH_REUSE_DETECTED = "auth.refresh_reuse_detected"
     LOGOUT = "auth.logout"
+    SESSION_ENDED = "auth.session_ended"
+    PASSWORD_CHANGED = "auth.password_changed"  # noqa: S105 (an action, not a secret)
+    PROFILE_CHANGED = "account.profile_changed"
     ITEM_CREATED = "item.created"
     ITEM_UPDATED = "item.updated"
     ITEM_DELETED = "item.deleted"

@@ -3,27 +3,42 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from ulid import ULID
 
 from watchlist_core.audit.events import new_event, role_changed, session_target, user_target
-from watchlist_core.audit.message import AuditAction
-from watchlist_core.domain import Credentials, Registration, Role, TokenPair, User, normalize_email, utc_now
+from watchlist_core.audit.message import AuditAction, FieldChange
+from watchlist_core.domain import (
+    Credentials,
+    PasswordChange,
+    ProfileChanges,
+    Registration,
+    Role,
+    SessionInfo,
+    SessionList,
+    TokenPair,
+    User,
+    normalize_email,
+    utc_now,
+)
 from watchlist_core.errors import (
     AuthenticationError,
     DependencyUnavailableError,
+    NotFoundError,
     PermissionDeniedError,
     RateLimitedError,
+    WrongPasswordError,
 )
+from watchlist_core.observability import logger
 from watchlist_core.security.passwords import PasswordHasher
 from watchlist_core.security.tokens import AccessClaims, IssuedToken, RefreshClaims, TokenSigner, new_token_id
 from watchlist_core.services.audit_delivery import AuditTrail
 from watchlist_core.services.login_throttle import LoginThrottle
-from watchlist_core.services.ports import EndedSessions
+from watchlist_core.services.ports import DataChangeListener, EndedSessions
 from watchlist_core.state.login_throttle import LoginAttempt
-from watchlist_core.storage.sessions import Rotation, Session, SessionStore
-from watchlist_core.storage.users import UserStore
+from watchlist_core.storage.sessions import Rotation, Session, SessionOrigin, SessionStore
+from watchlist_core.storage.users import StoredCredentials, UserStore
 
 INVALID_CREDENTIALS = "The e-mail address or password is wrong."
 SESSION_MARGIN = timedelta(minutes=1)  # a session record outlives its refresh token a little (DynamoDB's TTL)
@@ -39,6 +54,7 @@ class AuthService:
         ended_sessions: EndedSessions,
         login_throttle: LoginThrottle,
         audit: AuditTrail,
+        changes: DataChangeListener,
         refresh_reuse_grace: timedelta,
     ) -> None:
         self._users = users
@@ -48,6 +64,7 @@ class AuthService:
         self._ended_sessions = ended_sessions
         self._login_throttle = login_throttle
         self._audit = audit
+        self._changes = changes
         self._refresh_reuse_grace = refresh_reuse_grace
 
     def register(self, registration: Registration, role: Role = Role.USER) -> User:
@@ -76,30 +93,112 @@ class AuthService:
             "password": self._tokens.keyed_digest("registration password", registration.password),
         }
 
-    def login(self, credentials: Credentials, source_ip: str) -> TokenPair:
+    def login(self, credentials: Credentials, source_ip: str, user_agent: str | None = None) -> TokenPair:
         """Tokens, and a new device token, for the right password. Guessing is throttled (`LoginThrottle`): a
         refused client gets no answer about the password at all; one with a device token of the account is never
         held back by others' failures."""
         email = normalize_email(credentials.email)
-        account = self._tokens.keyed_digest("login account", email)[:32]
+        account = self._account(email)
         attempt = LoginAttempt(account, source_ip, self._tokens.device_of(credentials.device_token, account))
+        stored = self._verified(email, credentials.password, attempt)
+        if stored is None:
+            raise AuthenticationError(INVALID_CREDENTIALS)
+        # Microseconds kept: the owner's list orders sessions begun within one second too.
+        pair = self._start_session(stored.user, SessionOrigin(datetime.now(UTC), user_agent, source_ip))
+        return replace(pair, device_token=self._tokens.issue_device(account).token)
+
+    def _account(self, email: str) -> str:
+        """The login throttle's and device tokens' name for an e-mail address: a keyed digest, never the address."""
+        return self._tokens.keyed_digest("login account", email)[:32]
+
+    def _verified(self, email: str, password: str, attempt: LoginAttempt) -> StoredCredentials | None:
+        """The account when `password` is its password; None (a failed sign-in, counted and audited) when it is not,
+        or there is no such account. Guessing is throttled (`LoginThrottle`): a refused client learns nothing of
+        the password (RateLimitedError)."""
         check = self._login_throttle.check(attempt)
         if check.refusal is not None:
             self._audit.publish(new_event(AuditAction.LOGIN_LOCKED, actor_id=None))
             raise RateLimitedError("Too many failed logins for this account; try again later.", limit=check.refusal)
         stored = self._users.find_credentials(email)
-        valid, new_hash = self._passwords.verify(credentials.password, stored.password_hash if stored else None)
+        valid, new_hash = self._passwords.verify(password, stored.password_hash if stored else None)
         if stored is None or not valid:
             self._login_throttle.failed(attempt, check)
             # An unknown address is not recorded: it may be a password typed into the wrong field.
             target = user_target(stored.user.id) if stored else None
             self._audit.publish(new_event(AuditAction.LOGIN_FAILED, actor_id=None, target=target))
-            raise AuthenticationError(INVALID_CREDENTIALS)
+            return None
         self._login_throttle.succeeded(attempt)
         if new_hash:
             self._users.replace_password_hash(stored.user.id, new_hash)
-        pair = self._start_session(stored.user)
-        return replace(pair, device_token=self._tokens.issue_device(account).token)
+        return stored
+
+    def change_password(self, claims: AccessClaims, change: PasswordChange, source_ip: str) -> None:
+        """The current password confirms it (a wrong one counts as a failed sign-in, throttled alike). Every other
+        session of the account ends at once, its access and refresh tokens; the caller's goes on."""
+        user = self.current_user(claims)
+        attempt = LoginAttempt(self._account(user.email), source_ip, None)
+        if self._verified(user.email, change.current_password, attempt) is None:
+            raise WrongPasswordError("The current password is wrong.")
+        event = new_event(AuditAction.PASSWORD_CHANGED, actor_id=user.id, target=user_target(user.id))
+        self._users.change_password(user.id, self._passwords.hash(change.new_password), event)
+        self._audit.publish_committed(event)
+        self._end_sessions(user.id, keep=claims.session_id)
+
+    def _end_sessions(self, user_id: str, keep: str | None = None) -> None:
+        """Every live session of the user but `keep`. In DynamoDB first (their refresh tokens stop at once), then in
+        Redis (their access tokens); a session Redis could not be told of keeps its access tokens, at most their
+        15 minutes, once Redis answers again (logged). A session begun a moment ago may not be in the index yet."""
+        told = [self._end(user_id, session.id) for session in self._sessions.live_of(user_id) if session.id != keep]
+        if not all(told):
+            logger.warning("sessions ended in DynamoDB only", extra={"user_id": user_id, "untold": told.count(False)})
+
+    def sessions(self, claims: AccessClaims) -> SessionList:
+        """The caller's live sessions, newest first; theirs among them (read by its id: the index may lag)."""
+        live = {session.id: session for session in self._sessions.live_of(claims.user_id)}
+        if claims.session_id not in live:
+            own = self._sessions.get(claims.session_id)
+            if own is not None and not own.revoked:
+                live[own.id] = own
+        infos = [
+            SessionInfo(
+                id=session.id,
+                created_at=session.origin.created_at if session.origin else None,
+                last_used_at=session.last_used_at,
+                user_agent=session.origin.user_agent if session.origin else None,
+                source_ip=session.origin.source_ip if session.origin else None,
+                current=session.id == claims.session_id,
+            )
+            for session in live.values()
+        ]
+        newest_first = sorted(
+            infos, key=lambda info: (info.created_at is not None, info.created_at, info.id), reverse=True
+        )
+        return SessionList(newest_first)
+
+    def end_session(self, claims: AccessClaims, session_id: str) -> None:
+        """Ends one of the caller's sessions at once, as logout does; another's (or an ended one) is not found."""
+        session = self._sessions.get(session_id)
+        if session is None or session.user_id != claims.user_id or session.revoked:
+            raise NotFoundError("No such session of yours.")
+        if not self._end(claims.user_id, session_id):
+            raise DependencyUnavailableError("The session could not be ended everywhere right now; retry.")
+        target = session_target(claims.user_id, session_id)
+        self._audit.publish(new_event(AuditAction.SESSION_ENDED, actor_id=claims.user_id, target=target))
+
+    def update_profile(self, claims: AccessClaims, changes: ProfileChanges) -> User:
+        user = self.current_user(claims)
+        if changes.display_name is None or changes.display_name == user.display_name:
+            return user
+        event = new_event(
+            AuditAction.PROFILE_CHANGED,
+            actor_id=user.id,
+            target=user_target(user.id),
+            changes={"display_name": FieldChange(old=user.display_name, new=changes.display_name)},
+        )
+        changed = self._users.change_display_name(user, changes.display_name, event)
+        self._changes.user_data_changed(user.id)  # the cached /me shows the new name at once
+        self._audit.publish_committed(event)
+        return changed
 
     def refresh_claims(self, refresh_token: str) -> RefreshClaims:
         """The claims of a refresh token this API signed and that has not expired (no I/O)."""
@@ -195,10 +294,10 @@ class AuthService:
         self._audit.publish_committed(event)
         return promoted, False
 
-    def _start_session(self, user: User) -> TokenPair:
+    def _start_session(self, user: User, origin: SessionOrigin) -> TokenPair:
         session_id = new_token_id()
         refresh = self._tokens.issue_refresh(user.id, session_id)
-        self._sessions.start(session_id, user.id, refresh.jti, refresh.expires_at + SESSION_MARGIN)
+        self._sessions.start(session_id, user.id, refresh.jti, refresh.expires_at + SESSION_MARGIN, origin)
         self._audit.publish(
             new_event(AuditAction.LOGIN_SUCCEEDED, actor_id=user.id, target=session_target(user.id, session_id))
         )

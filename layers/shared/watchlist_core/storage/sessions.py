@@ -7,8 +7,18 @@ from datetime import datetime
 
 from pynamodb.exceptions import DoesNotExist
 
+from watchlist_core.domain import utc_now
 from watchlist_core.storage.tables import SessionRecord
 from watchlist_core.storage.transactions import conditional_write
+
+
+@dataclass(frozen=True)
+class SessionOrigin:
+    """Where a session began: what its owner sees in their list of sessions."""
+
+    created_at: datetime
+    user_agent: str | None
+    source_ip: str | None
 
 
 @dataclass(frozen=True)
@@ -20,6 +30,28 @@ class Session:
     previous_jti: str | None = None  # the last rotation: the refresh token it replaced,
     rotated_at: datetime | None = None  # when (the new tokens' issue time),
     access_jti: str | None = None  # and the access token it issued
+    origin: SessionOrigin | None = None  # None: begun before sessions recorded it
+
+    @property
+    def last_used_at(self) -> datetime | None:
+        """When its tokens were last issued (a sign-in or a refresh): a request that only uses them is no write."""
+        return self.rotated_at or (self.origin.created_at if self.origin else None)
+
+
+def _session_of(record: SessionRecord) -> Session:
+    origin = (
+        SessionOrigin(record.created_at, record.user_agent, record.source_ip) if record.created_at is not None else None
+    )
+    return Session(
+        record.session_id,
+        record.user_id,
+        record.current_jti,
+        bool(record.revoked),
+        record.previous_jti,
+        record.rotated_at,
+        record.access_jti,
+        origin,
+    )
 
 
 @dataclass(frozen=True)
@@ -31,25 +63,33 @@ class Rotation:
 
 
 class SessionStore:
-    def start(self, session_id: str, user_id: str, jti: str, expires_at: datetime) -> None:
-        SessionRecord(session_id=session_id, user_id=user_id, current_jti=jti, expires_at=expires_at).save(
-            condition=SessionRecord.session_id.does_not_exist()
-        )
+    def start(self, session_id: str, user_id: str, jti: str, expires_at: datetime, origin: SessionOrigin) -> None:
+        SessionRecord(
+            session_id=session_id,
+            user_id=user_id,
+            current_jti=jti,
+            expires_at=expires_at,
+            created_at=origin.created_at,
+            user_agent=origin.user_agent,
+            source_ip=origin.source_ip,
+        ).save(condition=SessionRecord.session_id.does_not_exist())
 
     def get(self, session_id: str) -> Session | None:
         try:
             record = SessionRecord.get(session_id, consistent_read=True)
         except DoesNotExist:
             return None
-        return Session(
-            record.session_id,
-            record.user_id,
-            record.current_jti,
-            bool(record.revoked),
-            record.previous_jti,
-            record.rotated_at,
-            record.access_jti,
-        )
+        return _session_of(record)
+
+    def live_of(self, user_id: str) -> list[Session]:
+        """The user's sessions that have not ended, from the index: one a sign-in began a moment ago may be missing
+        (a global index is eventually consistent, typically within a second)."""
+        now = utc_now()
+        return [
+            _session_of(record)
+            for record in SessionRecord.by_user.query(user_id, filter_condition=SessionRecord.revoked == False)  # noqa: E712
+            if record.expires_at is None or record.expires_at > now
+        ]
 
     def rotate(self, session_id: str, presented_jti: str, rotation: Rotation) -> bool:
         """Move the session to the rotation's tokens if `presented_jti` is still its current, unrevoked token."""

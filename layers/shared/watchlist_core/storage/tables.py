@@ -177,6 +177,17 @@ class ItemRecord(_Record):
     by_year = ItemsByYearIndex()
 
 
+class SessionsByUserIndex(GlobalSecondaryIndex["SessionRecord"]):
+    """One user's sessions (eventually consistent, like every global index)."""
+
+    class Meta:
+        index_name = "by_user"
+        projection = AllProjection()
+
+    user_id = UnicodeAttribute(hash_key=True)
+    session_id = UnicodeAttribute(range_key=True)
+
+
 class SessionRecord(_Record):
     """One refresh-token family: the jti of its only valid refresh token, rotated on each use."""
 
@@ -185,6 +196,11 @@ class SessionRecord(_Record):
 
     session_id = UnicodeAttribute(hash_key=True)
     user_id = UnicodeAttribute()
+    by_user = SessionsByUserIndex()
+    # Where it began, for its owner's list of sessions (absent on sessions begun before the list existed).
+    created_at = UTCDateTimeAttribute(null=True)
+    user_agent = UnicodeAttribute(null=True)
+    source_ip = UnicodeAttribute(null=True)
     current_jti = UnicodeAttribute()
     revoked = BooleanAttribute(default=False)  # ended: none of its refresh or access tokens is accepted any more
     expires_at = TTLAttribute()

@@ -10,7 +10,7 @@ from pynamodb.expressions.operand import Path
 
 from watchlist_core.audit.message import AuditEvent
 from watchlist_core.domain import Page, Role, User, normalize_email
-from watchlist_core.errors import ConflictError
+from watchlist_core.errors import ConflictError, NotFoundError
 from watchlist_core.storage.outbox import OutboxStore
 from watchlist_core.storage.pagination import CursorCodec
 from watchlist_core.storage.shards import Moved, query_in_order, shard_key, shard_keys
@@ -36,6 +36,7 @@ _ADMIN_TALLY = "admin tally"
 _USER_TALLY = "user tally"
 _LEGACY_USER_TALLY = "user tally, bare key"
 _EMAIL_TAKEN = "An account with this e-mail address already exists."
+_NO_ACCOUNT = "The account no longer exists."
 NO_ACCOUNT = "-"  # a user id no ULID can be: the read an unknown address costs, like a known one's
 
 
@@ -131,6 +132,42 @@ class UserStore:
         except DoesNotExist:
             return None
         return StoredCredentials(user=_user_of(record), password_hash=record.password_hash) if claim else None
+
+    def change_password(self, user_id: str, password_hash: str, audit: AuditEvent) -> None:
+        """A new password, chosen by its owner; its audit event in the same transaction."""
+
+        def build(writes: NamedWrites) -> None:
+            writes.update(
+                _ACCOUNT,
+                UserRecord(pk=user_pk(user_id)),
+                actions=[UserRecord.password_hash.set(password_hash)],
+                condition=UserRecord.pk.exists(),
+            )
+            self._outbox.stage(writes, audit)
+
+        run_transaction(self._connection, build, {_ACCOUNT: lambda: NotFoundError(_NO_ACCOUNT)})
+
+    def change_display_name(self, current: User, display_name: str, audit: AuditEvent) -> User:
+        """The account and its directory entry, and the audit event, in one transaction."""
+        changed = current.model_copy(update={"display_name": display_name})
+
+        def build(writes: NamedWrites) -> None:
+            writes.update(
+                _ACCOUNT,
+                UserRecord(pk=user_pk(current.id)),
+                actions=[
+                    UserRecord.display_name.set(display_name),
+                    *(p.remove() for p in _LEGACY_DIRECTORY_ATTRIBUTES),
+                ],
+                condition=UserRecord.role == current.role.value,  # a role change in between: its entry stays true
+            )
+            writes.put(_DIRECTORY_ENTRY, _directory_entry(changed))
+            self._outbox.stage(writes, audit)
+
+        run_transaction(
+            self._connection, build, {_ACCOUNT: lambda: ConflictError("The account changed concurrently; retry.")}
+        )
+        return changed
 
     def replace_password_hash(self, user_id: str, password_hash: str) -> None:
         UserRecord(pk=user_pk(user_id)).update(

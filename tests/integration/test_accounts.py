@@ -1,0 +1,106 @@
+"""The caller's own account: their sessions, a password change that ends every other session, their profile."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.support import PASSWORD, Api, unique_email
+
+NEW_PASSWORD = "a new passphrase 2"
+
+
+def sign_in(api: Api, email: str, user_agent: str, password: str = PASSWORD) -> dict[str, Any]:
+    response = api.post(
+        "/v1/auth/login", json={"email": email, "password": password}, headers={"User-Agent": user_agent}
+    )
+    assert response.status == 200, response.body
+    return dict(response.json())
+
+
+def test_the_caller_lists_their_live_sessions_and_ends_one_at_once(api: Api) -> None:
+    user = api.register()
+    phone = sign_in(Api(api.handler, source_ip="198.51.100.7"), user["email"], "Phone/1.0")
+    laptop = sign_in(api, user["email"], "Laptop/2.0\u0007 with a bell")
+    listed = api.get("/v1/auth/sessions", token=laptop["access_token"])
+    assert (listed.status, listed.header("cache-control")) == (200, "no-store")
+    sessions = listed.json()
+    assert [(s["user_agent"], s["source_ip"], s["current"]) for s in sessions] == [
+        ("Laptop/2.0 with a bell", "203.0.113.7", True),  # newest first; no control character kept
+        ("Phone/1.0", "198.51.100.7", False),
+    ]
+    assert all(s["created_at"].endswith("Z") and s["last_used_at"] == s["created_at"] for s in sessions)
+    phone_session = sessions[1]["id"]
+
+    # Another user cannot see or end it: 404, as for an id that does not exist.
+    _, stranger = api.new_user()
+    assert api.delete(f"/v1/auth/sessions/{phone_session}", token=stranger).status == 404
+    assert api.get("/v1/auth/me", token=phone["access_token"]).status == 200
+
+    assert api.delete(f"/v1/auth/sessions/{phone_session}", token=laptop["access_token"]).status == 204
+    assert api.get("/v1/auth/me", token=phone["access_token"]).status == 401
+    assert api.post("/v1/auth/refresh", json={"refresh_token": phone["refresh_token"]}).status == 401
+    assert api.delete(f"/v1/auth/sessions/{phone_session}", token=laptop["access_token"]).status == 404  # ended
+    assert [s["current"] for s in api.get("/v1/auth/sessions", token=laptop["access_token"]).json()] == [True]
+
+
+def test_a_refresh_is_when_a_session_was_last_used(api: Api) -> None:
+    user = api.register()
+    tokens = api.login(user["email"])
+    renewed = api.post("/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]}).json()
+    [session] = api.get("/v1/auth/sessions", token=renewed["access_token"]).json()
+    assert session["last_used_at"] >= session["created_at"]
+    assert session["current"]
+
+
+def test_a_password_change_ends_every_other_session_and_keeps_the_callers(redis_api: Api) -> None:
+    """On one Redis server and on a cluster: every access and refresh token of the other sessions stops at once."""
+    user = redis_api.register()
+    others = [redis_api.login(user["email"]) for _ in range(3)]
+    mine = redis_api.login(user["email"])
+    for other in others:
+        assert redis_api.get("/v1/auth/me", token=other["access_token"]).status == 200
+    change = {"current_password": PASSWORD, "new_password": NEW_PASSWORD}
+    assert redis_api.post("/v1/auth/password", token=mine["access_token"], json=change).status == 204
+    for other in others:
+        assert redis_api.get("/v1/auth/me", token=other["access_token"]).status == 401
+        assert redis_api.post("/v1/auth/refresh", json={"refresh_token": other["refresh_token"]}).status == 401
+    assert redis_api.get("/v1/auth/me", token=mine["access_token"]).status == 200
+    assert redis_api.post("/v1/auth/refresh", json={"refresh_token": mine["refresh_token"]}).status == 200
+    old = redis_api.post("/v1/auth/login", json={"email": user["email"], "password": PASSWORD})
+    assert old.status == 401
+    assert redis_api.login(user["email"], NEW_PASSWORD)["access_token"]
+
+
+def test_a_wrong_current_password_is_400_changes_nothing_and_counts_as_a_failed_sign_in(redis_api: Api) -> None:
+    user = redis_api.register()
+    token = redis_api.login(user["email"])["access_token"]
+    wrong = {"current_password": "not the password", "new_password": NEW_PASSWORD}
+    answers = [redis_api.post("/v1/auth/password", token=token, json=wrong) for _ in range(6)]
+    assert [answer.status for answer in answers] == [400] * 5 + [429]
+    assert answers[0].json()["type"].endswith("wrong-password")
+    # The throttle held this address back from signing in as well; the password is unchanged for the others.
+    assert Api(redis_api.handler, source_ip="192.0.2.44").login(user["email"])["access_token"]
+
+
+def test_a_new_password_follows_the_registration_rules(api: Api) -> None:
+    user, token = api.new_user()
+    for weak in ("password1", " " * 8, "short"):
+        change = {"current_password": PASSWORD, "new_password": weak}
+        assert api.post("/v1/auth/password", token=token, json=change).status == 422
+    assert api.login(user["email"])["access_token"]
+
+
+def test_the_caller_changes_their_display_name_seen_at_once_and_audited(api: Api, admin_token: str) -> None:
+    user, token = api.new_user()
+    assert api.get("/v1/auth/me", token=token).json()["display_name"] != "Ada"  # now in the response cache
+    changed = api.patch("/v1/auth/me", token=token, json={"display_name": "Ada"})
+    assert (changed.status, changed.json()["display_name"]) == (200, "Ada")
+    assert changed.header("etag")
+    assert api.get("/v1/auth/me", token=token).json()["display_name"] == "Ada"
+    listed = api.get("/v1/admin/users", token=admin_token, query={"limit": 100})
+    while not any(entry["id"] == user["id"] for entry in listed.json()["items"]) and listed.json()["next_cursor"]:
+        cursor = listed.json()["next_cursor"]
+        listed = api.get("/v1/admin/users", token=admin_token, query={"limit": 100, "cursor": cursor})
+    assert [entry["display_name"] for entry in listed.json()["items"] if entry["id"] == user["id"]] == ["Ada"]
+    for refused in ({"display_name": None}, {"display_name": "a\u0000b"}, {"email": unique_email()}, {"role": "admin"}):
+        assert api.patch("/v1/auth/me", token=token, json=refused).status == 422
