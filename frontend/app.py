@@ -29,6 +29,9 @@ ACTIONS = [
     "auth.refreshed",
     "auth.refresh_reuse_detected",
     "auth.logout",
+    "auth.session_ended",
+    "auth.password_changed",
+    "account.profile_changed",
     "item.created",
     "item.updated",
     "item.deleted",
@@ -65,7 +68,7 @@ def sidebar() -> str:
         if st.sidebar.button("Log out", key="logout"):
             attempt(client.logout)
             st.rerun()
-    pages = ["Watchlist", "Add", "GitHub", "Health"] if session.user else ["Sign in", "Health"]
+    pages = ["Watchlist", "Add", "Account", "GitHub", "Health"] if session.user else ["Sign in", "Health"]
     if session.user and session.user["role"] == "admin":
         pages.insert(2, "Admin")
     return str(st.sidebar.radio("Page", pages, key="page"))
@@ -155,6 +158,38 @@ def add_page() -> None:
                 st.success(f"Added “{added['title']}”.")
 
 
+def account_page() -> None:
+    st.header("My account")
+    profile, password = st.columns(2)
+    with profile.form("profile"):
+        st.subheader("Profile")
+        name = st.text_input("Display name", value=(session.user or {}).get("display_name", ""), key="profile_name")
+        if st.form_submit_button("Save") and attempt(lambda: client.change_profile(name)):
+            st.success("Saved.")
+    with password.form("password"):
+        st.subheader("Password")
+        current = st.text_input("Current password", type="password", key="password_current")
+        new = st.text_input("New password", type="password", key="password_new")
+        if st.form_submit_button("Change password") and attempt(lambda: client.change_password(current, new) or True):
+            st.success("Password changed; every other session of yours has ended.")
+    st.subheader("Where I am signed in")
+    sessions = attempt(client.sessions)
+    if sessions:
+        st.dataframe(sessions, width="stretch", hide_index=True)
+        others = {
+            f"{s['user_agent'] or 'unknown'} from {s['source_ip']} ({s['id'][:8]})": s["id"]
+            for s in sessions
+            if not s["current"]
+        }
+        if others:
+            with st.form("end_session"):
+                chosen = st.selectbox("Session", list(others), key="end_session_choice")
+                if st.form_submit_button("End this session") and attempt(
+                    lambda: client.end_session(others[str(chosen)]) or True
+                ):
+                    st.success("Ended: its tokens no longer work anywhere.")
+
+
 def admin_page() -> None:
     st.header("Administration")
     users_tab, audit_tab = st.tabs(["Users", "Audit trail"])
@@ -216,6 +251,7 @@ PAGES = {
     "Sign in": sign_in_page,
     "Watchlist": watchlist_page,
     "Add": add_page,
+    "Account": account_page,
     "Admin": admin_page,
     "GitHub": github_page,
     "Health": health_page,

@@ -89,6 +89,23 @@ class WatchlistClient:
     def me(self) -> dict[str, Any]:
         return self._json("GET", "/v1/auth/me")
 
+    # The account
+    def change_profile(self, display_name: str) -> dict[str, Any]:
+        self.session.user = self._json("PATCH", "/v1/auth/me", json={"display_name": display_name})
+        return self.session.user
+
+    def change_password(self, current_password: str, new_password: str) -> None:
+        # Not resent on a lost answer: a second try would present a current password that is no longer current.
+        body = {"current_password": current_password, "new_password": new_password}
+        self._request("POST", "/v1/auth/password", json=body)
+
+    def sessions(self) -> list[dict[str, Any]]:
+        listed: list[dict[str, Any]] = self._request("GET", "/v1/auth/sessions").json()
+        return listed
+
+    def end_session(self, session_id: str) -> None:
+        self._request("DELETE", f"/v1/auth/sessions/{session_id}")
+
     # Watchlist
     def items(self, **query: Any) -> dict[str, Any]:
         return self._json("GET", "/v1/watchlists", params={k: v for k, v in query.items() if v not in (None, "")})

@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 from infra.commands.dev_stack import dev_stack
 from tests.e2e.test_dev_server import ADMIN
-from watchlist_ui.client import Session, WatchlistClient
+from watchlist_ui.client import Problem, Session, WatchlistClient
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "frontend" / "app.py")
@@ -129,6 +129,25 @@ def test_an_expired_access_token_is_renewed_without_the_user_noticing(app: AppTe
     assert not app.error
     assert app.session_state["session"].refreshed == 1
     assert app.session_state["session"].access_token != "expired-or-revoked"
+
+
+def test_the_account_page_renames_changes_the_password_and_ends_another_session(app: AppTest, api_url: str) -> None:
+    email = register_and_sign_in(app)
+    other = WatchlistClient(api_url, Session())
+    other.login(email, PASSWORD)  # another device
+    go(app, "Account")
+    app.text_input(key="profile_name").input("Grace")
+    assert "Saved" in submit(app, "Save").success[0].value
+    assert app.session_state["session"].user["display_name"] == "Grace"
+    assert len(app.dataframe[0].value) == 2  # this browser's session and the other device's
+    assert "Ended" in submit(app, "End this session").success[0].value
+    with pytest.raises(Problem):
+        other.me()  # its tokens no longer work: not even renewed
+    app.text_input(key="password_current").input(PASSWORD)
+    app.text_input(key="password_new").input("frontend password 2")
+    assert "Password changed" in submit(app, "Change password").success[0].value
+    go(app, "Watchlist")
+    assert not app.error  # this browser's session goes on
 
 
 def test_log_out(app: AppTest) -> None:
