@@ -37,7 +37,7 @@ from infra.containers.images import Resolved, resolve
 from infra.local.frontend import streamlit
 from infra.local.local_aws import LOCAL_AWS_ENVIRONMENT
 from infra.local.servers import child_process, free_port, wait_until_answering
-from infra.local.signing_key import local_signing_key
+from infra.local.signing_key import stack_signing_key
 
 BUILD_DIR = ROOT / ".aws-sam" / "build"
 ENV_VARS_FILE = ROOT / "infra" / "sam-local-env.json"
@@ -148,7 +148,7 @@ def env_vars_file(directory: Path, github_stub: bool, redis_url: str = SINGLE_RE
     declares REDIS_URL, empty without the stack's own cache, for this file to set)."""
     variables = json.loads(ENV_VARS_FILE.read_text())
     variables["Parameters"]["REDIS_URL"] = redis_url
-    variables["Parameters"]["JWT_SECRET"] = local_signing_key()
+    variables["Parameters"]["JWT_SECRET"] = stack_signing_key()
     if github_stub:
         variables["Parameters"]["GITHUB_API_URL"] = GITHUB_STUB_URL
     path = directory / "env-vars.json"
@@ -165,7 +165,7 @@ def host_environment(compose: Compose) -> dict[str, str]:
         "DYNAMODB_ENDPOINT_URL": compose.published("dynamodb", 8000),
         "SQS_ENDPOINT_URL": compose.published("sqs", 9324),
         "AUDIT_OUTBOX_GRACE_SECONDS": "10",
-        "JWT_SECRET": local_signing_key(),
+        "JWT_SECRET": stack_signing_key(),
     }
 
 

@@ -37,7 +37,11 @@ def local_signing_key(directory: Path | None = None) -> str:
     return path.read_text().strip()
 
 
+def stack_signing_key() -> str:
+    """The key a local stack signs with: the user's own JWT_SECRET, else the stack's generated one."""
+    return os.environ.get("JWT_SECRET") or local_signing_key()
+
+
 def use_local_signing_key() -> None:
-    """JWT_SECRET for this process and the ones it starts: the user's own, else the stack's."""
-    if not os.environ.get("JWT_SECRET"):
-        os.environ["JWT_SECRET"] = local_signing_key()
+    """JWT_SECRET for this process and the ones it starts (`stack_signing_key`)."""
+    os.environ["JWT_SECRET"] = stack_signing_key()

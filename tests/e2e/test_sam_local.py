@@ -29,7 +29,7 @@ from infra.commands.sample_events import EVENTS_ROOT, function_for, load_event, 
 from infra.containers.engine import docker_engine, engine_answers
 from infra.containers.images import resolve
 from infra.containers.sam_local import GITHUB_STUB_URL, NETWORK, Compose, Sam, env_vars_file
-from tests.support import assert_expected_outcome
+from tests.support import TEST_SIGNING_KEY, assert_expected_outcome
 from watchlist_core import wiring
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,7 +58,8 @@ def engine_root() -> Iterator[None]:
 def sam_local(engine_root: None) -> Iterator[LocalStack]:
     if not engine_answers(dict(os.environ)) and os.geteuid() != 0 and os.environ.get("CI") != "true":
         pytest.skip("needs a Docker engine, or root to start one")
-    with sam_local_stack(ADMIN["email"], ADMIN["password"], GITHUB_STUB="1") as stack:
+    # The suite's key, which the sample events' placeholders are signed with.
+    with sam_local_stack(ADMIN["email"], ADMIN["password"], GITHUB_STUB="1", JWT_SECRET=TEST_SIGNING_KEY) as stack:
         yield stack
 
 

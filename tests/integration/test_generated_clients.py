@@ -83,8 +83,12 @@ def test_the_generated_python_client_runs_the_main_flows(generated: str, gateway
         client=anonymous, body=models.LoginCredentials(email=email, password=PASSWORD)
     )
     assert isinstance(tokens, models.Tokens)
+    assert isinstance(tokens.device_token, str)
     form_tokens = operation(generated, "auth", "token").sync(
-        client=anonymous, body=models.TokenPasswordForm(username=email, password=PASSWORD)
+        client=anonymous,
+        body=models.TokenPasswordForm(
+            grant_type=models.TokenPasswordFormGrantType.PASSWORD, username=email, password=PASSWORD
+        ),
     )
     assert isinstance(form_tokens, models.Tokens)
     signed_in = client_module.AuthenticatedClient(

@@ -45,8 +45,9 @@ class Tokens(BaseModel):
     expires_in: int
     refresh_token: str
     device_token: str | None = Field(
+        default=None,
         description="A sign-in's: send it with this account's next sign-ins (`device_token`), and others' failed "
-        "guesses never hold this client back. A refresh answers null."
+        "guesses never hold this client back. A refresh answers null.",
     )
 
     @classmethod
@@ -80,11 +81,12 @@ _PASSWORD_FORM: dict[str, Any] = {
                 "schema": {
                     "title": "PasswordForm",
                     "type": "object",
-                    "required": ["username", "password"],
+                    "required": ["grant_type", "username", "password"],
                     "properties": {
+                        "grant_type": {"type": "string", "enum": ["password"]},
                         "username": {"type": "string", "description": "the e-mail address"},
                         "password": {"type": "string"},
-                        "grant_type": {"type": "string", "enum": ["password"]},
+                        "device_token": {"type": "string", "description": "from an earlier sign-in to this account"},
                     },
                 }
             },
