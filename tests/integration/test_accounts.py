@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.support import PASSWORD, Api, unique_email
+from watchlist_core.storage.sessions import SessionStore
 
 NEW_PASSWORD = "a new passphrase 2"
 
@@ -69,6 +72,22 @@ def test_a_password_change_ends_every_other_session_and_keeps_the_callers(redis_
     old = redis_api.post("/v1/auth/login", json={"email": user["email"], "password": PASSWORD})
     assert old.status == 401
     assert redis_api.login(user["email"], NEW_PASSWORD)["access_token"]
+
+
+def test_a_session_the_index_has_not_shown_yet_cannot_refresh_after_a_password_change(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sessions index is eventually consistent: a session begun a moment before the change may be missing from
+    it. The account's record of the change refuses that session's refresh all the same."""
+    user = api.register()
+    unseen, mine = api.login(user["email"]), api.login(user["email"])
+    monkeypatch.setattr(SessionStore, "live_of", lambda self, user_id: [])  # the index has shown neither yet
+    change = {"current_password": PASSWORD, "new_password": NEW_PASSWORD}
+    assert api.post("/v1/auth/password", token=mine["access_token"], json=change).status == 204
+    assert api.post("/v1/auth/refresh", json={"refresh_token": unseen["refresh_token"]}).status == 401
+    assert api.post("/v1/auth/refresh", json={"refresh_token": mine["refresh_token"]}).status == 200
+    again = api.login(user["email"], NEW_PASSWORD)  # a session begun after the change refreshes as ever
+    assert api.post("/v1/auth/refresh", json={"refresh_token": again["refresh_token"]}).status == 200
 
 
 def test_a_wrong_current_password_is_400_changes_nothing_and_counts_as_a_failed_sign_in(redis_api: Api) -> None:

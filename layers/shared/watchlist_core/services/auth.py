@@ -140,14 +140,15 @@ class AuthService:
         if self._verified(user.email, change.current_password, attempt) is None:
             raise WrongPasswordError("The current password is wrong.")
         event = new_event(AuditAction.PASSWORD_CHANGED, actor_id=user.id, target=user_target(user.id))
-        self._users.change_password(user.id, self._passwords.hash(change.new_password), event)
+        self._users.change_password(user.id, self._passwords.hash(change.new_password), claims.session_id, event)
         self._audit.publish_committed(event)
         self._end_sessions(user.id, keep=claims.session_id)
 
     def _end_sessions(self, user_id: str, keep: str | None = None) -> None:
         """Every live session of the user but `keep`. In DynamoDB first (their refresh tokens stop at once), then in
         Redis (their access tokens); a session Redis could not be told of keeps its access tokens, at most their
-        15 minutes, once Redis answers again (logged). A session begun a moment ago may not be in the index yet."""
+        15 minutes, once Redis answers again (logged). A session begun a moment ago may not be in the index yet: its
+        refresh is refused all the same (the account's `sessions_ended_at`), its access tokens lapse in 15 minutes."""
         told = [self._end(user_id, session.id) for session in self._sessions.live_of(user_id) if session.id != keep]
         if not all(told):
             logger.warning("sessions ended in DynamoDB only", extra={"user_id": user_id, "untold": told.count(False)})
@@ -209,9 +210,10 @@ class AuthService:
         grace period (a retry after a lost response, two tabs at once), gets that same pair back; any other
         reuse means the family leaked, and ends the session for everyone holding it, its access tokens too."""
         session = self._live_session(claims)
-        user = self._users.get(claims.user_id)
-        if user is None:
+        account = self._users.account(claims.user_id)
+        if account is None or account.ended(session.id, session.origin.created_at if session.origin else None):
             raise AuthenticationError("The refresh token is no longer valid.")
+        user = account.user
         if session.current_jti == claims.jti:
             refresh = self._tokens.issue_refresh(user.id, session.id)
             rotation = Rotation(refresh.jti, new_token_id(), refresh.issued_at, refresh.expires_at + SESSION_MARGIN)

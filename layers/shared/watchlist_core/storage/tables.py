@@ -62,6 +62,10 @@ class UserRecord(_UserFields):
 
     password_hash = UnicodeAttribute()
     item_counts = MapAttribute[str, Any](default=dict)
+    # The last password change: sessions begun before it are over, but the one that made it (their refresh is
+    # refused even if the sweep of the sessions index missed them).
+    sessions_ended_at = UTCDateTimeAttribute(null=True)
+    session_kept = UnicodeAttribute(null=True)
 
 
 class UserDirectoryIndex(GlobalSecondaryIndex["DirectoryEntryRecord"]):

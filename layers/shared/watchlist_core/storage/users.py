@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
@@ -48,6 +49,21 @@ def user_pk(user_id: str) -> str:
 class StoredCredentials:
     user: User
     password_hash: str
+
+
+@dataclass(frozen=True)
+class Account:
+    """An account as the token refresh needs it: the user, and which sessions its last password change ended."""
+
+    user: User
+    sessions_ended_at: datetime | None
+    session_kept: str | None
+
+    def ended(self, session_id: str, session_began: datetime | None) -> bool:
+        """Whether the password change ended this session (one begun before it, or of unknown age, but its own)."""
+        if self.sessions_ended_at is None or session_id == self.session_kept:
+            return False
+        return session_began is None or session_began < self.sessions_ended_at
 
 
 def _directory_entry(user: User) -> DirectoryEntryRecord:
@@ -115,10 +131,15 @@ class UserStore:
         return _user_of(record)
 
     def get(self, user_id: str) -> User | None:
+        account = self.account(user_id)
+        return account.user if account else None
+
+    def account(self, user_id: str) -> Account | None:
         try:
-            return _user_of(UserRecord.get(user_pk(user_id), consistent_read=True))
+            record = UserRecord.get(user_pk(user_id), consistent_read=True)
         except DoesNotExist:
             return None
+        return Account(_user_of(record), record.sessions_ended_at, record.session_kept)
 
     def find_credentials(self, email: str) -> StoredCredentials | None:
         """Two consistent reads whether the address is known or not (the claim, then the account or a key no
@@ -133,14 +154,19 @@ class UserStore:
             return None
         return StoredCredentials(user=_user_of(record), password_hash=record.password_hash) if claim else None
 
-    def change_password(self, user_id: str, password_hash: str, audit: AuditEvent) -> None:
-        """A new password, chosen by its owner; its audit event in the same transaction."""
+    def change_password(self, user_id: str, password_hash: str, kept_session: str, audit: AuditEvent) -> None:
+        """A new password, chosen by its owner in `kept_session`, which alone of the sessions begun before it goes on;
+        its audit event in the same transaction."""
 
         def build(writes: NamedWrites) -> None:
             writes.update(
                 _ACCOUNT,
                 UserRecord(pk=user_pk(user_id)),
-                actions=[UserRecord.password_hash.set(password_hash)],
+                actions=[
+                    UserRecord.password_hash.set(password_hash),
+                    UserRecord.sessions_ended_at.set(datetime.now(UTC)),
+                    UserRecord.session_kept.set(kept_session),
+                ],
                 condition=UserRecord.pk.exists(),
             )
             self._outbox.stage(writes, audit)
