@@ -105,4 +105,4 @@ def test_the_original_apis_trailing_slash_reaches_the_list_through_the_gateway(g
     plain = _exchange(gateway, "GET", "/v1/watchlists", {})
     slashed = _exchange(gateway, "GET", "/v1/watchlists/", {})
     assert (plain.status, slashed.status) == (401, 401)  # the list's own answer to no token, not a 404
-    assert json.loads(slashed.read())["instance"] == "/v1/watchlists/"
+    assert json.loads(slashed.read())["instance"] == "/v1/watchlists"  # served as the resource it names

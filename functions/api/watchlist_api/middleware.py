@@ -107,6 +107,20 @@ def restore_stage_prefix(scope: Scope, event: dict[str, Any]) -> None:
         scope["raw_path"] = scope["path"].encode()
 
 
+# Paths the original Watchlist API's clients call, served as the resource they name: not redirected (Starlette would
+# build the redirect from the client's Host header), not a route of their own (one path, one operation, in the
+# OpenAPI document and in the routes FastAPI analyses at every cold start).
+LEGACY_PATHS = {"/v1/watchlists/": "/v1/watchlists"}
+
+
+def serve_legacy_path(scope: Scope) -> None:
+    root_path = scope.get("root_path", "")
+    current = LEGACY_PATHS.get(scope["path"].removeprefix(root_path))
+    if current is not None:
+        scope["path"] = root_path + current
+        scope["raw_path"] = scope["path"].encode()
+
+
 def replaying(body: bytes, receive: Receive) -> Receive:
     """A `receive` that gives the body already read, then whatever the client sends next (a disconnect)."""
     replayed = False
@@ -169,6 +183,7 @@ class RequestContextMiddleware:
         started = time.perf_counter()
         event = scope.get("aws.event") or {}
         restore_stage_prefix(scope, event)
+        serve_legacy_path(scope)
         request_id = choose_request_id(Headers(scope=scope), event)
         scope.setdefault("state", {})["request_id"] = request_id
         logger.set_correlation_id(request_id)

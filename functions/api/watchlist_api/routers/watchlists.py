@@ -68,10 +68,8 @@ def item_response(request: Request, item: WatchlistItem, status_code: int = 200)
 
 # Cached reads are `async def`: a cache hit then costs no thread hop (see dependencies.py for why blocking
 # on a miss is acceptable on Lambda).
+# (`/v1/watchlists/`, as the original Watchlist API's clients call it, reaches it too: middleware.LEGACY_PATHS.)
 @router.get("", response_model=Page[WatchlistItem])
-# The original Watchlist API's clients list with a trailing slash: served as the same resource, never redirected
-# (Starlette builds a redirect from the Host header), and left out of the OpenAPI document (one path, one operation).
-@router.get("/", response_model=Page[WatchlistItem], include_in_schema=False)
 async def list_items(
     request: Request, caller: Caller, cache: OwnCache, query: ItemQueryDep, services: ServicesDep
 ) -> Response:
