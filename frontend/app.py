@@ -36,6 +36,8 @@ ACTIONS = [
     "item.updated",
     "item.deleted",
     "admin.role_changed",
+    "admin.account_deactivated",
+    "admin.account_reactivated",
     "admin.item_deleted",
 ]
 
@@ -205,6 +207,13 @@ def admin_page() -> None:
                     lambda: client.set_role(by_email[str(email)]["id"], str(role))
                 ):
                     st.success(f"{email} is now {role}.")
+            with st.form("active"):
+                email = st.selectbox("User", list(by_email), key="active_user")
+                state = st.radio("Account", ["active", "deactivated"], key="active_value", horizontal=True)
+                if st.form_submit_button("Set account") and attempt(
+                    lambda: client.set_active(by_email[str(email)]["id"], state == "active")
+                ):
+                    st.success(f"{email} is now {state}.")
     with audit_tab:
         action = st.selectbox("Action", ACTIONS, key="audit_action")
         actor = st.text_input("Actor id", key="audit_actor")

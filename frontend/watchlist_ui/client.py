@@ -128,6 +128,9 @@ class WatchlistClient:
     def set_role(self, user_id: str, role: str) -> dict[str, Any]:
         return self._json("PATCH", f"/v1/admin/users/{user_id}", json={"role": role}, write=True)
 
+    def set_active(self, user_id: str, active: bool) -> dict[str, Any]:
+        return self._json("PATCH", f"/v1/admin/users/{user_id}", json={"active": active}, write=True)
+
     def audit(self, **query: Any) -> dict[str, Any]:
         return self._json("GET", "/v1/admin/audit", params={k: v for k, v in query.items() if v not in (None, "")})
 

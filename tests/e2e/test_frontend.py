@@ -171,6 +171,14 @@ def test_admins_manage_roles_and_read_the_audit_trail(app: AppTest) -> None:
     app.selectbox(key="role_value").set_value("admin")
     submit(app, "Change role")
     assert f"{member} is now admin" in app.success[0].value
+    app.selectbox(key="active_user").set_value(member)
+    app.radio(key="active_value").set_value("deactivated")
+    submit(app, "Set account")
+    assert f"{member} is now deactivated" in app.success[0].value
+    go(other, "Watchlist")
+    assert other.error  # the member's tokens stopped at once
+    app.radio(key="active_value").set_value("active")
+    submit(app, "Set account")
     app.selectbox(key="audit_action").set_value("admin.role_changed").run()
     deadline = time.monotonic() + 15  # the trail is written asynchronously, through SQS and the audit worker
     while member_id not in {row["target"] for row in app.dataframe[1].value.to_dict("records")}:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import Api
+from tests.support import PASSWORD, Api
 from watchlist_core.wiring import get_services
 
 MISSING_ID = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
@@ -108,3 +108,49 @@ def test_ensure_admin_promotes_an_existing_account_and_keeps_its_password(api: A
     assert api.login(user["email"])["access_token"]
     _, created_again = get_services().auth.ensure_admin(user["email"], "whatever")
     assert created_again is False
+
+
+def test_a_deactivated_accounts_tokens_stop_at_once_and_its_sign_in_fails_as_a_wrong_password(
+    api: Api, admin_token: str
+) -> None:
+    user = api.register()
+    sessions = [api.login(user["email"]) for _ in range(2)]
+    deactivate = api.patch(f"/v1/admin/users/{user['id']}", token=admin_token, json={"active": False})
+    assert (deactivate.status, deactivate.json()["active"]) == (200, False)
+    for tokens in sessions:
+        assert api.get("/v1/auth/me", token=tokens["access_token"]).status == 401
+        assert api.post("/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]}).status == 401
+    refused = api.post("/v1/auth/login", json={"email": user["email"], "password": PASSWORD})
+    wrong = api.post("/v1/auth/login", json={"email": user["email"], "password": "not the password"})
+    assert (
+        (refused.status, refused.json()["detail"])
+        == (wrong.status, wrong.json()["detail"])
+        == (401, wrong.json()["detail"])
+    )
+    reactivate = api.patch(f"/v1/admin/users/{user['id']}", token=admin_token, json={"active": True})
+    assert (reactivate.status, reactivate.json()["active"]) == (200, True)
+    assert api.get("/v1/auth/me", token=api.login(user["email"])["access_token"]).status == 200
+    assert api.patch(f"/v1/admin/users/{user['id']}", token=admin_token, json={"active": "false"}).status == 422
+
+
+def test_the_last_active_admin_can_be_neither_deactivated_nor_demoted(api: Api, admin_token: str) -> None:
+    me = api.get("/v1/auth/me", token=admin_token).json()
+    other = api.register()
+    promote = {"role": "admin"}
+    assert api.patch(f"/v1/admin/users/{other['id']}", token=admin_token, json=promote).status == 200
+    # Every other active admin (the session's moto server holds other tests' admins too) made inactive, this one's
+    # colleague last: then neither may go.
+    cursor = None
+    while True:
+        page = get_services().admin.list_users(100, cursor)
+        for each in page.items:
+            if each.role.value == "admin" and each.active and each.id not in {me["id"], other["id"]}:
+                assert api.patch(f"/v1/admin/users/{each.id}", token=admin_token, json={"active": False}).status == 200
+        if not (cursor := page.next_cursor):
+            break
+    assert api.patch(f"/v1/admin/users/{other['id']}", token=admin_token, json={"active": False}).status == 200
+    for last_admin_goes in ({"active": False}, {"role": "user"}):
+        assert api.patch(f"/v1/admin/users/{me['id']}", token=admin_token, json=last_admin_goes).status == 409
+    # A deactivated admin's role may change without touching the tally of active admins.
+    assert api.patch(f"/v1/admin/users/{other['id']}", token=admin_token, json={"role": "user"}).status == 200
+    assert api.patch(f"/v1/admin/users/{me['id']}", token=admin_token, json={"active": False}).status == 409

@@ -246,6 +246,7 @@ class User(BaseModel):
     display_name: str
     role: Role
     created_at: Timestamp
+    active: bool = Field(default=True, description="False: deactivated by an admin (it cannot sign in)")
 
 
 class SessionInfo(BaseModel):

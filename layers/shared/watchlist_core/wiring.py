@@ -132,7 +132,12 @@ def get_services() -> Services:
         admission=admission,
         watchlists=watchlists,
         admin=AdminService(
-            users, watchlists, response_cache, audit, AuditEventStore(settings.audit_retention_days, cursors)
+            users,
+            watchlists,
+            response_cache,
+            audit,
+            AuditEventStore(settings.audit_retention_days, cursors),
+            auth.end_sessions,
         ),
         cache=response_cache,
         health=health,

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
+from pydantic import Field, model_validator
 
 from watchlist_api.conditional import OwnerCache, respond
 from watchlist_api.dependencies import Admin, ServicesDep
@@ -21,8 +22,19 @@ router = APIRouter(route_class=StrictJSONRoute, prefix="/v1/admin", tags=["admin
 UserId = Annotated[str, Path(pattern=ULID_PATTERN, description="The user's id (a ULID).")]
 
 
-class RoleChange(StrictInput):
-    role: Annotated[Role, Lax]
+class AccountChanges(StrictInput):
+    """What an admin changes of an account: only the fields present."""
+
+    role: Annotated[Role, Lax] | None = None
+    active: bool | None = Field(
+        default=None, description="false: deactivate (its tokens stop at once); true: reactivate"
+    )
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> AccountChanges:
+        if self.role is None and self.active is None:
+            raise ValueError("give role, active or both")
+        return self
 
 
 @router.get("/users", response_model=Page[User])
@@ -37,19 +49,27 @@ def list_users(
 
 
 @router.patch("/users/{user_id}", response_model=User)
-def change_role(
+def change_user(
     request: Request,
     user_id: UserId,
-    body: RoleChange,
+    body: AccountChanges,
     admin: Admin,
     services: ServicesDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
-    def produce() -> Response:
-        user = services.admin.change_role(admin.id, user_id, body.role)
-        return Response(user.model_dump_json(), media_type="application/json")
+    """An account's role and whether it is active; the last active admin can be neither demoted nor deactivated."""
 
-    return once(request, services, admin.id, idempotency_key, body.model_dump(mode="json"), produce)
+    def produce() -> Response:
+        changed: User | None = None
+        if body.role is not None:
+            changed = services.admin.change_role(admin.id, user_id, body.role)
+        if body.active is not None:
+            changed = services.admin.set_active(admin.id, user_id, body.active)
+        assert changed is not None  # AccountChanges refuses a body that changes nothing
+        return Response(changed.model_dump_json(), media_type="application/json")
+
+    fingerprint = body.model_dump(mode="json", exclude_unset=True)
+    return once(request, services, admin.id, idempotency_key, fingerprint, produce)
 
 
 @router.get("/users/{user_id}/watchlist", response_model=Page[WatchlistItem])

@@ -36,6 +36,8 @@ class AuditAction(StrEnum):
     ITEM_UPDATED = "item.updated"
     ITEM_DELETED = "item.deleted"
     ROLE_CHANGED = "admin.role_changed"
+    ACCOUNT_DEACTIVATED = "admin.account_deactivated"
+    ACCOUNT_REACTIVATED = "admin.account_reactivated"
     ADMIN_ITEM_DELETED = "admin.item_deleted"
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from watchlist_core.audit.events import role_changed
+from collections.abc import Callable
+
+from watchlist_core.audit.events import new_event, role_changed, user_target
+from watchlist_core.audit.message import AuditAction, FieldChange
 from watchlist_core.audit.queries import AuditPage, AuditQuery
 from watchlist_core.domain import ItemQuery, Page, Role, User, WatchlistItem
 from watchlist_core.errors import NotFoundError
@@ -21,8 +24,10 @@ class AdminService:
         changes: DataChangeListener,
         audit: AuditTrail,
         audit_events: AuditEventStore,
+        end_sessions: Callable[[str], None],
     ) -> None:
         self._users = users
+        self._end_sessions = end_sessions
         self._watchlists = watchlists
         self._changes = changes
         self._audit = audit
@@ -38,6 +43,25 @@ class AdminService:
         event = role_changed(admin_id, current, role)
         changed = self._users.change_role(current, role, event)
         self._changes.user_data_changed(user_id)  # their cached /me shows the role
+        self._audit.publish_committed(event)
+        return changed
+
+    def set_active(self, admin_id: str, user_id: str, active: bool) -> User:
+        """Deactivated, the account's tokens stop at once (every session ends) and it cannot sign in, as with a wrong
+        password; never the last active admin. Reactivated, it may sign in again."""
+        current = self._existing(user_id)
+        if current.active is active:
+            return current
+        event = new_event(
+            AuditAction.ACCOUNT_REACTIVATED if active else AuditAction.ACCOUNT_DEACTIVATED,
+            actor_id=admin_id,
+            target=user_target(user_id),
+            changes={"active": FieldChange(old=current.active, new=active)},
+        )
+        changed = self._users.set_active(current, active, event)
+        if not active:
+            self._end_sessions(user_id)
+        self._changes.user_data_changed(user_id)
         self._audit.publish_committed(event)
         return changed
 

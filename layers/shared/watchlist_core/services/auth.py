@@ -121,7 +121,7 @@ class AuthService:
             raise RateLimitedError("Too many failed logins for this account; try again later.", limit=check.refusal)
         stored = self._users.find_credentials(email)
         valid, new_hash = self._passwords.verify(password, stored.password_hash if stored else None)
-        if stored is None or not valid:
+        if stored is None or not valid or not stored.user.active:  # deactivated: as a wrong password, same work
             self._login_throttle.failed(attempt, check)
             # An unknown address is not recorded: it may be a password typed into the wrong field.
             target = user_target(stored.user.id) if stored else None
@@ -142,9 +142,9 @@ class AuthService:
         event = new_event(AuditAction.PASSWORD_CHANGED, actor_id=user.id, target=user_target(user.id))
         self._users.change_password(user.id, self._passwords.hash(change.new_password), claims.session_id, event)
         self._audit.publish_committed(event)
-        self._end_sessions(user.id, keep=claims.session_id)
+        self.end_sessions(user.id, keep=claims.session_id)
 
-    def _end_sessions(self, user_id: str, keep: str | None = None) -> None:
+    def end_sessions(self, user_id: str, keep: str | None = None) -> None:
         """Every live session of the user but `keep`. In DynamoDB first (their refresh tokens stop at once), then in
         Redis (their access tokens); a session Redis could not be told of keeps its access tokens, at most their
         15 minutes, once Redis answers again (logged). A session begun a moment ago may not be in the index yet: its
@@ -211,7 +211,8 @@ class AuthService:
         reuse means the family leaked, and ends the session for everyone holding it, its access tokens too."""
         session = self._live_session(claims)
         account = self._users.account(claims.user_id)
-        if account is None or account.ended(session.id, session.origin.created_at if session.origin else None):
+        began = session.origin.created_at if session.origin else None
+        if account is None or not account.user.active or account.ended(session.id, began):
             raise AuthenticationError("The refresh token is no longer valid.")
         user = account.user
         if session.current_jti == claims.jti:
@@ -272,8 +273,8 @@ class AuthService:
 
     def current_user(self, claims: AccessClaims) -> User:
         user = self._users.get(claims.user_id)
-        if user is None:
-            raise AuthenticationError("The account no longer exists.")
+        if user is None or not user.active:
+            raise AuthenticationError("The account no longer exists, or is deactivated.")
         return user
 
     def require_admin(self, claims: AccessClaims) -> User:

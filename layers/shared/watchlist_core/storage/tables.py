@@ -51,6 +51,7 @@ class _UserFields(_Record):
     display_name = UnicodeAttribute()
     role = UnicodeAttribute()
     created_at = UnicodeAttribute()
+    active = BooleanAttribute(null=True)  # False: deactivated by an admin; absent (accounts before it): active
 
 
 class UserRecord(_UserFields):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
@@ -75,6 +76,7 @@ def _directory_entry(user: User) -> DirectoryEntryRecord:
         display_name=user.display_name,
         role=user.role.value,
         created_at=created_at,
+        active=user.active,
         directory=shard_key(DIRECTORY, USER_SHARDS, user.id),
         directory_key=f"{created_at}#{user.id}",
     )
@@ -84,6 +86,11 @@ def _directory_entry(user: User) -> DirectoryEntryRecord:
 _LEGACY_DIRECTORY_ATTRIBUTES = (Path("directory"), Path("directory_key"))
 
 
+def _counts_as_admin(user: User) -> int:
+    """What a user adds to the admin tally: the active admins, of whom there is always one."""
+    return int(user.role is Role.ADMIN and user.active)
+
+
 def _user_of(record: UserRecord | DirectoryEntryRecord) -> User:
     return User(
         id=record.user_id,
@@ -91,6 +98,7 @@ def _user_of(record: UserRecord | DirectoryEntryRecord) -> User:
         display_name=record.display_name,
         role=Role(record.role),
         created_at=record.created_at,  # pydantic parses the stored RFC 3339 string
+        active=record.active is not False,
     )
 
 
@@ -201,24 +209,37 @@ class UserStore:
         )
 
     def change_role(self, current: User, role: Role, audit: AuditEvent) -> User:
-        """Move a user from `current.role` to `role`; the admin tally moves with it, and never below one admin.
-        The directory entry is written whole, so an account stored before it had one is moved to it here."""
-        target = UserRecord(pk=user_pk(current.id))
-        demoting = current.role is Role.ADMIN
-        changed = current.model_copy(update={"role": role})
+        return self._change(current, current.model_copy(update={"role": role}), audit)
+
+    def set_active(self, current: User, active: bool, audit: AuditEvent) -> User:
+        """Deactivated, every session begun before ends (see `Account.ended`); reactivated, it may sign in again."""
+        return self._change(current, current.model_copy(update={"active": active}), audit)
+
+    def _change(self, current: User, changed: User, audit: AuditEvent) -> User:
+        """The account moved from `current` to `changed` (its role, whether it is active), if no other change came
+        first; the admin tally, which counts the active admins, moves with it and never below one. The directory
+        entry is written whole, so an account stored before it had one is moved to it here."""
+        actions: list[Any] = [
+            UserRecord.role.set(changed.role.value),
+            UserRecord.active.set(changed.active),
+            *(path.remove() for path in _LEGACY_DIRECTORY_ATTRIBUTES),
+        ]
+        if current.active and not changed.active:
+            actions += [UserRecord.sessions_ended_at.set(datetime.now(UTC)), UserRecord.session_kept.remove()]
+        unchanged = (UserRecord.role == current.role.value) & (
+            (UserRecord.active.does_not_exist() | (UserRecord.active == True))  # noqa: E712
+            if current.active
+            else (UserRecord.active == False)  # noqa: E712
+        )
+        admins = _counts_as_admin(changed) - _counts_as_admin(current)
 
         def build(writes: NamedWrites) -> None:
-            writes.update(
-                _ACCOUNT,
-                target,
-                actions=[UserRecord.role.set(role.value), *(path.remove() for path in _LEGACY_DIRECTORY_ATTRIBUTES)],
-                condition=UserRecord.role == current.role.value,
-            )
+            writes.update(_ACCOUNT, UserRecord(pk=user_pk(current.id)), actions=actions, condition=unchanged)
             writes.put(_DIRECTORY_ENTRY, _directory_entry(changed))
             tally = TallyRecord(pk=ADMINS_TALLY)
-            if demoting:
+            if admins < 0:
                 writes.update(_ADMIN_TALLY, tally, actions=[TallyRecord.value.add(-1)], condition=TallyRecord.value > 1)
-            else:
+            elif admins > 0:
                 writes.update(_ADMIN_TALLY, tally, actions=[TallyRecord.value.add(1)])
             self._outbox.stage(writes, audit)
 
@@ -226,8 +247,8 @@ class UserStore:
             self._connection,
             build,
             {
-                _ADMIN_TALLY: lambda: ConflictError("The last admin cannot be demoted."),
-                _ACCOUNT: lambda: ConflictError("The user's role changed concurrently; retry."),
+                _ADMIN_TALLY: lambda: ConflictError("The last admin cannot be demoted or deactivated."),
+                _ACCOUNT: lambda: ConflictError("The account changed concurrently; retry."),
             },
         )
         return changed
