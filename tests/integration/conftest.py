@@ -46,6 +46,9 @@ def dynamodb(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> str:
     # moto on a busy 2-core machine can take longer than DynamoDB's deployed 0.8 s read limit allows for; the
     # failure tests (test_dynamodb_failures.py) run with the deployed limits.
     monkeypatch.setenv("DYNAMODB_READ_TIMEOUT_SECONDS", "5")
+    # Likewise the detailed health check's first run of an instance, which makes its botocore clients too, against
+    # its 1.5 s budget: that deadline is proven in tests/unit/test_health_service.py, not by the machine's load.
+    monkeypatch.setenv("HEALTH_CHECK_TIMEOUT_SECONDS", "5")
     use_moto(
         moto_server.endpoint_url,
         monkeypatch.setenv,
