@@ -12,6 +12,7 @@ from fastapi.security import OAuth2PasswordBearer
 
 from watchlist_api.conditional import OwnerCache
 from watchlist_api.rate_limit_headers import attach_rate_limit
+from watchlist_api.strict_json import repeated_names
 from watchlist_core import tracing
 from watchlist_core.domain import User
 from watchlist_core.errors import AuthenticationError, MissingCredentialsError
@@ -133,8 +134,7 @@ RegisterLimit = Depends(limited_by_client_ip("register"))
 async def single_valued_query(request: Request) -> None:
     """Every query parameter at most once: `?type=show&type=movie` has no one meaning, so it is refused (422)
     rather than read as whichever value comes last."""
-    names = [name for name, _ in request.query_params.multi_items()]
-    repeated = sorted({name for name in names if names.count(name) > 1})
+    repeated = repeated_names(request.query_params.multi_items())
     if repeated:
         raise RequestValidationError(
             [{"type": "repeated", "loc": ("query", name), "msg": "Give this parameter once."} for name in repeated]

@@ -4,7 +4,8 @@ rather than read as its last value, as `json.loads` would."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Coroutine
+from collections import Counter
+from collections.abc import Callable, Coroutine, Iterable
 from typing import Any
 
 from fastapi import Request, Response
@@ -17,9 +18,14 @@ class DuplicateKeyError(ValueError):
         self.keys = keys
 
 
+def repeated_names(pairs: Iterable[tuple[str, Any]]) -> list[str]:
+    """The names given more than once among (name, value) pairs, sorted: a JSON object's keys, a form's fields or a
+    query's parameters, none of which has one meaning when repeated."""
+    return sorted(name for name, times in Counter(name for name, _ in pairs).items() if times > 1)
+
+
 def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    names = [name for name, _ in pairs]
-    repeated = sorted({name for name in names if names.count(name) > 1})
+    repeated = repeated_names(pairs)
     if repeated:
         raise DuplicateKeyError(repeated)
     return dict(pairs)

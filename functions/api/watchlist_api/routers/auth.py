@@ -22,7 +22,7 @@ from watchlist_api.dependencies import (
 from watchlist_api.idempotency import IdempotencyKey, once
 from watchlist_api.problems import OAuth2TokenError, RepeatedFieldError, duplicated_keys
 from watchlist_api.rate_limit_headers import attach_rate_limit
-from watchlist_api.strict_json import DuplicateKeyError, StrictJSONRoute, strict_json_loads
+from watchlist_api.strict_json import DuplicateKeyError, StrictJSONRoute, repeated_names, strict_json_loads
 from watchlist_core.domain import (
     Credentials,
     PasswordChange,
@@ -104,8 +104,7 @@ def _is_form(request: Request) -> bool:
 async def _form_fields(request: Request) -> dict[str, str]:
     """The form's fields; each at most once (a field sent twice has no one meaning: RepeatedFieldError)."""
     form = await request.form()
-    names = [name for name, _ in form.multi_items()]
-    repeated = sorted({name for name in names if names.count(name) > 1})
+    repeated = repeated_names(form.multi_items())
     if repeated:
         raise RepeatedFieldError(repeated)
     return {name: value for name, value in form.items() if isinstance(value, str)}
