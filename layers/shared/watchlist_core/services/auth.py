@@ -163,10 +163,10 @@ class AuthService:
         infos = [
             SessionInfo(
                 id=session.id,
-                created_at=session.origin.created_at if session.origin else None,
+                created_at=session.origin.created_at,
                 last_used_at=session.last_used_at,
-                user_agent=session.origin.user_agent if session.origin else None,
-                source_ip=session.origin.source_ip if session.origin else None,
+                user_agent=session.origin.user_agent,
+                source_ip=session.origin.source_ip,
                 current=session.id == claims.session_id,
             )
             for session in live.values()
@@ -211,8 +211,7 @@ class AuthService:
         reuse means the family leaked, and ends the session for everyone holding it, its access tokens too."""
         session = self._live_session(claims)
         account = self._users.account(claims.user_id)
-        began = session.origin.created_at if session.origin else None
-        if account is None or not account.user.active or account.ended(session.id, began):
+        if account is None or not account.user.active or account.ended(session.id, session.origin.created_at):
             raise AuthenticationError("The refresh token is no longer valid.")
         user = account.user
         if session.current_jti == claims.jti:

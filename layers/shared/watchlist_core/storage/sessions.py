@@ -14,11 +14,15 @@ from watchlist_core.storage.transactions import conditional_write
 
 @dataclass(frozen=True)
 class SessionOrigin:
-    """Where a session began: what its owner sees in their list of sessions."""
+    """Where a session began: what its owner sees in their list of sessions (all None for one begun before sessions
+    recorded it)."""
 
-    created_at: datetime
+    created_at: datetime | None
     user_agent: str | None
     source_ip: str | None
+
+
+UNRECORDED = SessionOrigin(None, None, None)
 
 
 @dataclass(frozen=True)
@@ -30,18 +34,15 @@ class Session:
     previous_jti: str | None = None  # the last rotation: the refresh token it replaced,
     rotated_at: datetime | None = None  # when (the new tokens' issue time),
     access_jti: str | None = None  # and the access token it issued
-    origin: SessionOrigin | None = None  # None: begun before sessions recorded it
+    origin: SessionOrigin = UNRECORDED
 
     @property
     def last_used_at(self) -> datetime | None:
         """When its tokens were last issued (a sign-in or a refresh): a request that only uses them is no write."""
-        return self.rotated_at or (self.origin.created_at if self.origin else None)
+        return self.rotated_at or self.origin.created_at
 
 
 def _session_of(record: SessionRecord) -> Session:
-    origin = (
-        SessionOrigin(record.created_at, record.user_agent, record.source_ip) if record.created_at is not None else None
-    )
     return Session(
         record.session_id,
         record.user_id,
@@ -50,7 +51,7 @@ def _session_of(record: SessionRecord) -> Session:
         record.previous_jti,
         record.rotated_at,
         record.access_jti,
-        origin,
+        SessionOrigin(record.created_at, record.user_agent, record.source_ip),
     )
 
 
