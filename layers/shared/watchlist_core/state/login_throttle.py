@@ -89,9 +89,10 @@ class RedisLoginCounters:
             pipe.ttl(names["lock"])
             pipe.get(names["account_failures"])
             pipe.ttl(names["account_failures"])
-            pipe.exists(names["device_lock"])
-            locked_for, account_failures, account_window_left, device_locked = slot.execute(pipe)
-            if attempt.device and not device_locked:
+            if attempt.device:
+                pipe.exists(names["device_lock"])
+            locked_for, account_failures, account_window_left, *device_locked = slot.execute(pipe)
+            if device_locked == [0]:  # a device token, not locked out
                 return LoginCheck(None, trusted=True)
             if locked_for > 0:
                 return LoginCheck(refused(self._per_address, locked_for), trusted=False)
