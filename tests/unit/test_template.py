@@ -71,9 +71,11 @@ def test_every_table_reaches_the_functions_through_an_environment_variable() -> 
     }
 
 
-def test_the_audit_queue_reaches_the_functions_and_its_dead_letter_queue_comes_first() -> None:
-    assert queue_env_vars(load_template()) == {"AuditQueue": "AUDIT_QUEUE_URL"}
-    assert list(queue_definitions(load_template())) == ["AuditDeadLetterQueue", "AuditQueue"]
+def test_the_queues_reach_the_functions_and_their_dead_letter_queues_come_first() -> None:
+    assert queue_env_vars(load_template()) == {"AuditQueue": "AUDIT_QUEUE_URL", "MailQueue": "MAIL_QUEUE_URL"}
+    order = list(queue_definitions(load_template()))
+    assert order.index("AuditDeadLetterQueue") < order.index("AuditQueue")
+    assert order.index("MailDeadLetterQueue") < order.index("MailQueue")
 
 
 def test_the_audit_queue_follows_the_lambda_event_source_rules() -> None:
@@ -212,7 +214,7 @@ def test_network_interface_rights_are_denied_outside_a_vpc() -> None:
     functions = {
         k: r["Properties"] for k, r in template["Resources"].items() if r["Type"] == "AWS::Serverless::Function"
     }
-    assert len(functions) == 3
+    assert len(functions) == 4
     for name, function in functions.items():
         assert not any("VPCAccessPolicy" in policy for policy in function["Policies"]), name
         (deny,) = [policy for policy in function["Policies"] if policy.get("Fn::If", [None])[0] == "InVpc"]
@@ -233,7 +235,7 @@ def test_every_function_has_an_errors_alarm_on_the_alarm_topic() -> None:
         for dimension in resource["Properties"]["Dimensions"]
     }
     # The API function's errors are its 5xx answers, which Api5xxAlarm and HttpApi5xxAlarm watch.
-    assert watched == {"AuditFunction", "OutboxRelayFunction"}
+    assert watched == {"AuditFunction", "OutboxRelayFunction", "MailFunction"}
     assert resources["OutboxRelayFunctionErrorsAlarm"]["Properties"]["Namespace"] == "AWS/Lambda"
 
 

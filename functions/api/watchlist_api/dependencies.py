@@ -15,7 +15,7 @@ from watchlist_api.rate_limit_headers import attach_rate_limit
 from watchlist_api.strict_json import repeated_names
 from watchlist_core import tracing
 from watchlist_core.domain import User
-from watchlist_core.errors import AuthenticationError, MissingCredentialsError
+from watchlist_core.errors import AuthenticationError, MissingCredentialsError, PermissionDeniedError
 from watchlist_core.security.tokens import AccessClaims
 from watchlist_core.wiring import Services, get_services
 
@@ -79,7 +79,13 @@ async def external_caller_claims(admitted: AdmittedExternalUser) -> AccessClaims
     return admitted.claims
 
 
-async def writer_claims(admitted: AdmittedWriter) -> AccessClaims:
+async def writer_claims(admitted: AdmittedWriter, services: ServicesDep) -> AccessClaims:
+    """With REQUIRE_VERIFIED_EMAIL, only accounts whose address is confirmed change their watchlist (as their token
+    says: no read; a refresh after confirming carries it)."""
+    if services.settings.require_verified_email and not admitted.claims.email_verified:
+        raise PermissionDeniedError(
+            "Confirm your e-mail address first (POST /v1/auth/verification mails a link), then refresh your tokens."
+        )
     return admitted.claims
 
 
@@ -129,6 +135,7 @@ def limited_by_client_ip(policy_name: str) -> Callable[[Request, Services], Awai
 AnonymousLimit = Depends(limited_by_client_ip("anonymous"))
 LoginLimit = Depends(limited_by_client_ip("login"))
 RegisterLimit = Depends(limited_by_client_ip("register"))
+ForgotLimit = Depends(limited_by_client_ip("password_forgot"))
 
 
 async def single_valued_query(request: Request) -> None:

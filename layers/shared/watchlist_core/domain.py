@@ -199,15 +199,33 @@ class PasswordChange(StrictInput):
 
 
 class ProfileChanges(StrictInput):
-    """The caller's own profile: only the fields present change."""
+    """The caller's own profile: only the fields present change. A new `email` needs `current_password`."""
 
     display_name: DisplayName | None = None
+    email: Email | None = None
+    current_password: str | None = Field(default=None, min_length=1, max_length=128)
 
     @model_validator(mode="after")
-    def _display_name_is_not_cleared(self) -> ProfileChanges:
-        if "display_name" in self.model_fields_set and self.display_name is None:
-            raise ValueError("display_name cannot be null")
+    def _fields_are_not_cleared(self) -> ProfileChanges:
+        for field in ("display_name", "email"):
+            if field in self.model_fields_set and getattr(self, field) is None:
+                raise ValueError(f"{field} cannot be null")
+        if self.email is not None and self.current_password is None:
+            raise ValueError("changing email needs current_password")
         return self
+
+
+class PasswordForgotten(StrictInput):
+    email: Annotated[str, Field(min_length=1, max_length=320), AfterValidator(_no_control_characters)]
+
+
+class PasswordReset(StrictInput):
+    token: str = Field(min_length=1, max_length=512)
+    new_password: Password
+
+
+class VerificationConfirmation(StrictInput):
+    token: str = Field(min_length=1, max_length=512)
 
 
 class ItemDraft(StrictInput):
@@ -247,6 +265,9 @@ class User(BaseModel):
     role: Role
     created_at: Timestamp
     active: bool = Field(default=True, description="False: deactivated by an admin (it cannot sign in)")
+    email_verified: bool = Field(
+        default=False, description="Whether the address was confirmed by a link mailed to it (or a password reset)"
+    )
 
 
 class SessionInfo(BaseModel):

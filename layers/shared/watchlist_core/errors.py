@@ -31,6 +31,11 @@ class WrongPasswordError(DomainError):
     """The account's current password, asked for to confirm a change, was wrong (it counts as a failed sign-in)."""
 
 
+class InvalidTokenError(DomainError):
+    """A mailed token (a reset, a verification) that is unknown, used, expired, superseded or for another purpose:
+    all alike, and nothing changes."""
+
+
 class PreconditionFailedError(DomainError):
     """The caller's If-Match version is not the current one."""
 

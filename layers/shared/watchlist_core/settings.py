@@ -27,6 +27,7 @@ RATE_POLICIES = (
     "login",
     "login_failures",
     "login_account_failures",
+    "password_forgot",
     "external",
 )
 
@@ -142,6 +143,30 @@ class Settings(BaseModel):
     rate_limit_login_failures: str = "5/900"
     rate_limit_login_account_failures: str = "50/900"
     rate_limit_external: str = "30/60"
+    # Reset mails one address may ask for (each address's own, whatever e-mail it names; an account's mails are
+    # spaced by `account_mail_interval_seconds` besides).
+    rate_limit_password_forgot: str = "5/900"  # noqa: S105 (a rate, not a secret)
+
+    # Account mail (services/account_mail.py): the API queues a request, the mail function sends it through SES.
+    # Unset queue URL (local only): nothing is sent.
+    mail_queue_url: str | None = None
+    ses_endpoint_url: str | None = None
+    # The From address (an SES identity of its own, or of its domain) and, if any, the SES configuration set.
+    mail_sender: str = "Watchlist <no-reply@watchlist.invalid>"
+    ses_configuration_set: str | None = None
+    # Where a mail's links lead: the front end's pages (`<url>/reset?token=...`, `<url>/verify?token=...`).
+    # Configured, never taken from a request's Host.
+    account_links_url: str = "http://127.0.0.1:8501"
+    password_reset_ttl_seconds: int = Field(default=1800, ge=300, le=86400)
+    email_verification_ttl_seconds: int = Field(default=86400, ge=300, le=7 * 86400)
+    # One reset or verification mail per account per this many seconds, however often it is asked for (a mailbox
+    # is not to be flooded by strangers); the mail function checks it, so it holds without Redis too.
+    account_mail_interval_seconds: int = Field(default=60, ge=0)
+    # Receives of a mail before SQS moves it to the dead-letter queue: template.yaml's maxReceiveCount.
+    mail_max_receives: int = Field(default=10, ge=1)
+    # Whether an account must have confirmed its e-mail address to change its watchlist (its access tokens carry
+    # whether it had; reads, sign-in and account management need no confirmation either way).
+    require_verified_email: bool = False
 
     @property
     def cors_origins(self) -> list[str]:

@@ -10,10 +10,12 @@ from pynamodb.connection import Connection
 
 from watchlist_core import tracing
 from watchlist_core.external.github import GitHubClient
-from watchlist_core.queues import AuditQueue
+from watchlist_core.mail.ses import SesMailer
+from watchlist_core.queues import AuditQueue, MailQueue
 from watchlist_core.security.passwords import PasswordHasher
 from watchlist_core.security.secrets import secret_loader
 from watchlist_core.security.tokens import TokenSigner, checked_signing_key
+from watchlist_core.services.account_mail import LinkPolicy, MailDelivery, MailRequests
 from watchlist_core.services.admin import AdminService
 from watchlist_core.services.admission import AdmissionService
 from watchlist_core.services.audit_delivery import AuditIngest, AuditTrail, OutboxRelay
@@ -22,6 +24,7 @@ from watchlist_core.services.github import CachePolicy, GitHubProfiles
 from watchlist_core.services.health import Check, HealthService
 from watchlist_core.services.idempotency import IdempotentRequests
 from watchlist_core.services.login_throttle import LoginThrottle
+from watchlist_core.services.recovery import AccountRecovery
 from watchlist_core.services.watchlist import WatchlistService
 from watchlist_core.settings import RATE_POLICIES, Settings, get_settings
 from watchlist_core.state.admission import RedisAdmission
@@ -46,6 +49,7 @@ class Services:
     settings: Settings
     redis: RedisState
     auth: AuthService
+    recovery: AccountRecovery
     admission: AdmissionService
     watchlists: WatchlistService
     admin: AdminService
@@ -89,6 +93,8 @@ def get_services() -> Services:
     outbox = OutboxStore(settings.audit_outbox_grace_seconds)
     queue = AuditQueue(settings, lambda: connection.session)
     audit = AuditTrail(queue, outbox)
+    mail = MailRequests(MailQueue(settings, lambda: connection.session))
+    passwords = PasswordHasher(settings)
     cursors = CursorCodec(signing_key)  # its own key, derived from the signing key: rotates with it
     users = UserStore(connection, outbox, cursors)
     sessions = SessionStore()
@@ -97,7 +103,7 @@ def get_services() -> Services:
     auth = AuthService(
         users,
         sessions,
-        PasswordHasher(settings),
+        passwords,
         TokenSigner(settings, signing_key),
         ended_sessions,
         LoginThrottle(
@@ -107,6 +113,7 @@ def get_services() -> Services:
         ),
         audit,
         response_cache,
+        mail,
         timedelta(seconds=settings.refresh_reuse_grace_seconds),
     )
     admission = AdmissionService(
@@ -129,6 +136,9 @@ def get_services() -> Services:
         settings=settings,
         redis=redis,
         auth=auth,
+        recovery=AccountRecovery(
+            users, passwords, mail, audit, response_cache, auth.end_sessions, auth.forgive_failed_logins
+        ),
         admission=admission,
         watchlists=watchlists,
         admin=AdminService(
@@ -176,10 +186,34 @@ def get_audit_worker() -> AuditWorker:
     )
 
 
+@cache
+def get_mail_worker() -> MailDelivery:
+    """What the mail function needs: the users table (it mints the links' tokens), SES and the mail queue."""
+    settings = get_settings()
+    bind_tables(settings)
+    outbox = OutboxStore(settings.audit_outbox_grace_seconds)
+    # The store's cursor codec is never used here: no key is read.
+    users = UserStore(connection_for(settings), outbox, CursorCodec(signing_key))
+    policy = LinkPolicy(
+        links_url=settings.account_links_url,
+        reset_ttl=timedelta(seconds=settings.password_reset_ttl_seconds),
+        verification_ttl=timedelta(seconds=settings.email_verification_ttl_seconds),
+        interval=timedelta(seconds=settings.account_mail_interval_seconds),
+    )
+    return MailDelivery(users, SesMailer(settings), policy)
+
+
+@cache
+def get_mail_queue() -> MailQueue:
+    return MailQueue(get_settings())
+
+
 def reset() -> None:
     """Forget the cached settings and services, so the next use reads the environment again."""
     get_services.cache_clear()
     get_audit_worker.cache_clear()
+    get_mail_worker.cache_clear()
+    get_mail_queue.cache_clear()
     signing_key.cache_clear()
     get_settings.cache_clear()
     tracing.reset()

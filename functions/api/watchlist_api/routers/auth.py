@@ -11,7 +11,9 @@ from pydantic import BaseModel, Field, ValidationError
 
 from watchlist_api.conditional import represent, respond
 from watchlist_api.dependencies import (
+    AnonymousLimit,
     Caller,
+    ForgotLimit,
     LoginLimit,
     OwnCache,
     RegisterLimit,
@@ -26,12 +28,15 @@ from watchlist_api.strict_json import DuplicateKeyError, StrictJSONRoute, repeat
 from watchlist_core.domain import (
     Credentials,
     PasswordChange,
+    PasswordForgotten,
+    PasswordReset,
     ProfileChanges,
     Registration,
     SessionList,
     StrictInput,
     TokenPair,
     User,
+    VerificationConfirmation,
 )
 from watchlist_core.errors import AuthenticationError
 
@@ -214,9 +219,11 @@ async def me(request: Request, caller: Caller, cache: OwnCache, services: Servic
 
 
 @router.patch("/me", response_model=User)
-def change_profile(request: Request, changes: ProfileChanges, caller: Caller, services: ServicesDep) -> Response:
-    """The caller's own profile: `display_name` (the e-mail address changes once verified by mail: not yet here)."""
-    return respond(request, represent(services.auth.update_profile(caller, changes)))
+async def change_profile(request: Request, changes: ProfileChanges, caller: Caller, services: ServicesDep) -> Response:
+    """The caller's own profile: `display_name`; `email` with `current_password` (a wrong one is 400, and counts as a
+    failed sign-in): unverified until the link mailed to the new address is used, and a notice goes to the old one."""
+    user = await run_in_threadpool(services.auth.update_profile, caller, changes, client_ip(request))
+    return respond(request, represent(user))
 
 
 @router.post("/password", status_code=204, response_class=Response)
@@ -225,6 +232,43 @@ async def change_password(request: Request, change: PasswordChange, caller: Call
     the account ends at once, the caller's goes on."""
     await run_in_threadpool(services.auth.change_password, caller, change, client_ip(request))
     return Response(status_code=204)
+
+
+class Accepted(BaseModel):
+    message: str
+
+
+_NO_REFERRER = {"Referrer-Policy": "no-referrer"}  # a page holding a token in its URL must not pass it on
+
+
+@router.post("/password/forgot", status_code=202, response_model=Accepted, dependencies=[ForgotLimit])
+def forgot_password(body: PasswordForgotten, services: ServicesDep) -> Accepted:
+    """Mails a single-use link to reset the password, if an account has this address. The answer is the same, in
+    about the same time, whether it has one, is deactivated, or mail is down: the mail is sent later."""
+    services.recovery.forgot(body.email)
+    return Accepted(message="If an account has this address, a link to reset its password is on its way.")
+
+
+@router.post("/password/reset", status_code=204, response_class=Response, dependencies=[AnonymousLimit])
+async def reset_password(body: PasswordReset, services: ServicesDep) -> Response:
+    """A new password through a mailed link's `token`: every session of the account ends, its address counts as
+    verified, and no one is signed in. An unknown, used, expired or other token is 400, and changes nothing."""
+    await run_in_threadpool(services.recovery.reset, body.token, body.new_password)
+    return Response(status_code=204, headers=_NO_REFERRER)
+
+
+@router.post("/verification", status_code=202, response_model=Accepted)
+def request_verification(caller: Caller, services: ServicesDep) -> Accepted:
+    """Mails a link confirming the account's address (nothing when it is confirmed already)."""
+    services.recovery.request_verification(services.auth.current_user(caller))
+    return Accepted(message="Unless the address is confirmed already, a link to confirm it is on its way.")
+
+
+@router.post("/verification/confirm", status_code=204, response_class=Response, dependencies=[AnonymousLimit])
+def confirm_verification(body: VerificationConfirmation, services: ServicesDep) -> Response:
+    """Confirms the account's address with a mailed link's `token`; a bad token is 400."""
+    services.recovery.confirm_verification(body.token)
+    return Response(status_code=204, headers=_NO_REFERRER)
 
 
 SessionId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="A session's id, from GET /v1/auth/sessions.")]

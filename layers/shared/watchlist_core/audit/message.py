@@ -31,7 +31,10 @@ class AuditAction(StrEnum):
     LOGOUT = "auth.logout"
     SESSION_ENDED = "auth.session_ended"
     PASSWORD_CHANGED = "auth.password_changed"  # noqa: S105 (an action, not a secret)
+    PASSWORD_RESET = "auth.password_reset"  # noqa: S105
     PROFILE_CHANGED = "account.profile_changed"
+    EMAIL_CHANGED = "account.email_changed"
+    EMAIL_VERIFIED = "account.email_verified"
     ITEM_CREATED = "item.created"
     ITEM_UPDATED = "item.updated"
     ITEM_DELETED = "item.deleted"

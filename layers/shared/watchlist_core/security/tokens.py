@@ -32,6 +32,7 @@ class AccessClaims:
     expires_at: datetime
     issued_at: datetime
     session_id: str  # every access token of a session ends with it (a logout, a refresh token reused)
+    email_verified: bool = False  # as the account was when the token was issued (a refresh reads it again)
 
 
 @dataclass(frozen=True)
@@ -61,9 +62,16 @@ class TokenSigner:
     # Given the same `jti` and `issued_at`, the same token again (HS256 signatures are deterministic): a refresh
     # retried within the grace period gets back the pair the first attempt issued, without it being stored.
     def issue_access(
-        self, user_id: str, role: Role, session_id: str, jti: str | None = None, issued_at: datetime | None = None
+        self,
+        user_id: str,
+        role: Role,
+        session_id: str,
+        jti: str | None = None,
+        issued_at: datetime | None = None,
+        *,
+        email_verified: bool = False,
     ) -> IssuedToken:
-        extra = {"role": role.value, "sid": session_id}
+        extra: dict[str, Any] = {"role": role.value, "sid": session_id, "ev": email_verified}
         return self._issue(ACCESS, user_id, self._settings.access_token_ttl_seconds, extra, jti, issued_at)
 
     def issue_refresh(
@@ -103,6 +111,7 @@ class TokenSigner:
             expires_at=datetime.fromtimestamp(claims["exp"], tz=UTC),
             issued_at=datetime.fromtimestamp(claims["iat"], tz=UTC),
             session_id=claims["sid"],
+            email_verified=claims.get("ev") is True,
         )
 
     def verify_refresh(self, token: str) -> RefreshClaims:
@@ -120,7 +129,7 @@ class TokenSigner:
         kind: str,
         user_id: str,
         ttl_seconds: int,
-        extra: dict[str, str],
+        extra: dict[str, Any],
         jti: str | None,
         issued_at: datetime | None,
     ) -> IssuedToken:

@@ -30,9 +30,11 @@ from watchlist_core.errors import (
     RateLimitedError,
     WrongPasswordError,
 )
+from watchlist_core.mail.jobs import Notice, NoticeMail, VerificationMail
 from watchlist_core.observability import logger
 from watchlist_core.security.passwords import PasswordHasher
 from watchlist_core.security.tokens import AccessClaims, IssuedToken, RefreshClaims, TokenSigner, new_token_id
+from watchlist_core.services.account_mail import MailRequests
 from watchlist_core.services.audit_delivery import AuditTrail
 from watchlist_core.services.login_throttle import LoginThrottle
 from watchlist_core.services.ports import DataChangeListener, EndedSessions
@@ -55,6 +57,7 @@ class AuthService:
         login_throttle: LoginThrottle,
         audit: AuditTrail,
         changes: DataChangeListener,
+        mail: MailRequests,
         refresh_reuse_grace: timedelta,
     ) -> None:
         self._users = users
@@ -65,6 +68,7 @@ class AuthService:
         self._login_throttle = login_throttle
         self._audit = audit
         self._changes = changes
+        self._mail = mail
         self._refresh_reuse_grace = refresh_reuse_grace
 
     def register(self, registration: Registration, role: Role = Role.USER) -> User:
@@ -79,6 +83,7 @@ class AuthService:
         event = new_event(AuditAction.USER_REGISTERED, actor_id=user.id, target=user_target(user.id))
         created = self._users.create(user, self._passwords.hash(registration.password), event)
         self._audit.publish_committed(event)
+        self._mail.request(VerificationMail(user_id=created.id))
         return created
 
     def registration_request(self, registration: Registration) -> tuple[str, dict[str, str | None]]:
@@ -130,19 +135,33 @@ class AuthService:
         self._login_throttle.succeeded(attempt)
         if new_hash:
             self._users.replace_password_hash(stored.user.id, new_hash)
+            return replace(stored, password_hash=new_hash)
         return stored
 
     def change_password(self, claims: AccessClaims, change: PasswordChange, source_ip: str) -> None:
         """The current password confirms it (a wrong one counts as a failed sign-in, throttled alike). Every other
         session of the account ends at once, its access and refresh tokens; the caller's goes on."""
         user = self.current_user(claims)
-        attempt = LoginAttempt(self._account(user.email), source_ip, None)
-        if self._verified(user.email, change.current_password, attempt) is None:
-            raise WrongPasswordError("The current password is wrong.")
+        stored = self._confirmed(user, change.current_password, source_ip)
         event = new_event(AuditAction.PASSWORD_CHANGED, actor_id=user.id, target=user_target(user.id))
-        self._users.change_password(user.id, self._passwords.hash(change.new_password), claims.session_id, event)
+        new_hash = self._passwords.hash(change.new_password)
+        self._users.change_password(user.id, stored.password_hash, new_hash, claims.session_id, event)
         self._audit.publish_committed(event)
         self.end_sessions(user.id, keep=claims.session_id)
+        self._mail.request(NoticeMail(notice=Notice.PASSWORD_CHANGED, to=user.email, user_id=user.id))
+
+    def _confirmed(self, user: User, current_password: str, source_ip: str) -> StoredCredentials:
+        """The account's stored credentials when `current_password` is its password; WrongPasswordError, counted as
+        a failed sign-in, when it is not."""
+        attempt = LoginAttempt(self._account(user.email), source_ip, None)
+        stored = self._verified(user.email, current_password, attempt)
+        if stored is None:
+            raise WrongPasswordError("The current password is wrong.")
+        return stored
+
+    def forgive_failed_logins(self, email: str) -> None:
+        """For a password reset: strangers' failed guesses no longer hold back the account's owner."""
+        self._login_throttle.recovered(LoginAttempt(self._account(email), "", None))
 
     def end_sessions(self, user_id: str, keep: str | None = None) -> None:
         """Every live session of the user but `keep`. In DynamoDB first (their refresh tokens stop at once), then in
@@ -186,8 +205,12 @@ class AuthService:
         target = session_target(claims.user_id, session_id)
         self._audit.publish(new_event(AuditAction.SESSION_ENDED, actor_id=claims.user_id, target=target))
 
-    def update_profile(self, claims: AccessClaims, changes: ProfileChanges) -> User:
+    def update_profile(self, claims: AccessClaims, changes: ProfileChanges, source_ip: str) -> User:
+        """The display name; the e-mail address with the current password (a wrong one counts as a failed sign-in),
+        unverified until a link mailed to the new address is used, and a notice to the old one."""
         user = self.current_user(claims)
+        if changes.email is not None and changes.email != user.email:
+            user = self._change_email(user, changes.email, changes.current_password or "", source_ip)
         if changes.display_name is None or changes.display_name == user.display_name:
             return user
         event = new_event(
@@ -199,6 +222,17 @@ class AuthService:
         changed = self._users.change_display_name(user, changes.display_name, event)
         self._changes.user_data_changed(user.id)  # the cached /me shows the new name at once
         self._audit.publish_committed(event)
+        return changed
+
+    def _change_email(self, user: User, email: str, current_password: str, source_ip: str) -> User:
+        self._confirmed(user, current_password, source_ip)
+        # The addresses stay out of the event: the trail outlives the account, and an address is personal data.
+        event = new_event(AuditAction.EMAIL_CHANGED, actor_id=user.id, target=user_target(user.id))
+        changed = self._users.change_email(user, email, event)
+        self._changes.user_data_changed(user.id)
+        self._audit.publish_committed(event)
+        self._mail.request(NoticeMail(notice=Notice.EMAIL_CHANGED, to=user.email, user_id=user.id))
+        self._mail.request(VerificationMail(user_id=user.id))
         return changed
 
     def refresh_claims(self, refresh_token: str) -> RefreshClaims:
@@ -307,6 +341,8 @@ class AuthService:
 
     def _pair(self, user: User, session_id: str, refresh: IssuedToken, access_jti: str) -> TokenPair:
         """The access token is issued with the refresh token's time, so the pair can be issued again alike."""
-        access = self._tokens.issue_access(user.id, user.role, session_id, access_jti, refresh.issued_at)
+        access = self._tokens.issue_access(
+            user.id, user.role, session_id, access_jti, refresh.issued_at, email_verified=user.email_verified
+        )
         expires_in = int((access.expires_at - utc_now()).total_seconds())
         return TokenPair(access_token=access.token, refresh_token=refresh.token, expires_in=expires_in)

@@ -144,3 +144,16 @@ class RedisLoginCounters:
             slot.execute(pipe)
 
         self._state.run("login_throttle", names["lock"], forgive)
+
+    def recovered(self, attempt: LoginAttempt) -> bool:
+        """Every untrusted failure counted against the account, and the address's lockout, forgiven; False when Redis
+        could not be told."""
+        names = self._keys(attempt)
+
+        def forgive(slot: Slot) -> bool:
+            pipe = slot.pipeline()
+            pipe.delete(names["account_failures"], names["failures"], names["strikes"], names["lock"])
+            slot.execute(pipe)
+            return True
+
+        return bool(self._state.run("login_throttle", names["lock"], forgive))

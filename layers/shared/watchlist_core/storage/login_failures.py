@@ -50,3 +50,7 @@ class LoginFailureStore:
                     LoginFailuresRecord.expires_at.set(now + timedelta(seconds=window_seconds)),
                 ]
             )
+
+    def clear(self, account: str) -> None:
+        """The window's failures forgiven: its owner proved who they are another way (a password reset)."""
+        LoginFailuresRecord(session_id=PREFIX + account).delete()

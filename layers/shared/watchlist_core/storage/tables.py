@@ -52,6 +52,17 @@ class _UserFields(_Record):
     role = UnicodeAttribute()
     created_at = UnicodeAttribute()
     active = BooleanAttribute(null=True)  # False: deactivated by an admin; absent (accounts before it): active
+    email_verified = BooleanAttribute(null=True)  # absent (accounts before it): not verified
+
+
+class AccountTokenAttribute(MapAttribute[str, Any]):
+    """An outstanding mailed token (security/account_tokens.py): its digest, never the token; the address it was
+    mailed to; when it was issued (mails are spaced) and when it expires."""
+
+    digest = UnicodeAttribute()
+    email = UnicodeAttribute()
+    issued_at = UTCDateTimeAttribute()
+    expires_at = UTCDateTimeAttribute()
 
 
 class UserRecord(_UserFields):
@@ -67,6 +78,9 @@ class UserRecord(_UserFields):
     # refused even if the sweep of the sessions index missed them).
     sessions_ended_at = UTCDateTimeAttribute(null=True)
     session_kept = UnicodeAttribute(null=True)
+    # The one outstanding token of each purpose: a new one replaces it, a use or a password change removes it.
+    password_reset_token = AccountTokenAttribute(null=True)
+    email_verification_token = AccountTokenAttribute(null=True)
 
 
 class UserDirectoryIndex(GlobalSecondaryIndex["DirectoryEntryRecord"]):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pynamodb.connection import Connection
@@ -12,12 +12,19 @@ from pynamodb.expressions.operand import Path
 
 from watchlist_core.audit.message import AuditEvent
 from watchlist_core.domain import Page, Role, User, normalize_email
-from watchlist_core.errors import ConflictError, NotFoundError
+from watchlist_core.errors import ConflictError, InvalidTokenError
+from watchlist_core.security.account_tokens import MintedToken, PresentedToken, TokenPurpose
 from watchlist_core.storage.outbox import OutboxStore
 from watchlist_core.storage.pagination import CursorCodec
 from watchlist_core.storage.shards import Moved, query_in_order, shard_key, shard_keys
-from watchlist_core.storage.tables import DirectoryEntryRecord, EmailClaimRecord, TallyRecord, UserRecord
-from watchlist_core.storage.transactions import NamedWrites, run_transaction
+from watchlist_core.storage.tables import (
+    AccountTokenAttribute,
+    DirectoryEntryRecord,
+    EmailClaimRecord,
+    TallyRecord,
+    UserRecord,
+)
+from watchlist_core.storage.transactions import NamedWrites, conditional_write, run_transaction
 
 USER_PREFIX = "USER#"
 EMAIL_PREFIX = "EMAIL#"
@@ -37,7 +44,9 @@ _DIRECTORY_ENTRY = "directory entry"
 _ADMIN_TALLY = "admin tally"
 _USER_TALLY = "user tally"
 _LEGACY_USER_TALLY = "user tally, bare key"
+_OLD_EMAIL_CLAIM = "old e-mail claim"
 _EMAIL_TAKEN = "An account with this e-mail address already exists."
+INVALID_TOKEN = "The link is unknown, used, expired or not for this; ask for a new one."  # noqa: S105 (a message)
 _NO_ACCOUNT = "The account no longer exists."
 NO_ACCOUNT = "-"  # a user id no ULID can be: the read an unknown address costs, like a known one's
 
@@ -67,6 +76,32 @@ class Account:
         return session_began is None or session_began < self.sessions_ended_at
 
 
+@dataclass(frozen=True)
+class TokenHolder:
+    """An account with its outstanding mailed tokens, as redeeming one needs it."""
+
+    user: User
+    tokens: dict[TokenPurpose, AccountTokenAttribute]
+
+    def redeemable(self, purpose: TokenPurpose, token: PresentedToken) -> AccountTokenAttribute:
+        """The stored token `token` is, unexpired; InvalidTokenError for anything else (all alike)."""
+        stored = self.tokens.get(purpose)
+        if stored is None or not token.matches(purpose, stored.digest) or stored.expires_at <= datetime.now(UTC):
+            raise InvalidTokenError(INVALID_TOKEN)
+        return stored
+
+
+_TOKEN_ATTRIBUTES = {
+    TokenPurpose.PASSWORD_RESET: UserRecord.password_reset_token,
+    TokenPurpose.EMAIL_VERIFICATION: UserRecord.email_verification_token,
+}
+
+
+def _stored_time(moment: datetime) -> str:
+    """A time as UTCDateTimeAttribute stores it (fixed-width, so string order is time order), for a condition."""
+    return str(AccountTokenAttribute.issued_at.serialize(moment))
+
+
 def _directory_entry(user: User) -> DirectoryEntryRecord:
     created_at = user.model_dump(mode="json")["created_at"]
     return DirectoryEntryRecord(
@@ -77,6 +112,7 @@ def _directory_entry(user: User) -> DirectoryEntryRecord:
         role=user.role.value,
         created_at=created_at,
         active=user.active,
+        email_verified=user.email_verified,
         directory=shard_key(DIRECTORY, USER_SHARDS, user.id),
         directory_key=f"{created_at}#{user.id}",
     )
@@ -99,6 +135,7 @@ def _user_of(record: UserRecord | DirectoryEntryRecord) -> User:
         role=Role(record.role),
         created_at=record.created_at,  # pydantic parses the stored RFC 3339 string
         active=record.active is not False,
+        email_verified=record.email_verified is True,
     )
 
 
@@ -162,9 +199,12 @@ class UserStore:
             return None
         return StoredCredentials(user=_user_of(record), password_hash=record.password_hash) if claim else None
 
-    def change_password(self, user_id: str, password_hash: str, kept_session: str, audit: AuditEvent) -> None:
+    def change_password(
+        self, user_id: str, verified_hash: str, password_hash: str, kept_session: str, audit: AuditEvent
+    ) -> None:
         """A new password, chosen by its owner in `kept_session`, which alone of the sessions begun before it goes on;
-        its audit event in the same transaction."""
+        its audit event in the same transaction. Only if the password is still the one just verified (a reset in
+        between wins: ConflictError); an outstanding reset link dies with the old password."""
 
         def build(writes: NamedWrites) -> None:
             writes.update(
@@ -174,12 +214,133 @@ class UserStore:
                     UserRecord.password_hash.set(password_hash),
                     UserRecord.sessions_ended_at.set(datetime.now(UTC)),
                     UserRecord.session_kept.set(kept_session),
+                    UserRecord.password_reset_token.remove(),
                 ],
-                condition=UserRecord.pk.exists(),
+                condition=UserRecord.password_hash == verified_hash,
             )
             self._outbox.stage(writes, audit)
 
-        run_transaction(self._connection, build, {_ACCOUNT: lambda: NotFoundError(_NO_ACCOUNT)})
+        run_transaction(
+            self._connection, build, {_ACCOUNT: lambda: ConflictError("The password changed meanwhile; sign in again.")}
+        )
+
+    def token_holder(self, user_id: str) -> TokenHolder | None:
+        try:
+            record = UserRecord.get(user_pk(user_id), consistent_read=True)
+        except DoesNotExist:
+            return None
+        tokens = {
+            purpose: stored
+            for purpose, attribute in _TOKEN_ATTRIBUTES.items()
+            if (stored := getattr(record, attribute.attr_name)) is not None
+        }
+        return TokenHolder(_user_of(record), tokens)
+
+    def store_token(
+        self, purpose: TokenPurpose, user: User, minted: MintedToken, ttl: timedelta, interval: timedelta
+    ) -> bool:
+        """Makes `minted` the account's one token of `purpose` (the one before stops working), for the address the
+        account has now; False, storing nothing, when the account changed its address or is gone, or when the last
+        token of this purpose is younger than `interval` (its mailbox is not to be flooded)."""
+        now = datetime.now(UTC)
+        attribute = _TOKEN_ATTRIBUTES[purpose]
+        token = AccountTokenAttribute(digest=minted.digest, email=user.email, issued_at=now, expires_at=now + ttl)
+        return conditional_write(
+            lambda: UserRecord(pk=user_pk(user.id)).update(
+                actions=[attribute.set(token)],
+                condition=(UserRecord.email == user.email)
+                & (attribute.does_not_exist() | (attribute["issued_at"] <= _stored_time(now - interval))),
+            )
+        )
+
+    def reset_password(self, holder: TokenHolder, token: PresentedToken, password_hash: str, audit: AuditEvent) -> None:
+        """The reset `token` used up: a new password, every session begun before it ended, and the address verified
+        when the link went to the account's address; InvalidTokenError if another use came first."""
+        stored = holder.redeemable(TokenPurpose.PASSWORD_RESET, token)
+        user = holder.user.model_copy(
+            update={"email_verified": holder.user.email_verified or stored.email == holder.user.email}
+        )
+
+        def build(writes: NamedWrites) -> None:
+            writes.update(
+                _ACCOUNT,
+                UserRecord(pk=user_pk(user.id)),
+                actions=[
+                    UserRecord.password_hash.set(password_hash),
+                    UserRecord.sessions_ended_at.set(datetime.now(UTC)),
+                    UserRecord.session_kept.remove(),
+                    UserRecord.password_reset_token.remove(),
+                    UserRecord.email_verified.set(user.email_verified),
+                ],
+                condition=(UserRecord.password_reset_token["digest"] == stored.digest)
+                & (UserRecord.email == holder.user.email)
+                & (UserRecord.role == user.role.value),
+            )
+            writes.put(_DIRECTORY_ENTRY, _directory_entry(user))
+            self._outbox.stage(writes, audit)
+
+        run_transaction(self._connection, build, {_ACCOUNT: lambda: InvalidTokenError(INVALID_TOKEN)})
+
+    def confirm_email(self, holder: TokenHolder, token: PresentedToken, audit: AuditEvent) -> User:
+        """The verification `token` used up, for the address it was mailed to, which must still be the account's."""
+        stored = holder.redeemable(TokenPurpose.EMAIL_VERIFICATION, token)
+        if stored.email != holder.user.email:
+            raise InvalidTokenError(INVALID_TOKEN)
+        user = holder.user.model_copy(update={"email_verified": True})
+
+        def build(writes: NamedWrites) -> None:
+            writes.update(
+                _ACCOUNT,
+                UserRecord(pk=user_pk(user.id)),
+                actions=[UserRecord.email_verified.set(True), UserRecord.email_verification_token.remove()],
+                condition=(UserRecord.email_verification_token["digest"] == stored.digest)
+                & (UserRecord.email == stored.email)
+                & (UserRecord.role == user.role.value),
+            )
+            writes.put(_DIRECTORY_ENTRY, _directory_entry(user))
+            self._outbox.stage(writes, audit)
+
+        run_transaction(self._connection, build, {_ACCOUNT: lambda: InvalidTokenError(INVALID_TOKEN)})
+        return user
+
+    def change_email(self, current: User, email: str, audit: AuditEvent) -> User:
+        """The account moves to `email` (ConflictError when another account has it), unverified until a link mailed
+        there is used; the old address is free at once; outstanding mailed tokens stop working."""
+        changed = current.model_copy(update={"email": normalize_email(email), "email_verified": False})
+
+        def build(writes: NamedWrites) -> None:
+            writes.delete(
+                _OLD_EMAIL_CLAIM,
+                EmailClaimRecord(pk=EMAIL_PREFIX + current.email),
+                condition=EmailClaimRecord.user_id == current.id,
+            )
+            writes.put(
+                _EMAIL_CLAIM,
+                EmailClaimRecord(pk=EMAIL_PREFIX + changed.email, user_id=current.id),
+                condition=EmailClaimRecord.pk.does_not_exist(),
+            )
+            writes.update(
+                _ACCOUNT,
+                UserRecord(pk=user_pk(current.id)),
+                actions=[
+                    UserRecord.email.set(changed.email),
+                    UserRecord.email_verified.set(False),
+                    UserRecord.password_reset_token.remove(),
+                    UserRecord.email_verification_token.remove(),
+                    *(p.remove() for p in _LEGACY_DIRECTORY_ATTRIBUTES),
+                ],
+                condition=(UserRecord.email == current.email) & (UserRecord.role == current.role.value),
+            )
+            writes.put(_DIRECTORY_ENTRY, _directory_entry(changed))
+            self._outbox.stage(writes, audit)
+
+        concurrent = lambda: ConflictError("The account changed concurrently; retry.")  # noqa: E731
+        run_transaction(
+            self._connection,
+            build,
+            {_EMAIL_CLAIM: lambda: ConflictError(_EMAIL_TAKEN), _OLD_EMAIL_CLAIM: concurrent, _ACCOUNT: concurrent},
+        )
+        return changed
 
     def change_display_name(self, current: User, display_name: str, audit: AuditEvent) -> User:
         """The account and its directory entry, and the audit event, in one transaction."""
