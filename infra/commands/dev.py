@@ -16,7 +16,10 @@ import os
 import signal
 import socket
 import sys
+import tempfile
+import threading
 from contextlib import ExitStack, closing
+from pathlib import Path
 from types import FrameType
 
 from infra import ROOT
@@ -25,7 +28,8 @@ from infra.local.frontend import streamlit
 from infra.local.gateway import make_server
 from infra.local.github_stub import DEMO_USERS, GitHubStub
 from infra.local.instances import Instances, instances
-from infra.local.local_aws import LOCAL_AWS_ENVIRONMENT
+from infra.local.local_aws import LOCAL_AWS_ENVIRONMENT, verify_mail_sender
+from infra.local.mailbox import MAILBOX_PATH, MAILBOX_VARIABLE, follow
 from infra.local.moto_server import MotoServer
 from infra.local.reload import CodeWatcher, ReloadingInstances, RestartingProcess, reloader
 from infra.local.servers import wait_until_listening
@@ -79,6 +83,10 @@ def main() -> int:
     signal.signal(signal.SIGINT, _stop)
     print(_choose_redis(), flush=True)
     with ExitStack() as stack:
+        # The mailbox of this run (moto's memory is too): the moto server that serves SES writes it.
+        mailbox = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="watchlist-mail-"))) / "mailbox.jsonl"
+        os.environ[MAILBOX_VARIABLE] = str(mailbox)
+        moto: MotoServer | None = None
         if os.environ.get("DYNAMODB_ENDPOINT_URL"):
             # Services started beside this one (docker compose up) may still be starting.
             given = ("DYNAMODB_ENDPOINT_URL", "SQS_ENDPOINT_URL", "REDIS_URL")
@@ -89,6 +97,10 @@ def main() -> int:
             os.environ["DYNAMODB_ENDPOINT_URL"] = moto.endpoint_url
             print(f"moto server (DynamoDB, SQS) on {moto.endpoint_url}", flush=True)
         os.environ.setdefault("SQS_ENDPOINT_URL", os.environ["DYNAMODB_ENDPOINT_URL"])
+        if not os.environ.get("SES_ENDPOINT_URL"):
+            # SES is moto's, always: DynamoDB and SQS given from outside (docker compose up) serve no SES.
+            os.environ["SES_ENDPOINT_URL"] = (moto or stack.enter_context(MotoServer())).endpoint_url
+        os.environ.setdefault("ACCOUNT_LINKS_URL", f"http://{host}:{os.environ.get('FRONTEND_PORT', '8501')}")
         print(f"DynamoDB: {os.environ['DYNAMODB_ENDPOINT_URL']}   SQS: {os.environ['SQS_ENDPOINT_URL']}", flush=True)
         if os.environ.get("GITHUB_STUB"):
             github = stack.enter_context(GitHubStub(DEMO_USERS))
@@ -98,6 +110,8 @@ def main() -> int:
         os.environ.update(create_queues(os.environ["SQS_ENDPOINT_URL"], os.environ["AWS_REGION"]))
         print(f"audit queue: {os.environ['AUDIT_QUEUE_URL']}", flush=True)
         print("tables created:", ", ".join(create_tables(get_settings())), flush=True)
+        verify_mail_sender()
+        print(f"mail: SES on {os.environ['SES_ENDPOINT_URL']}; links to {os.environ['ACCOUNT_LINKS_URL']}", flush=True)
         reload = os.environ.get("RELOAD", "1") != "0"
         worker = stack.enter_context(closing(RestartingProcess([sys.executable, "-m", "infra.local.audit_worker"])))
         print(f"audit worker (queue poller and outbox relay): pid {worker.process.pid}", flush=True)
@@ -118,12 +132,15 @@ def main() -> int:
             from watchlist_api.handler import handler  # after the environment above is in place
 
             pool = stack.enter_context(closing(instances(count, handler)))
-        server = make_server(pool, host, port)
+        server = make_server(pool, host, port, mailbox)
+        stop_printing = threading.Event()
+        stack.callback(stop_printing.set)
+        threading.Thread(target=follow, args=(mailbox, _say, stop_printing), daemon=True).start()
         base = f"http://{host}:{server.server_port}"
         public = os.environ.get("PUBLIC_URL") or base
         print(
             f"API (through the Lambda handler, {count} instance{'s' if count > 1 else ''}): {public}   "
-            f"docs: {public}/docs   health: {public}/health",
+            f"docs: {public}/docs   health: {public}/health   mailbox: {public}{MAILBOX_PATH}",
             flush=True,
         )
         if os.environ.get("FRONTEND"):

@@ -7,19 +7,25 @@ instance runs one invocation at a time, as in AWS. The response says which insta
 
 from __future__ import annotations
 
+import json
 import traceback
 import uuid
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, HTTPServer, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from infra.local import mailbox
 from infra.local.events import api_gateway_event, response_body, response_headers
 from infra.local.instances import Instances
 from watchlist_api.problems import PROBLEM_JSON, problem
 
 
-def make_server(instances: Instances, host: str, port: int) -> HTTPServer:
+def make_server(instances: Instances, host: str, port: int, mailbox_file: Path | None = None) -> HTTPServer:
+    """`mailbox_file`: the local mailbox (infra/local/mailbox.py) to serve at /_local/mailbox; the function never
+    sees that path."""
+
     class GatewayRequestHandler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "watchlist-local-gateway"
@@ -30,6 +36,9 @@ def make_server(instances: Instances, host: str, port: int) -> HTTPServer:
 
         def _proxy(self) -> None:
             url = urlsplit(self.path)
+            if mailbox_file is not None and url.path.rstrip("/") == mailbox.MAILBOX_PATH and self.command == "GET":
+                self._mailbox(mailbox_file)
+                return
             length_header = self.headers.get("Content-Length") or "0"
             if not length_header.isdigit():
                 self.send_error(HTTPStatus.BAD_REQUEST, explain="The Content-Length header is not a length.")
@@ -60,6 +69,20 @@ def make_server(instances: Instances, host: str, port: int) -> HTTPServer:
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(payload)
+
+        def _mailbox(self, mailbox_file: Path) -> None:
+            """JSON, newest first; a page when a browser asks for HTML."""
+            if "text/html" in self.headers.get("Accept", ""):
+                payload, content_type = mailbox.page(mailbox_file).encode(), "text/html; charset=utf-8"
+            else:
+                payload, content_type = json.dumps(mailbox.messages(mailbox_file)).encode(), "application/json"
+            self.send_response(HTTPStatus.OK)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Cache-Control", "no-store")
+            self.send_header("Referrer-Policy", "no-referrer")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
 
         def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
             """The gateway's own refusals (a header line over 64 KiB or over 100 headers: 431; a malformed request

@@ -49,7 +49,7 @@ class QueuePoller:
         try:
             response = self._handler(sqs_event(messages, self._queue_arn), LambdaContext(self._function_name))
         except Exception:  # noqa: BLE001 (as in Lambda: a failed invocation deletes nothing; all are retried)
-            logger.exception("audit handler invocation failed; the whole batch will be redelivered")
+            logger.exception(f"{self._function_name} handler invocation failed; the whole batch will be redelivered")
             return PollResult(len(messages), 0)
         failed = {failure["itemIdentifier"] for failure in (response or {}).get("batchItemFailures", [])}
         done = [message for message in messages if message["MessageId"] not in failed]

@@ -97,11 +97,6 @@ _TOKEN_ATTRIBUTES = {
 }
 
 
-def _stored_time(moment: datetime) -> str:
-    """A time as UTCDateTimeAttribute stores it (fixed-width, so string order is time order), for a condition."""
-    return str(AccountTokenAttribute.issued_at.serialize(moment))
-
-
 def _directory_entry(user: User) -> DirectoryEntryRecord:
     created_at = user.model_dump(mode="json")["created_at"]
     return DirectoryEntryRecord(
@@ -249,7 +244,7 @@ class UserStore:
             lambda: UserRecord(pk=user_pk(user.id)).update(
                 actions=[attribute.set(token)],
                 condition=(UserRecord.email == user.email)
-                & (attribute.does_not_exist() | (attribute["issued_at"] <= _stored_time(now - interval))),
+                & (attribute.does_not_exist() | (attribute["issued_at"] <= now - interval)),
             )
         )
 
