@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import io
+import os
+import re
 import socket
 import threading
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import boto3
 import pytest
@@ -15,18 +19,59 @@ import pytest
 from infra.local.gateway import make_server
 from infra.local.instances import InProcessInstance
 from infra.local.local_aws import use_moto
+from infra.local.mailbox import MAILBOX_VARIABLE, messages
 from infra.local.moto_server import MotoServer
 from infra.local.redis_cluster import LocalRedisCluster
 from infra.local.redis_server import RedisServer
+from infra.local.sqs_poller import PollResult, QueuePoller
 from tests.support import REDIS_TOPOLOGIES, Api, local_redis, unique_email
 from watchlist_core import wiring
 from watchlist_core.observability import logger
 
 
 @pytest.fixture(scope="session")
-def moto_server() -> Iterator[MotoServer]:
-    with MotoServer() as server:
+def mailbox_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The session moto server's SES mailbox (infra/local/mailbox.py): every mail any test sent."""
+    return tmp_path_factory.mktemp("mail") / "mailbox.jsonl"
+
+
+@pytest.fixture(scope="session")
+def moto_server(mailbox_file: Path) -> Iterator[MotoServer]:
+    with pytest.MonkeyPatch.context() as environment:
+        environment.setenv(MAILBOX_VARIABLE, str(mailbox_file))
+        server = MotoServer().start()
+    try:
         yield server
+    finally:
+        server.stop()
+
+
+class MailFlow:
+    """The test's mail queue, drained through the mail function's handler, and what the local SES sent."""
+
+    def __init__(self, sqs: Any, mailbox_file: Path) -> None:
+        from watchlist_mail.handler import handler as mail_handler
+
+        self.poller = QueuePoller(sqs, os.environ["MAIL_QUEUE_URL"], mail_handler, function_name="mail")
+        self._mailbox_file = mailbox_file
+
+    def deliver(self) -> PollResult:
+        return self.poller.drain()
+
+    def to(self, address: str) -> list[dict[str, Any]]:
+        """The mails sent to `address`, newest first."""
+        return [message for message in messages(self._mailbox_file) if message["to"] == address]
+
+    def token(self, address: str, subject: str) -> str:
+        """The token of the newest mail to `address` whose subject holds `subject` (delivering first)."""
+        self.deliver()
+        newest = next(message for message in self.to(address) if subject in message["subject"])
+        return str(parse_qs(urlsplit(LINK.search(newest["text"])[0]).query)["token"][0])  # type: ignore[index]
+
+
+@pytest.fixture
+def mail(dynamodb: str, sqs: Any, mailbox_file: Path) -> MailFlow:
+    return MailFlow(sqs, mailbox_file)
 
 
 @pytest.fixture(scope="session", params=REDIS_TOPOLOGIES)
@@ -35,6 +80,8 @@ def redis_server(request: pytest.FixtureRequest) -> Iterator[RedisServer | Local
     with local_redis(request.param) as server:
         yield server
 
+
+LINK = re.compile(r"https?://\S+")
 
 # Queues a test creates redeliver a failed message after this long (the template's 180 s, shortened).
 TEST_VISIBILITY_TIMEOUT = 1
