@@ -88,6 +88,10 @@ def _problem(status: int, description: str | None = None, *headers: str) -> dict
     }
 
 
+# Anyone's: they redeem a mailed token.
+TOKEN_REDEEMING_PATHS = {"/v1/auth/password/reset", "/v1/auth/verification/confirm"}
+
+
 def _answers(path: str, method: str, operation: dict[str, Any]) -> dict[int, dict[str, Any]]:
     """The problem responses this operation can give besides its own, by what the route does."""
     limited = path not in UNLIMITED_PATHS
@@ -103,14 +107,21 @@ def _answers(path: str, method: str, operation: dict[str, Any]) -> dict[int, dic
         )
     elif operation.get("requestBody") or operation.get("parameters"):
         answers[422] = _problem(422, "The request is not valid; see `errors`.")
-    if path == "/v1/auth/password":
+    if path == "/v1/auth/password" or (method == "patch" and path == "/v1/auth/me"):
         answers[400] = _problem(400, "The current password is wrong (a failed sign-in), or the body is not valid JSON.")
+    if path in TOKEN_REDEEMING_PATHS:
+        answers[400] = _problem(
+            400,
+            "The token is unknown, used, expired, replaced or for another purpose (nothing changed), or the body is not valid JSON.",
+        )
     if bearer or path in {"/v1/auth/login", "/v1/auth/refresh"}:
         answers[401] = _problem(
             401, "No valid token (or, on login and refresh, no valid credentials).", "WWW-Authenticate"
         )
     if path.startswith("/v1/admin"):
         answers[403] = _problem(403, "Authenticated, but not an admin.")
+    if method in {"post", "patch", "delete"} and path.startswith("/v1/watchlists/items"):
+        answers[403] = _problem(403, "With REQUIRE_VERIFIED_EMAIL set: the account's address is not confirmed yet.")
     if "{" in path:
         answers[404] = _problem(404, "No such resource of yours.")
     if method in {"patch", "delete"} and path.startswith("/v1/watchlists/items"):
