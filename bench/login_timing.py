@@ -3,7 +3,9 @@
 1. Known against unknown e-mail addresses, wrong passwords, on `/v1/auth/token` (the OAuth2 form) and
    `/v1/auth/login` (JSON), in interleaved rounds: the median time of each, and known / unknown (target: within
    1.2x, both ways), with the DynamoDB requests of each.
-2. Redis stopped: the DynamoDB requests and time an authenticated GET (its session read from DynamoDB) and a failed
+2. `POST /v1/auth/password/forgot` for known, unknown and deactivated addresses, interleaved: the medians and their
+   ratios (the same work for each: one rate-limit count and one SendMessage), with the DynamoDB requests of each.
+3. Redis stopped: the DynamoDB requests and time an authenticated GET (its session read from DynamoDB) and a failed
    sign-in (its failure counted in DynamoDB) add, against the same requests with Redis up.
 """
 
@@ -69,6 +71,54 @@ def timing(handler: Any, api: Api) -> None:
     print("target: known/unknown within 1.2x (and 1/1.2)")
 
 
+def forgot(handler: Any, email: str, source_ip: str) -> dict[str, Any]:
+    body = f'{{"email": "{email}"}}'.encode()
+    event = api_gateway_event(
+        "POST",
+        "/v1/auth/password/forgot",
+        body=body,
+        headers=[("Content-Type", "application/json")],
+        source_ip=source_ip,
+    )
+    answer: dict[str, Any] = handler(event, LambdaContext())
+    assert answer["statusCode"] == 202, answer
+    return answer
+
+
+def forgot_timing(handler: Any, api: Api) -> None:
+    from watchlist_core.storage.tables import UserRecord
+    from watchlist_core.storage.users import user_pk
+
+    known = [api.register() for _ in range(ACCOUNTS)]
+    deactivated = [api.register() for _ in range(ACCOUNTS)]
+    for user in deactivated:
+        UserRecord(pk=user_pk(user["id"])).update(actions=[UserRecord.active.set(False)])
+    addresses = {
+        "known": [user["email"] for user in known],
+        "unknown": [unique_email() for _ in range(ACCOUNTS)],
+        "deactivated": [user["email"] for user in deactivated],
+    }
+    samples: dict[str, list[float]] = {}
+    for round_number in range(ROUNDS + 1):
+        calls = {  # a new client address per call: no limit in the way
+            f"{kind} {number}": partial(forgot, handler, email, f"10.{100 + round_number}.{number}.{len(kind)}")
+            for kind, emails in addresses.items()
+            for number, email in enumerate(emails)
+        }
+        for name, values in interleaved(calls, 1).items():
+            if round_number:
+                samples.setdefault(name, []).extend(values)
+    medians = {
+        kind: statistics.median([v for name, values in samples.items() if name.startswith(kind) for v in values])
+        for kind in addresses
+    }
+    print(f"\n{'POST /v1/auth/password/forgot':32} {'median ms':>10} {'/ unknown':>10}  DynamoDB")
+    for kind, median in medians.items():
+        requests = dynamodb_requests(calls[f"{kind} 0"])
+        print(f"{kind:32} {median:10.2f} {median / medians['unknown']:10.3f}  {requests}")
+    print("target: known and deactivated within 1.2x of unknown (and 1/1.2)")
+
+
 def outage(handler: Any, api: Api, redis: Any) -> None:
     _, token = api.new_user()
     me = api_gateway_event("GET", "/v1/auth/me", headers=[("Authorization", f"Bearer {token}")])
@@ -100,6 +150,7 @@ def main() -> None:
 
         api = Api(handler)
         timing(handler, api)
+        forgot_timing(handler, api)
         outage(handler, api, redis)
 
 
