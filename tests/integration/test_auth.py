@@ -34,7 +34,8 @@ def test_register_returns_the_user_with_a_lowercased_email(any_api: Api) -> None
     assert user["email"] == email.lower()
     assert user["role"] == "user"
     assert user["display_name"] == "Ann"
-    assert set(user) == {"id", "email", "display_name", "role", "created_at", "active"}
+    assert set(user) == {"id", "email", "display_name", "role", "created_at", "active", "email_verified"}
+    assert user["email_verified"] is False
     assert user["created_at"].endswith("Z")
 
 

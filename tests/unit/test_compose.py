@@ -167,9 +167,14 @@ def test_the_sam_local_env_file_names_what_the_bootstrap_creates() -> None:
     # Queues: created under their logical ids (infra.aws.bootstrap.create_queues), dead-letter queue included.
     for logical_id, variable in queue_env_vars(template).items():
         assert urlparse(environment[variable]).path.endswith("/" + logical_id)
-    assert set(queue_definitions(template)) == {"AuditQueue", "AuditDeadLetterQueue"}
+    assert set(queue_definitions(template)) == {
+        "AuditQueue",
+        "AuditDeadLetterQueue",
+        "MailQueue",
+        "MailDeadLetterQueue",
+    }
     # Every endpoint is a compose service on the shared network, and every key is a known setting.
-    for variable in ("DYNAMODB_ENDPOINT_URL", "SQS_ENDPOINT_URL", "AUDIT_QUEUE_URL", "REDIS_URL"):
+    for variable in ("DYNAMODB_ENDPOINT_URL", "SQS_ENDPOINT_URL", "AUDIT_QUEUE_URL", "MAIL_QUEUE_URL", "REDIS_URL"):
         assert urlparse(environment[variable]).hostname in services
     # SAM passes a value only for a variable the template declares: anything else would be silently dropped.
     declared = set(function_environment(template)) | set(
