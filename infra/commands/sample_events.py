@@ -1,5 +1,6 @@
 """The sample events under events/: loading one with its {{placeholders}} filled, and the function it belongs to
-(the folder under events/ names it: api, the HTTP API; audit, the SQS consumer; relay, the scheduled outbox relay).
+(the folder under events/ names it: api, the HTTP API; audit, the audit queue's consumer; relay, the scheduled outbox
+relay; mail, the mail queue's consumer, which sends account mail through SES).
 
 Placeholders, filled with a freshly registered user: {{access_token}}, {{refresh_token}}, {{admin_token}},
 {{user_id}}, {{item_id}}, {{email}}, {{password}}, {{unique}}, and new audit event ids {{event_id_1}} to
@@ -28,6 +29,7 @@ FUNCTION_MODULES = {
     "api": "watchlist_api.handler",
     "audit": "watchlist_audit.handler",
     "relay": "watchlist_audit.relay",
+    "mail": "watchlist_mail.handler",
 }
 
 
