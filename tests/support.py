@@ -16,13 +16,14 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from infra.local.events import LambdaContext, api_gateway_event, response_body, response_headers
 from infra.local.redis_cluster import LocalRedisCluster
 from infra.local.redis_server import RedisServer
 from watchlist_core.audit.message import AuditEvent
 from watchlist_core.domain import utc_now
+from watchlist_core.mail.jobs import MailJob
 from watchlist_core.settings import get_settings
 
 PASSWORD = "correct horse battery"
@@ -145,8 +146,9 @@ def unique_email() -> str:
 
 def assert_expected_outcome(path: Path, event: dict[str, Any], response: dict[str, Any]) -> None:
     """What a sample event's file name promises: `__<status>` for the API (with the request id echoed and
-    problem bodies on errors), `__stored` and `__stored-once` for audit batches (no failures), `__partial-failure`
-    (exactly the records that are not audit events fail), `__report` for the relay."""
+    problem bodies on errors), `__stored` and `__stored-once` for audit batches and `__sent` for mail ones (no
+    failures), `__partial-failure` (exactly the records that are not the function's messages fail), `__report` for
+    the relay."""
     expected = path.stem.rsplit("__", 1)[1]
     if expected.isdigit():
         headers = {name.lower(): value for name, value in response_headers(response)}
@@ -155,14 +157,23 @@ def assert_expected_outcome(path: Path, event: dict[str, Any], response: dict[st
         if response["statusCode"] >= 400:
             assert headers["content-type"] == "application/problem+json"
             assert jsonlib.loads(response["body"])["request_id"] == headers["x-request-id"]
-    elif expected in {"stored", "stored-once", "partial-failure"}:
-        poison = [record["messageId"] for record in event["Records"] if not _is_audit_event(record["body"])]
+    elif expected in {"stored", "stored-once", "sent", "partial-failure"}:
+        is_message = _is_mail_job if path.parent.name == "mail" else _is_audit_event
+        poison = [record["messageId"] for record in event["Records"] if not is_message(record["body"])]
         assert bool(poison) == (expected == "partial-failure"), path
         assert response == {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in poison]}
     elif expected == "report":
         assert set(response) == {"due", "sent", "gave_up"}
     else:
         raise AssertionError(f"{path.name}: no known outcome {expected!r}")
+
+
+def _is_mail_job(body: str) -> bool:
+    try:
+        TypeAdapter(MailJob).validate_json(body)
+    except ValidationError:
+        return False
+    return True
 
 
 def _is_audit_event(body: str) -> bool:

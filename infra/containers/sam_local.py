@@ -234,7 +234,7 @@ def main() -> int:
         )
         print(f"audit worker (queue poller and outbox relay, through {lambda_endpoint}): pid {worker.pid}", flush=True)
         # The functions' containers have no SES to reach here yet: mail requests wait in MailQueue, unsent.
-        print("mail: queued in MailQueue, not sent (no local SES under sam local: make dev has the mailbox)", flush=True)
+        say("mail: queued in MailQueue, not sent (no local SES under sam local: make dev has the mailbox)")
         print(
             f"API (sam local start-api): {base}   docs: {base}/docs   health: {base}/health   "
             f"ready in {time.monotonic() - started:.0f}s",

@@ -57,16 +57,9 @@ def assert_mail_outcome(path: Path, event: dict[str, Any], response: Any, mail: 
     assert sent == asked, subjects
 
 
-# The mail function's failure handler reads a record that failed its model's validation as a pydantic model, but
-# Powertools hands it an SQSRecord there: a poison mail request raises instead of failing alone.
-POISON_BUG = pytest.mark.xfail(
-    raises=AttributeError, strict=True, reason="watchlist_mail.handler: SQSRecord has no model_dump (poison messages)"
-)
-
-
 @pytest.mark.parametrize(
     "path",
-    [pytest.param(path, marks=POISON_BUG) if "poison" in path.name else path for path in MAIL_EVENTS],
+    MAIL_EVENTS,
     ids=lambda p: str(p.relative_to(ROOT / "events")),
 )
 def test_sample_mail_event_gets_its_expected_outcome(mail: MailFlow, path: Path) -> None:

@@ -112,7 +112,8 @@ def _answers(path: str, method: str, operation: dict[str, Any]) -> dict[int, dic
     if path in TOKEN_REDEEMING_PATHS:
         answers[400] = _problem(
             400,
-            "The token is unknown, used, expired, replaced or for another purpose (nothing changed), or the body is not valid JSON.",
+            "The token is unknown, used, expired, replaced or for another purpose (nothing changed), or the body is "
+            "not valid JSON.",
         )
     if bearer or path in {"/v1/auth/login", "/v1/auth/refresh"}:
         answers[401] = _problem(

@@ -41,7 +41,7 @@ class MailBatchProcessor(BatchProcessor):
     """Powertools' SQS batch processor; a failed message is counted, and comes back after its back-off."""
 
     def failure_handler(self, record: Any, exception: ExceptionInfo) -> FailureResponse:
-        raw = record if isinstance(record, dict) else record.model_dump()
+        raw = _fields(record)
         receives = int(raw["attributes"]["ApproximateReceiveCount"])
         last = receives >= get_settings().mail_max_receives
         count("MailFailed", reason="retried" if not last else "dead_lettered")
@@ -57,6 +57,14 @@ class MailBatchProcessor(BatchProcessor):
             except Exception as error:  # noqa: BLE001 (the queue's own visibility timeout retries it instead)
                 logger.warning("mail back-off not set", extra={"error_class": type(error).__name__})
         return super().failure_handler(record, exception)
+
+
+def _fields(record: Any) -> dict[str, Any]:
+    """A failed record's fields as SQS sent them: a parsed MailMessage (its handler failed), or Powertools' SQSRecord
+    (its body was no mail request)."""
+    if hasattr(record, "raw_event"):
+        return dict(record.raw_event)
+    return dict(record.model_dump())
 
 
 processor = MailBatchProcessor(event_type=EventType.SQS, model=MailMessage, raise_on_entire_batch_failure=False)
