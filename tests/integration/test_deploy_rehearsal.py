@@ -223,7 +223,7 @@ def literal_or_reference(stack: RehearsedStack, value: Any) -> str | None:
 def test_functions_have_the_declared_handler_size_and_environment(stack: RehearsedStack, aws: dict[str, str]) -> None:
     lambda_ = client(aws, "lambda")
     functions = of_type(stack, "AWS::Lambda::Function")
-    assert len(functions) == 3
+    assert len(functions) == 4
     for logical_id, resource in functions.items():
         declared = resource["Properties"]
         deployed = lambda_.get_function_configuration(FunctionName=stack.created[logical_id])
@@ -241,7 +241,13 @@ def test_functions_have_the_declared_handler_size_and_environment(stack: Rehears
             else:
                 assert environment[name] == expected, (logical_id, name)
         # A conditional value, and the secret moto does not create: compared one by one below.
-        assert unresolved <= {"GITHUB_TOKEN_ARN", "REDIS_URL", "REDIS_URL_ARN", "JWT_SECRET_ARN"}, logical_id
+        assert unresolved <= {
+            "GITHUB_TOKEN_ARN",
+            "REDIS_URL",
+            "REDIS_URL_ARN",
+            "JWT_SECRET_ARN",
+            "ACCOUNT_LINKS_URL",
+        }, logical_id
     api = lambda_.get_function_configuration(FunctionName=stack.created["ApiFunction"])["Environment"]["Variables"]
     assert api["GITHUB_TOKEN_ARN"] == stack.parameters["GitHubTokenSecretArn"]
     # The URL is in the secret only; the functions get its ARN.
@@ -307,7 +313,7 @@ def role_policies(iam: Any, role: str) -> dict[str, Any]:
 def test_roles_carry_the_translated_inline_policies(stack: RehearsedStack, aws: dict[str, str]) -> None:
     iam = client(aws, "iam")
     roles = of_type(stack, "AWS::IAM::Role")
-    assert len(roles) == 4  # the three functions', and API Gateway's for its access logs
+    assert len(roles) == 5  # the four functions', and API Gateway's for its access logs
     for logical_id, resource in roles.items():
         role = stack.created[logical_id]
         policies = [chosen(stack, policy) for policy in resource["Properties"].get("Policies", [])]
@@ -359,7 +365,7 @@ def test_what_moto_skips_is_wired_as_declared_in_the_translated_template(stack: 
     assert settings["ThrottlingRateLimit"] == {"Ref": "ApiThrottleRateLimit"}
     assert settings["ThrottlingBurstLimit"] == {"Ref": "ApiThrottleBurstLimit"}
     alarms = of_type(stack, "AWS::CloudWatch::Alarm")
-    assert len(alarms) == 7
+    assert len(alarms) == 10
     for alarm in alarms.values():
         assert alarm["Properties"]["AlarmActions"] == alarm["Properties"]["OKActions"] == [{"Ref": "AlarmTopic"}]
     assert "AlarmTopic" in stack.created
