@@ -7,13 +7,15 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from watchlist_core import tracing
 from watchlist_core.audit.message import AuditEvent
-from watchlist_core.mail.jobs import MailJob
 from watchlist_core.observability import logger
 from watchlist_core.settings import Settings
+
+if TYPE_CHECKING:
+    from watchlist_core.mail.jobs import MailJob
 
 SEND_BATCH_LIMIT = 10  # SendMessageBatch takes ten entries at most
 

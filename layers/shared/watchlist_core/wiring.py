@@ -5,17 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
+from typing import TYPE_CHECKING
 
 from pynamodb.connection import Connection
 
 from watchlist_core import tracing
 from watchlist_core.external.github import GitHubClient
-from watchlist_core.mail.ses import SesMailer
 from watchlist_core.queues import AuditQueue, MailQueue
 from watchlist_core.security.passwords import PasswordHasher
 from watchlist_core.security.secrets import secret_loader
 from watchlist_core.security.tokens import TokenSigner, checked_signing_key
-from watchlist_core.services.account_mail import LinkPolicy, MailDelivery, MailRequests
+from watchlist_core.services.account_mail import MailRequests
 from watchlist_core.services.admin import AdminService
 from watchlist_core.services.admission import AdmissionService
 from watchlist_core.services.audit_delivery import AuditIngest, AuditTrail, OutboxRelay
@@ -42,6 +42,9 @@ from watchlist_core.storage.pagination import CursorCodec
 from watchlist_core.storage.sessions import SessionStore
 from watchlist_core.storage.tables import bind_tables, connection_for
 from watchlist_core.storage.users import UserStore
+
+if TYPE_CHECKING:
+    from watchlist_core.services.mail_delivery import MailDelivery
 
 
 @dataclass(frozen=True)
@@ -189,6 +192,10 @@ def get_audit_worker() -> AuditWorker:
 @cache
 def get_mail_worker() -> MailDelivery:
     """What the mail function needs: the users table (it mints the links' tokens), SES and the mail queue."""
+    # Here, not at the top: the API function imports this module, and needs none of it.
+    from watchlist_core.mail.ses import SesMailer
+    from watchlist_core.services.mail_delivery import LinkPolicy, MailDelivery
+
     settings = get_settings()
     bind_tables(settings)
     outbox = OutboxStore(settings.audit_outbox_grace_seconds)

@@ -7,21 +7,13 @@ account is found out there, out of the request's time.
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from ulid import ULID
 
 from watchlist_core.domain import Timestamp, utc_now
-
-
-class Notice(StrEnum):
-    """What happened to an account, told to its address after the fact."""
-
-    PASSWORD_CHANGED = "password_changed"  # noqa: S105 (a notice's name)
-    PASSWORD_RESET = "password_reset"  # noqa: S105
-    EMAIL_CHANGED = "email_changed"
+from watchlist_core.mail.notices import Notice
 
 
 class _Job(BaseModel):

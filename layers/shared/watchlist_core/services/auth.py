@@ -30,7 +30,7 @@ from watchlist_core.errors import (
     RateLimitedError,
     WrongPasswordError,
 )
-from watchlist_core.mail.jobs import Notice, NoticeMail, VerificationMail
+from watchlist_core.mail.notices import Notice
 from watchlist_core.observability import logger
 from watchlist_core.security.passwords import PasswordHasher
 from watchlist_core.security.tokens import AccessClaims, IssuedToken, RefreshClaims, TokenSigner, new_token_id
@@ -83,7 +83,7 @@ class AuthService:
         event = new_event(AuditAction.USER_REGISTERED, actor_id=user.id, target=user_target(user.id))
         created = self._users.create(user, self._passwords.hash(registration.password), event)
         self._audit.publish_committed(event)
-        self._mail.request(VerificationMail(user_id=created.id))
+        self._mail.verification(created.id)
         return created
 
     def registration_request(self, registration: Registration) -> tuple[str, dict[str, str | None]]:
@@ -148,7 +148,7 @@ class AuthService:
         self._users.change_password(user.id, stored.password_hash, new_hash, claims.session_id, event)
         self._audit.publish_committed(event)
         self.end_sessions(user.id, keep=claims.session_id)
-        self._mail.request(NoticeMail(notice=Notice.PASSWORD_CHANGED, to=user.email, user_id=user.id))
+        self._mail.notice(Notice.PASSWORD_CHANGED, user.email, user.id)
 
     def _confirmed(self, user: User, current_password: str, source_ip: str) -> StoredCredentials:
         """The account's stored credentials when `current_password` is its password; WrongPasswordError, counted as
@@ -231,8 +231,8 @@ class AuthService:
         changed = self._users.change_email(user, email, event)
         self._changes.user_data_changed(user.id)
         self._audit.publish_committed(event)
-        self._mail.request(NoticeMail(notice=Notice.EMAIL_CHANGED, to=user.email, user_id=user.id))
-        self._mail.request(VerificationMail(user_id=user.id))
+        self._mail.notice(Notice.EMAIL_CHANGED, user.email, user.id)
+        self._mail.verification(user.id)
         return changed
 
     def refresh_claims(self, refresh_token: str) -> RefreshClaims:

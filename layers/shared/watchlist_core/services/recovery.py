@@ -12,7 +12,7 @@ from watchlist_core.audit.events import new_event, user_target
 from watchlist_core.audit.message import AuditAction
 from watchlist_core.domain import User, normalize_email
 from watchlist_core.errors import InvalidTokenError
-from watchlist_core.mail.jobs import Notice, NoticeMail, PasswordResetMail, VerificationMail
+from watchlist_core.mail.notices import Notice
 from watchlist_core.security.account_tokens import PresentedToken, TokenPurpose, presented
 from watchlist_core.security.passwords import PasswordHasher
 from watchlist_core.services.account_mail import MailRequests
@@ -42,7 +42,7 @@ class AccountRecovery:
 
     def forgot(self, email: str) -> None:
         """Queues a reset mail for the address, whoever has it, if anyone: the same work either way."""
-        self._mail.request(PasswordResetMail(email=normalize_email(email)))
+        self._mail.password_reset(normalize_email(email))
 
     def reset(self, token: str, new_password: str) -> None:
         """A new password through a mailed link: every session of the account ends, its address counts as verified,
@@ -57,12 +57,12 @@ class AccountRecovery:
         self._end_sessions(user.id)
         self._changes.user_data_changed(user.id)
         self._forgive_failed_logins(user.email)
-        self._mail.request(NoticeMail(notice=Notice.PASSWORD_RESET, to=user.email, user_id=user.id))
+        self._mail.notice(Notice.PASSWORD_RESET, user.email, user.id)
 
     def request_verification(self, user: User) -> None:
         """Mails a verification link to the account's address (none when it is verified already)."""
         if not user.email_verified:
-            self._mail.request(VerificationMail(user_id=user.id))
+            self._mail.verification(user.id)
 
     def confirm_verification(self, token: str) -> None:
         holder, present = self._redeeming(token)
