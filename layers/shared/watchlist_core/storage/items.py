@@ -39,6 +39,9 @@ _SORT_PREFIX_BYTES = 1024 - len(_SEPARATOR) - 26  # DynamoDB's sort key limit, l
 # The writes of an item's transactions, by name (storage/transactions.py).
 _ITEM = "item"
 _OWNER = "owner's counts"
+# Every write of the owner's counts needs the owner's account: once an account is deleted, no item can be added to
+# it, and no item write still under way brings back a stub of the account holding only counts.
+_OWNER_EXISTS = UserRecord.pk.exists()
 _ITEM_REFUSALS: dict[str, Callable[[], DomainError]] = {
     _ITEM: lambda: ConflictError("The item changed concurrently."),
     _OWNER: lambda: NotFoundError("No such user."),
@@ -133,7 +136,7 @@ class ItemStore:
                 _OWNER,
                 UserRecord(pk=user_pk(user_id)),
                 actions=[_count_action(item.type, item.status, 1)],
-                condition=UserRecord.pk.exists(),
+                condition=_OWNER_EXISTS,
             )
             self._outbox.stage(writes, audit)
 
@@ -162,6 +165,7 @@ class ItemStore:
                         _count_action(current.type, current.status, -1),
                         _count_action(updated.type, updated.status, 1),
                     ],
+                    condition=_OWNER_EXISTS,
                 )
             self._outbox.stage(writes, audit)
 
@@ -175,7 +179,10 @@ class ItemStore:
         def build(writes: NamedWrites) -> None:
             writes.delete(_ITEM, record)  # PynamoDB adds the condition: still at `version`
             writes.update(
-                _OWNER, UserRecord(pk=user_pk(user_id)), actions=[_count_action(current.type, current.status, -1)]
+                _OWNER,
+                UserRecord(pk=user_pk(user_id)),
+                actions=[_count_action(current.type, current.status, -1)],
+                condition=_OWNER_EXISTS,
             )
             self._outbox.stage(writes, audit)
 
