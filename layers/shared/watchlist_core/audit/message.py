@@ -32,6 +32,7 @@ class AuditAction(StrEnum):
     SESSION_ENDED = "auth.session_ended"
     PASSWORD_CHANGED = "auth.password_changed"  # noqa: S105 (an action, not a secret)
     PROFILE_CHANGED = "account.profile_changed"
+    ACCOUNT_DELETED = "account.deleted"
     ITEM_CREATED = "item.created"
     ITEM_UPDATED = "item.updated"
     ITEM_DELETED = "item.deleted"

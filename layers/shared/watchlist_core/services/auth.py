@@ -136,13 +136,18 @@ class AuthService:
         """The current password confirms it (a wrong one counts as a failed sign-in, throttled alike). Every other
         session of the account ends at once, its access and refresh tokens; the caller's goes on."""
         user = self.current_user(claims)
-        attempt = LoginAttempt(self._account(user.email), source_ip, None)
-        if self._verified(user.email, change.current_password, attempt) is None:
-            raise WrongPasswordError("The current password is wrong.")
+        self.confirm_password(user, change.current_password, source_ip)
         event = new_event(AuditAction.PASSWORD_CHANGED, actor_id=user.id, target=user_target(user.id))
         self._users.change_password(user.id, self._passwords.hash(change.new_password), claims.session_id, event)
         self._audit.publish_committed(event)
         self.end_sessions(user.id, keep=claims.session_id)
+
+    def confirm_password(self, user: User, password: str, source_ip: str) -> None:
+        """The account's current password, asked for to confirm a change: a wrong one is WrongPasswordError, and counts
+        as a failed sign-in (throttled alike)."""
+        attempt = LoginAttempt(self._account(user.email), source_ip, None)
+        if self._verified(user.email, password, attempt) is None:
+            raise WrongPasswordError("The current password is wrong.")
 
     def end_sessions(self, user_id: str, keep: str | None = None) -> None:
         """Every live session of the user but `keep`. In DynamoDB first (their refresh tokens stop at once), then in
