@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import socket
 import threading
 import uuid
@@ -18,6 +19,7 @@ from infra.local.local_aws import use_moto
 from infra.local.moto_server import MotoServer
 from infra.local.redis_cluster import LocalRedisCluster
 from infra.local.redis_server import RedisServer
+from infra.local.sqs_poller import QueuePoller
 from tests.support import REDIS_TOPOLOGIES, Api, local_redis, unique_email
 from watchlist_core import wiring
 from watchlist_core.observability import logger
@@ -68,6 +70,12 @@ def audit_handler(dynamodb: str) -> Any:
     from watchlist_audit.handler import handler
 
     return handler
+
+
+@pytest.fixture
+def poller(sqs: Any, audit_handler: Any) -> QueuePoller:
+    """This test's audit queue feeding the audit function, as Lambda's event source mapping would."""
+    return QueuePoller(sqs, os.environ["AUDIT_QUEUE_URL"], audit_handler)
 
 
 @pytest.fixture
