@@ -98,9 +98,14 @@ class AnswerTooLargeError(Exception):
         self.size = size
 
 
+def size_in_lambda_answer(body: bytes) -> int:
+    """The bytes a JSON body takes in the function's answer, as the runtime writes it there: a string, quoted."""
+    return len(body) + body.count(b'"') + body.count(b"\\") + 2
+
+
 def deliverable(body: bytes) -> bytes:
     """`body`, when a Lambda answer can carry it; else AnswerTooLargeError."""
-    size = len(body) + body.count(b'"') + body.count(b"\\") + 2  # as the runtime writes the string
+    size = size_in_lambda_answer(body)
     if size + HEADERS_ALLOWANCE > LAMBDA_RESPONSE_LIMIT:
         raise AnswerTooLargeError(size)
     return body
