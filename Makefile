@@ -143,6 +143,7 @@ bench: install .venv-runtime/.import-roots sam-build
 	$(PY) bench/idempotency_cost.py
 	$(PY) bench/local_stack.py
 	$(PY) bench/list_cost.py
+	$(PY) bench/account_deletion.py
 	$(PY) bench/redis_cost.py
 	$(PY) bench/redis_failover.py
 	$(PY) bench/redis_memory.py

@@ -2,17 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ulid import ULID
-
 from bench._common import local_stack, tally_dynamodb, uncached
-from tests.support import Api
-from watchlist_core.domain import ItemStatus, ItemType, WatchlistItem
-from watchlist_core.storage.items import count_field, derived_keys
-from watchlist_core.storage.tables import ItemRecord, UserRecord
-from watchlist_core.storage.users import user_pk
+from tests.support import Api, seed_items
 
 SIZES = (10, 1_000, 10_000)
 QUERIES: dict[str, dict[str, Any]] = {
@@ -24,34 +17,6 @@ QUERIES: dict[str, dict[str, Any]] = {
     "status=completed": {"status": "completed"},
     "skip=100": {"skip": 100},
 }
-TYPES = list(ItemType)
-STATUSES = list(ItemStatus)
-
-
-def seed(user_id: str, count: int) -> None:
-    """`count` items written as ItemStore.create writes them, in batches, with the owner's counts."""
-    started = datetime(2020, 1, 1, tzinfo=UTC)
-    counts: dict[str, int] = {}
-    with ItemRecord.batch_write() as batch:
-        for number in range(count):
-            moment = started + timedelta(minutes=number)
-            item = WatchlistItem(
-                id=str(ULID.from_datetime(moment)),
-                title=f"Title {number:05d}",
-                type=TYPES[number % 2],
-                status=STATUSES[number % 4] if number % 10 else ItemStatus.COMPLETED,
-                year=1950 + number % 70,
-                rating=number % 10 + 1 if number % 3 else None,
-                created_at=moment,
-                updated_at=moment,
-                version=1,
-            )
-            fields = item.model_dump(mode="json", exclude={"id", "version"})
-            attributes = fields | derived_keys(item.id, fields)
-            batch.save(ItemRecord(user_id=user_id, item_id=item.id, version=1, **attributes))
-            key = count_field(item.type, item.status)
-            counts[key] = counts.get(key, 0) + 1
-    UserRecord(pk=user_pk(user_id)).update(actions=[UserRecord.item_counts.set(counts)])
 
 
 def main() -> None:
@@ -62,7 +27,7 @@ def main() -> None:
         print(f"{'items':>6}  {'query (limit=20)':24} {'requests':34} {'ScannedCount':>12} {'returned':>8}")
         for size in SIZES:
             user, token = api.new_user()
-            seed(user["id"], size)
+            seed_items(user["id"], size)
             for label, query in QUERIES.items():
                 api.get("/v1/watchlists", token=token, query=query | {"limit": 20})  # warm
                 uncached(user["id"])  # measure the read from DynamoDB, not the response cache

@@ -10,21 +10,25 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
 from pydantic import TypeAdapter, ValidationError
+from ulid import ULID
 
 from infra.local.events import LambdaContext, api_gateway_event, response_body, response_headers
 from infra.local.redis_cluster import LocalRedisCluster
 from infra.local.redis_server import RedisServer
 from watchlist_core.audit.message import AuditEvent
-from watchlist_core.domain import utc_now
+from watchlist_core.domain import ItemStatus, ItemType, WatchlistItem, utc_now
 from watchlist_core.mail.jobs import MailJob
 from watchlist_core.settings import get_settings
+from watchlist_core.storage.items import count_field, derived_keys
+from watchlist_core.storage.tables import ItemRecord, UserRecord
+from watchlist_core.storage.users import user_pk
 
 PASSWORD = "correct horse battery"
 # The suite's own signing key (every test's JWT_SECRET), as every local stack has its own: none is in the code.
@@ -142,6 +146,34 @@ def past_the_refresh_grace(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 def unique_email() -> str:
     return f"user-{uuid.uuid4().hex[:12]}@example.com"
+
+
+def seed_items(user_id: str, count: int) -> None:
+    """`count` items of the user written as ItemStore.create writes them, but 25 a request (BatchWriteItem), and the
+    owner's counts: many items in little time, for benchmarks and tests of large watchlists."""
+    started = datetime(2020, 1, 1, tzinfo=UTC)
+    types, statuses = list(ItemType), list(ItemStatus)
+    counts: dict[str, int] = {}
+    with ItemRecord.batch_write() as batch:
+        for number in range(count):
+            moment = started + timedelta(minutes=number)
+            item = WatchlistItem(
+                id=str(ULID.from_datetime(moment)),
+                title=f"Title {number:05d}",
+                type=types[number % 2],
+                status=statuses[number % 4] if number % 10 else ItemStatus.COMPLETED,
+                year=1950 + number % 70,
+                rating=number % 10 + 1 if number % 3 else None,
+                created_at=moment,
+                updated_at=moment,
+                version=1,
+            )
+            fields = item.model_dump(mode="json", exclude={"id", "version"})
+            attributes = fields | derived_keys(item.id, fields)
+            batch.save(ItemRecord(user_id=user_id, item_id=item.id, version=1, **attributes))
+            key = count_field(item.type, item.status)
+            counts[key] = counts.get(key, 0) + 1
+    UserRecord(pk=user_pk(user_id)).update(actions=[UserRecord.item_counts.set(counts)])
 
 
 def assert_expected_outcome(path: Path, event: dict[str, Any], response: dict[str, Any]) -> None:

@@ -118,6 +118,12 @@ def audit_handler(dynamodb: str) -> Any:
 
 
 @pytest.fixture
+def poller(sqs: Any, audit_handler: Any) -> QueuePoller:
+    """This test's audit queue feeding the audit function, as Lambda's event source mapping would."""
+    return QueuePoller(sqs, os.environ["AUDIT_QUEUE_URL"], audit_handler)
+
+
+@pytest.fixture
 def handler(dynamodb: str):  # type: ignore[no-untyped-def]
     from watchlist_api.handler import handler
 

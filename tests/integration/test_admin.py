@@ -6,10 +6,26 @@ from typing import Any
 
 import pytest
 
+from infra.local.sqs_poller import QueuePoller
 from tests.support import PASSWORD, Api
+from watchlist_core.domain import User
+from watchlist_core.storage.tables import ItemRecord
+from watchlist_core.storage.users import UserStore
 from watchlist_core.wiring import get_services
 
 MISSING_ID = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
+
+
+def deactivate_other_admins(api: Api, admin_token: str, keep: set[str]) -> None:
+    """Every active admin but those in `keep` made inactive: the session's moto server holds other tests' admins too."""
+    cursor = None
+    while True:
+        page = get_services().admin.list_users(100, cursor)
+        for each in page.items:
+            if each.role.value == "admin" and each.active and each.id not in keep:
+                assert api.patch(f"/v1/admin/users/{each.id}", token=admin_token, json={"active": False}).status == 200
+        if not (cursor := page.next_cursor):
+            break
 
 
 def test_users_get_403_on_every_admin_endpoint(api: Api) -> None:
@@ -19,6 +35,7 @@ def test_users_get_403_on_every_admin_endpoint(api: Api) -> None:
         ("PATCH", f"/v1/admin/users/{user['id']}", {"role": "admin"}),
         ("GET", f"/v1/admin/users/{user['id']}/watchlist", None),
         ("DELETE", f"/v1/admin/users/{user['id']}/items/{MISSING_ID}", None),
+        ("DELETE", f"/v1/admin/users/{user['id']}", None),
     ]:
         response = api.request(method, path, token=token, json=body)
         assert response.status == 403, (method, path, response.body)
@@ -86,6 +103,7 @@ def test_unknown_users_are_404(api: Api, admin_token: str) -> None:
     assert api.patch(f"/v1/admin/users/{MISSING_ID}", token=admin_token, json={"role": "admin"}).status == 404
     assert api.get(f"/v1/admin/users/{MISSING_ID}/watchlist", token=admin_token).status == 404
     assert api.delete(f"/v1/admin/users/{MISSING_ID}/items/{MISSING_ID}", token=admin_token).status == 404
+    assert api.delete(f"/v1/admin/users/{MISSING_ID}", token=admin_token).status == 404
 
 
 def test_admin_reads_and_moderates_a_users_watchlist(api: Api, admin_token: str) -> None:
@@ -138,19 +156,66 @@ def test_the_last_active_admin_can_be_neither_deactivated_nor_demoted(api: Api, 
     other = api.register()
     promote = {"role": "admin"}
     assert api.patch(f"/v1/admin/users/{other['id']}", token=admin_token, json=promote).status == 200
-    # Every other active admin (the session's moto server holds other tests' admins too) made inactive, this one's
-    # colleague last: then neither may go.
-    cursor = None
-    while True:
-        page = get_services().admin.list_users(100, cursor)
-        for each in page.items:
-            if each.role.value == "admin" and each.active and each.id not in {me["id"], other["id"]}:
-                assert api.patch(f"/v1/admin/users/{each.id}", token=admin_token, json={"active": False}).status == 200
-        if not (cursor := page.next_cursor):
-            break
+    # Every other active admin made inactive, this one's colleague last: then neither may go.
+    deactivate_other_admins(api, admin_token, keep={me["id"], other["id"]})
     assert api.patch(f"/v1/admin/users/{other['id']}", token=admin_token, json={"active": False}).status == 200
     for last_admin_goes in ({"active": False}, {"role": "user"}):
         assert api.patch(f"/v1/admin/users/{me['id']}", token=admin_token, json=last_admin_goes).status == 409
     # A deactivated admin's role may change without touching the tally of active admins.
     assert api.patch(f"/v1/admin/users/{other['id']}", token=admin_token, json={"role": "user"}).status == 200
     assert api.patch(f"/v1/admin/users/{me['id']}", token=admin_token, json={"active": False}).status == 409
+
+
+def test_an_admin_deletes_an_account_whose_tokens_stop_at_once_and_whose_data_is_gone(
+    api: Api, admin_token: str, poller: QueuePoller
+) -> None:
+    user = api.register()
+    tokens = api.login(user["email"])
+    api.post("/v1/watchlists/items", token=tokens["access_token"], json={"title": "Heat", "type": "movie"})
+    watchlist = f"/v1/admin/users/{user['id']}/watchlist"
+    assert len(api.get(watchlist, token=admin_token).json()["items"]) == 1  # now in the response cache
+
+    assert api.delete(f"/v1/admin/users/{user['id']}", token=admin_token).status == 204
+    assert api.get("/v1/auth/me", token=tokens["access_token"]).status == 401
+    assert api.post("/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]}).status == 401
+    assert api.get(watchlist, token=admin_token).status == 404
+    assert list(ItemRecord.query(user["id"], consistent_read=True)) == []
+    assert api.delete(f"/v1/admin/users/{user['id']}", token=admin_token).status == 404
+    assert api.register(user["email"])["id"] != user["id"]
+
+    poller.drain()
+    admin_id = api.get("/v1/auth/me", token=admin_token).json()["id"]
+    deleted = api.get("/v1/admin/audit", token=admin_token, query={"actor_id": admin_id, "action": "account.deleted"})
+    assert [event["target"]["id"] for event in deleted.json()["items"]] == [user["id"]]
+
+
+def test_the_last_active_admin_can_never_be_deleted(
+    api: Api, admin_token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not by themselves, through either path, and not by another admin deleting them while they delete that one:
+    the check before anything is deleted answers the first; the account's transaction, on the admin tally, the race.
+    """
+    me = api.get("/v1/auth/me", token=admin_token).json()
+    other = api.register()
+    assert api.patch(f"/v1/admin/users/{other['id']}", token=admin_token, json={"role": "admin"}).status == 200
+    deactivate_other_admins(api, admin_token, keep={me["id"], other["id"]})
+
+    real_check = UserStore.is_last_admin
+
+    def deleted_meanwhile(store: UserStore, user: User) -> bool:
+        """The check passes while both are admins; then `other` deletes this test's admin before the transaction."""
+        passed = real_check(store, user)
+        if user.id == other["id"]:
+            get_services().accounts.delete(other["id"], User.model_validate(me))
+        return passed
+
+    with monkeypatch.context() as patch:
+        patch.setattr(UserStore, "is_last_admin", deleted_meanwhile)
+        assert api.delete(f"/v1/admin/users/{other['id']}", token=admin_token).status == 409
+    assert api.get("/v1/auth/me", token=admin_token).status == 401  # deleted by the other
+
+    # The other, an admin still, is the last active one now: 409, and nothing of theirs ended.
+    other_token = api.login(other["email"])["access_token"]  # their sessions ended before the refusal
+    assert api.delete("/v1/auth/me", token=other_token, json={"current_password": PASSWORD}).status == 409
+    assert api.delete(f"/v1/admin/users/{other['id']}", token=other_token).status == 409
+    assert api.get("/v1/auth/me", token=other_token).json()["role"] == "admin"

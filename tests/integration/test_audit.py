@@ -29,12 +29,6 @@ ROOT = Path(__file__).resolve().parents[2]
 SECRETS_NEVER_AUDITED = (PASSWORD,)
 
 
-@pytest.fixture
-def poller(sqs: Any, audit_handler: Any) -> QueuePoller:
-    """This test's audit queue feeding the audit function, as Lambda's event source mapping would."""
-    return QueuePoller(sqs, os.environ["AUDIT_QUEUE_URL"], audit_handler)
-
-
 def trail(api: Api, token: str, **query: str) -> list[dict[str, Any]]:
     response = api.get("/v1/admin/audit", token=token, query=query)
     assert response.status == 200, response.body

@@ -58,7 +58,7 @@ def test_unknown_paths_and_methods_are_problems(any_api: Api) -> None:
     assert problem["instance"] == f"{prefix}/v1/nothing-here"
     response = any_api.request("PUT", "/v1/auth/me")
     _assert_problem(response, 405)
-    assert response.header("allow") == "GET, PATCH, HEAD"
+    assert response.header("allow") == "GET, PATCH, DELETE, HEAD"
 
 
 @pytest.mark.parametrize(

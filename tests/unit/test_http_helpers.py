@@ -1,7 +1,10 @@
+import json
+
 import pytest
 from starlette.datastructures import Headers
 
 from infra.local.events import api_gateway_event
+from watchlist_api import problems
 from watchlist_api.conditional import expected_versions
 from watchlist_api.middleware import choose_request_id, stage_prefix
 
@@ -33,3 +36,18 @@ def test_a_custom_domain_without_the_stage_in_its_path_gets_no_prefix() -> None:
 def test_request_ids_fall_back_to_a_fresh_uuid_without_a_gateway() -> None:
     chosen = choose_request_id(Headers({"x-request-id": "bad id!"}), {})
     assert len(chosen) == 36
+
+
+def test_an_answer_is_deliverable_while_lambdas_runtime_would_write_it_within_the_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Its size is the body as python3.13's runtime writes it into the invocation's answer: a JSON string, unescaped
+    but for `"`, `\\` (and the control characters a JSON body never holds raw)."""
+    body = json.dumps({"notes": 'a "quoted" \\ line\nünïcode 🎬'}, ensure_ascii=False).encode()
+    written = len(json.dumps(body.decode(), ensure_ascii=False).encode())
+    monkeypatch.setattr(problems, "LAMBDA_RESPONSE_LIMIT", written + problems.HEADERS_ALLOWANCE)
+    assert problems.deliverable(body) is body
+    monkeypatch.setattr(problems, "LAMBDA_RESPONSE_LIMIT", written + problems.HEADERS_ALLOWANCE - 1)
+    with pytest.raises(problems.AnswerTooLargeError) as refused:
+        problems.deliverable(body)
+    assert refused.value.size == written

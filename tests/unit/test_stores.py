@@ -9,13 +9,16 @@ import pytest
 
 from infra.aws.calls import intercepting_aws_calls, tally_aws_calls
 from watchlist_core.domain import ItemChanges, ItemDraft, ItemQuery, ItemStatus, ItemType, Registration, Role
-from watchlist_core.errors import ConflictError
+from watchlist_core.errors import ConflictError, DependencyUnavailableError
 from watchlist_core.settings import get_settings
-from watchlist_core.storage.items import derived_keys
+from watchlist_core.storage import items
+from watchlist_core.storage.items import ItemStore, derived_keys
+from watchlist_core.storage.outbox import OutboxStore
+from watchlist_core.storage.pagination import CursorCodec
 from watchlist_core.storage.sessions import Rotation, SessionOrigin, SessionStore
 from watchlist_core.storage.tables import TallyRecord, connection_for
 from watchlist_core.storage.transactions import NamedWrites, run_transaction
-from watchlist_core.wiring import Services
+from watchlist_core.wiring import Services, signing_key
 
 
 def test_counts_follow_creates_changes_and_deletes(services: Services) -> None:
@@ -130,3 +133,50 @@ def test_each_transaction_carries_its_own_client_request_token(services: Service
     assert len(tokens) == 2
     assert all(isinstance(token, str) and 1 <= len(token) <= 36 for token in tokens)
     assert tokens[0] != tokens[1]
+
+
+def item_store(services: Services) -> ItemStore:
+    outbox = OutboxStore(services.settings.audit_outbox_grace_seconds)
+    return ItemStore(connection_for(services.settings), outbox, CursorCodec(signing_key))
+
+
+def _leave_unprocessed(unprocessed: Callable[[int], int]) -> Callable[..., Any]:
+    """An interceptor under which DynamoDB processes a BatchWriteItem's first requests only, and hands back the last
+    `unprocessed(n)` of its n requests, as it does when it throttles a partition."""
+
+    def intercept(client: Any, operation: str, params: dict[str, Any], send: Callable[[], Any]) -> Any:
+        if operation != "BatchWriteItem":
+            return send()
+        [(table, requests)] = params["RequestItems"].items()
+        cut = len(requests) - unprocessed(len(requests))
+        left = requests[cut:]
+        del requests[cut:]  # what `send` sends
+        answer = send() if requests else {"UnprocessedItems": {}}
+        if left:
+            answer["UnprocessedItems"] = {table: left}
+        return answer
+
+    return intercept
+
+
+def test_a_purge_sends_again_what_dynamodb_left_unprocessed(services: Services) -> None:
+    user = services.auth.register(Registration(email="purge@example.com", password="p" * 10))
+    for number in range(30):
+        services.watchlists.add(user.id, ItemDraft(title=f"T{number}", type=ItemType.MOVIE))
+    throttled = iter([10, 0, 0])  # the first request leaves 10 of its 25; the rest go through
+    with intercepting_aws_calls(_leave_unprocessed(lambda n: next(throttled))), tally_aws_calls("dynamodb") as calls:
+        assert item_store(services).purge(user.id) == 30
+    assert calls.operations["BatchWriteItem"] == 3
+    assert services.watchlists.list(user.id, ItemQuery(limit=100)).items == []
+
+
+def test_a_purge_throttled_for_good_is_a_dependency_unavailable_and_deletes_what_it_could(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(items, "_UNPROCESSED_PAUSE_SECONDS", 0)
+    user = services.auth.register(Registration(email="throttled@example.com", password="p" * 10))
+    for number in range(3):
+        services.watchlists.add(user.id, ItemDraft(title=f"T{number}", type=ItemType.MOVIE))
+    with intercepting_aws_calls(_leave_unprocessed(lambda n: min(n, 2))), pytest.raises(DependencyUnavailableError):
+        item_store(services).purge(user.id)
+    assert len(services.watchlists.list(user.id, ItemQuery()).items) == 2

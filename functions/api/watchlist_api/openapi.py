@@ -16,6 +16,7 @@ from watchlist_api.problems import PROBLEM_JSON
 TOKEN_PATH = "/v1/auth/token"  # noqa: S105 (a path, not a secret)
 UNLIMITED_PATHS = {"/health", "/docs", "/docs/oauth2-redirect", "/openapi.json"}
 CACHED_PREFIXES = ("/v1/watchlists", "/v1/auth/me", "/v1/admin", "/v1/external")
+EXPORT_PATH = "/v1/auth/me/export"  # under /v1/auth/me, but never cached: `Cache-Control: no-store`
 
 _TEXT = {"type": "string"}
 _INTEGER = {"type": "integer"}
@@ -107,7 +108,7 @@ def _answers(path: str, method: str, operation: dict[str, Any]) -> dict[int, dic
         )
     elif operation.get("requestBody") or operation.get("parameters"):
         answers[422] = _problem(422, "The request is not valid; see `errors`.")
-    if path == "/v1/auth/password" or (method == "patch" and path == "/v1/auth/me"):
+    if path == "/v1/auth/password" or (method, path) in {("patch", "/v1/auth/me"), ("delete", "/v1/auth/me")}:
         answers[400] = _problem(400, "The current password is wrong (a failed sign-in), or the body is not valid JSON.")
     if path in TOKEN_REDEEMING_PATHS:
         answers[400] = _problem(
@@ -129,26 +130,33 @@ def _answers(path: str, method: str, operation: dict[str, Any]) -> dict[int, dic
         answers[412] = _problem(412, "If-Match names a version that is no longer current; nothing changed.")
     if (
         method in {"post", "patch", "delete"} and path.startswith(("/v1/watchlists", "/v1/admin", "/v1/auth/register"))
-    ) or (method == "patch" and path == "/v1/auth/me"):
+    ) or (method in {"patch", "delete"} and path == "/v1/auth/me"):
         answers[409] = _problem(
             409,
             "A conflicting change (a taken e-mail, the last admin, a concurrent write), or a request with the same "
             "Idempotency-Key still in progress (then with Retry-After).",
             "Retry-After",
         )
+    if path == EXPORT_PATH:
+        answers[507] = _problem(507, "The export exceeds the 6 MB one answer can carry; asking again will not help.")
     if limited:
         answers[429] = _problem(429, "Too many requests; see Retry-After.", "Retry-After", *RATE_LIMIT_HEADERS)
         answers[503] = _problem(503, "A dependency is unavailable or busy; see Retry-After.", "Retry-After")
     return answers
 
 
+def _cached(path: str, method: str) -> bool:
+    """Whether the operation's answers come from (or go to) the response cache, with ETag and 304."""
+    return method == "get" and path.startswith(CACHED_PREFIXES) and path != EXPORT_PATH
+
+
 def _success_headers(path: str, method: str, status: int) -> dict[str, Any]:
     names = ["X-Request-ID"]
     if path not in UNLIMITED_PATHS:
         names += RATE_LIMIT_HEADERS
-    if (method in {"get", "patch"} and path.startswith(CACHED_PREFIXES)) or status == 201:
+    if _cached(path, method) or (method == "patch" and path.startswith(CACHED_PREFIXES)) or status == 201:
         names += ["ETag", "Cache-Control"]
-    if method == "get" and path.startswith(CACHED_PREFIXES):
+    if _cached(path, method):
         names += ["X-Cache", "Link"] if "{item_id}" not in path else ["X-Cache"]
     if status == 201 and path.startswith("/v1/watchlists"):
         names.append("Location")
@@ -168,7 +176,7 @@ def _complete_operation(path: str, method: str, operation: dict[str, Any]) -> No
     for status, response in list(responses.items()):
         if int(status) >= 400 and "content" not in response:  # an error the route names without its form
             responses[status] = _problem(int(status), response.get("description"))
-    if method == "get" and path.startswith(CACHED_PREFIXES):
+    if _cached(path, method):
         responses["304"] = {
             "description": "Not Modified: If-None-Match names the current ETag.",
             "headers": _headers("X-Request-ID", "ETag", "Cache-Control"),

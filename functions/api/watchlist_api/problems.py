@@ -85,6 +85,34 @@ class RepeatedFieldError(Exception):
         self.names = names
 
 
+# What a Lambda function's answer can hold: 6 MB (6 MiB) of JSON, the status and headers beside the body, which is a
+# JSON string in it (each `"` and `\` escaped: python3.13's runtime leaves other characters as they are). Larger,
+# the invocation fails and the gateway answers a bare 502.
+LAMBDA_RESPONSE_LIMIT = 6 * 1024 * 1024
+HEADERS_ALLOWANCE = 16 * 1024
+
+
+class AnswerTooLargeError(Exception):
+    """An answer larger than the function can return (507): a problem the client can read, not the gateway's 502."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(f"{size} bytes")
+        self.size = size
+
+
+def size_in_lambda_answer(body: bytes) -> int:
+    """The bytes a JSON body takes in the function's answer, as the runtime writes it there: a string, quoted."""
+    return len(body) + body.count(b'"') + body.count(b"\\") + 2
+
+
+def deliverable(body: bytes) -> bytes:
+    """`body`, when a Lambda answer can carry it; else AnswerTooLargeError."""
+    size = size_in_lambda_answer(body)
+    if size + HEADERS_ALLOWANCE > LAMBDA_RESPONSE_LIMIT:
+        raise AnswerTooLargeError(size)
+    return body
+
+
 def problem(
     status: int,
     *,
@@ -236,7 +264,17 @@ def _repeated_field(request: Request, exc: Exception) -> ProblemResponse:
     return _problem_for(request, 400, slug="repeated-field", detail=f"Give each field once: {exc}.")
 
 
+def _answer_too_large(request: Request, exc: Exception) -> ProblemResponse:
+    """507: the request was right and the data is there, but this server cannot hand it over in one answer; no
+    Retry-After, since the same request would fail again. (413 is about the request's own content.)"""
+    assert isinstance(exc, AnswerTooLargeError)
+    logger.warning("answer too large for Lambda", extra={"answer_bytes": exc.size})
+    detail = f"The answer would exceed the {LAMBDA_RESPONSE_LIMIT // 1024 // 1024} MB one answer can carry."
+    return _problem_for(request, 507, slug="answer-too-large", detail=detail)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(AnswerTooLargeError, _answer_too_large)
     app.add_exception_handler(OAuth2TokenError, _oauth2_token_error)
     app.add_exception_handler(RepeatedFieldError, _repeated_field)
     app.add_exception_handler(HTTPException, _http_error)

@@ -198,6 +198,12 @@ class PasswordChange(StrictInput):
     new_password: Password
 
 
+class AccountDeletion(StrictInput):
+    """The caller's own account deleted: their current password confirms it."""
+
+    current_password: str = Field(min_length=1, max_length=128)
+
+
 class ProfileChanges(StrictInput):
     """The caller's own profile: only the fields present change. A new `email` needs `current_password`."""
 

@@ -16,6 +16,7 @@ from watchlist_core.security.passwords import PasswordHasher
 from watchlist_core.security.secrets import secret_loader
 from watchlist_core.security.tokens import TokenSigner, checked_signing_key
 from watchlist_core.services.account_mail import MailRequests
+from watchlist_core.services.accounts import AccountService
 from watchlist_core.services.admin import AdminService
 from watchlist_core.services.admission import AdmissionService
 from watchlist_core.services.audit_delivery import AuditIngest, AuditTrail, OutboxRelay
@@ -55,6 +56,7 @@ class Services:
     recovery: AccountRecovery
     admission: AdmissionService
     watchlists: WatchlistService
+    accounts: AccountService
     admin: AdminService
     cache: ResponseCache
     health: HealthService
@@ -102,7 +104,8 @@ def get_services() -> Services:
     users = UserStore(connection, outbox, cursors)
     sessions = SessionStore()
     ended_sessions = RedisEndedSessions(redis, settings.access_token_ttl_seconds)
-    watchlists = WatchlistService(ItemStore(connection, outbox, cursors), response_cache, audit)
+    items = ItemStore(connection, outbox, cursors)
+    watchlists = WatchlistService(items, response_cache, audit)
     auth = AuthService(
         users,
         sessions,
@@ -126,6 +129,8 @@ def get_services() -> Services:
         ended_sessions,
         revocation_fails_closed=settings.revocation_fail_mode == "closed",
     )
+    audit_events = AuditEventStore(settings.audit_retention_days, cursors)
+    accounts = AccountService(users, items, auth, audit_events, response_cache, audit)
     health = HealthService(
         # Redis and SQS are not required: without them the API degrades (no shared limits; audit via outbox).
         [
@@ -144,14 +149,8 @@ def get_services() -> Services:
         ),
         admission=admission,
         watchlists=watchlists,
-        admin=AdminService(
-            users,
-            watchlists,
-            response_cache,
-            audit,
-            AuditEventStore(settings.audit_retention_days, cursors),
-            auth.end_sessions,
-        ),
+        accounts=accounts,
+        admin=AdminService(users, watchlists, response_cache, audit, audit_events, auth.end_sessions, accounts),
         cache=response_cache,
         health=health,
         github=GitHubProfiles(

@@ -72,6 +72,20 @@ def change_user(
     return once(request, services, admin.id, idempotency_key, fingerprint, produce)
 
 
+@router.delete("/users/{user_id}", status_code=204, response_class=Response)
+def delete_user(
+    request: Request, user_id: UserId, admin: Admin, services: ServicesDep, idempotency_key: IdempotencyKey = None
+) -> Response:
+    """Deletes the account and all its data as `DELETE /v1/auth/me` does, without a password; never the last active
+    admin (409), whoever deletes it."""
+
+    def produce() -> Response:
+        services.admin.delete_user(admin.id, user_id)
+        return Response(status_code=204)
+
+    return once(request, services, admin.id, idempotency_key, None, produce)
+
+
 @router.get("/users/{user_id}/watchlist", response_model=Page[WatchlistItem])
 def user_watchlist(request: Request, user_id: UserId, query: ItemQueryDep, _: Admin, services: ServicesDep) -> Response:
     return OwnerCache.read(services.cache, user_id).serve(

@@ -1,4 +1,5 @@
-"""/v1/auth: register, log in (JSON, or the OAuth2 password form on /token), refresh, log out, who am I."""
+"""/v1/auth: register, log in (JSON, or the OAuth2 password form on /token), refresh, log out, who am I, and the
+caller's own account: profile, password, sessions, export, deletion."""
 
 from __future__ import annotations
 
@@ -22,10 +23,11 @@ from watchlist_api.dependencies import (
     user_agent,
 )
 from watchlist_api.idempotency import IdempotencyKey, once
-from watchlist_api.problems import OAuth2TokenError, RepeatedFieldError, duplicated_keys
+from watchlist_api.problems import OAuth2TokenError, RepeatedFieldError, deliverable, duplicated_keys
 from watchlist_api.rate_limit_headers import attach_rate_limit
 from watchlist_api.strict_json import DuplicateKeyError, StrictJSONRoute, repeated_names, strict_json_loads
 from watchlist_core.domain import (
+    AccountDeletion,
     Credentials,
     PasswordChange,
     PasswordForgotten,
@@ -39,6 +41,7 @@ from watchlist_core.domain import (
     VerificationConfirmation,
 )
 from watchlist_core.errors import AuthenticationError
+from watchlist_core.services.accounts import AccountExport
 
 router = APIRouter(route_class=StrictJSONRoute, prefix="/v1/auth", tags=["auth"])
 _NO_STORE = {"Cache-Control": "no-store"}
@@ -269,6 +272,23 @@ def confirm_verification(body: VerificationConfirmation, services: ServicesDep) 
     """Confirms the account's address with a mailed link's `token`; a bad token is 400."""
     services.recovery.confirm_verification(body.token)
     return Response(status_code=204, headers=_NO_REFERRER)
+
+
+@router.delete("/me", status_code=204, response_class=Response)
+def delete_account(request: Request, deletion: AccountDeletion, caller: Caller, services: ServicesDep) -> Response:
+    """Deletes the caller's account and all its data: items, sessions (every token stops at once), the account (its
+    e-mail address can register again at once). The current password confirms it (a wrong one is 400, and counts as
+    a failed sign-in); the last active admin cannot (409). Audit events stay, under the user id alone."""
+    services.accounts.delete_own(caller, deletion, client_ip(request))
+    return Response(status_code=204)
+
+
+@router.get("/me/export", response_model=AccountExport)
+def export_account(caller: Caller, services: ServicesDep) -> Response:
+    """Everything the API holds of the caller, in one document: profile, items, live sessions and their own audit
+    events. 507 when it is more than one answer can carry (see `deliverable`)."""
+    body = services.accounts.export(caller).model_dump_json().encode()
+    return Response(deliverable(body), media_type="application/json", headers=_NO_STORE)
 
 
 SessionId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="A session's id, from GET /v1/auth/sessions.")]

@@ -35,6 +35,7 @@ class AuditAction(StrEnum):
     PROFILE_CHANGED = "account.profile_changed"
     EMAIL_CHANGED = "account.email_changed"
     EMAIL_VERIFIED = "account.email_verified"
+    ACCOUNT_DELETED = "account.deleted"
     ITEM_CREATED = "item.created"
     ITEM_UPDATED = "item.updated"
     ITEM_DELETED = "item.deleted"

@@ -1,4 +1,4 @@
-"""What admins do: manage roles and moderate any user's watchlist."""
+"""What admins do: manage roles, delete accounts and moderate any user's watchlist."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from watchlist_core.audit.message import AuditAction, FieldChange
 from watchlist_core.audit.queries import AuditPage, AuditQuery
 from watchlist_core.domain import ItemQuery, Page, Role, User, WatchlistItem
 from watchlist_core.errors import NotFoundError
+from watchlist_core.services.accounts import AccountService
 from watchlist_core.services.audit_delivery import AuditTrail
 from watchlist_core.services.ports import DataChangeListener
 from watchlist_core.services.watchlist import WatchlistService
@@ -25,9 +26,11 @@ class AdminService:
         audit: AuditTrail,
         audit_events: AuditEventStore,
         end_sessions: Callable[[str], None],
+        accounts: AccountService,
     ) -> None:
         self._users = users
         self._end_sessions = end_sessions
+        self._accounts = accounts
         self._watchlists = watchlists
         self._changes = changes
         self._audit = audit
@@ -64,6 +67,10 @@ class AdminService:
         self._changes.user_data_changed(user_id)
         self._audit.publish_committed(event)
         return changed
+
+    def delete_user(self, admin_id: str, user_id: str) -> None:
+        """As its owner deletes it (AccountService.delete), without a password; never the last active admin."""
+        self._accounts.delete(admin_id, self._existing(user_id))
 
     def user_watchlist(self, user_id: str, query: ItemQuery) -> Page[WatchlistItem]:
         self._existing(user_id)

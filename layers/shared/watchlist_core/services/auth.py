@@ -142,7 +142,7 @@ class AuthService:
         """The current password confirms it (a wrong one counts as a failed sign-in, throttled alike). Every other
         session of the account ends at once, its access and refresh tokens; the caller's goes on."""
         user = self.current_user(claims)
-        stored = self._confirmed(user, change.current_password, source_ip)
+        stored = self.confirm_password(user, change.current_password, source_ip)
         event = new_event(AuditAction.PASSWORD_CHANGED, actor_id=user.id, target=user_target(user.id))
         new_hash = self._passwords.hash(change.new_password)
         self._users.change_password(user.id, stored.password_hash, new_hash, claims.session_id, event)
@@ -150,18 +150,18 @@ class AuthService:
         self.end_sessions(user.id, keep=claims.session_id)
         self._mail.notice(Notice.PASSWORD_CHANGED, user.email, user.id)
 
-    def _confirmed(self, user: User, current_password: str, source_ip: str) -> StoredCredentials:
-        """The account's stored credentials when `current_password` is its password; WrongPasswordError, counted as
-        a failed sign-in, when it is not."""
-        attempt = LoginAttempt(self._account(user.email), source_ip, None)
-        stored = self._verified(user.email, current_password, attempt)
-        if stored is None:
-            raise WrongPasswordError("The current password is wrong.")
-        return stored
-
     def forgive_failed_logins(self, email: str) -> None:
         """For a password reset: strangers' failed guesses no longer hold back the account's owner."""
         self._login_throttle.recovered(LoginAttempt(self._account(email), "", None))
+
+    def confirm_password(self, user: User, password: str, source_ip: str) -> StoredCredentials:
+        """The account's stored credentials when `password`, asked for to confirm a change, is its password; a wrong
+        one is WrongPasswordError, and counts as a failed sign-in (throttled alike)."""
+        attempt = LoginAttempt(self._account(user.email), source_ip, None)
+        stored = self._verified(user.email, password, attempt)
+        if stored is None:
+            raise WrongPasswordError("The current password is wrong.")
+        return stored
 
     def end_sessions(self, user_id: str, keep: str | None = None) -> None:
         """Every live session of the user but `keep`. In DynamoDB first (their refresh tokens stop at once), then in
@@ -225,7 +225,7 @@ class AuthService:
         return changed
 
     def _change_email(self, user: User, email: str, current_password: str, source_ip: str) -> User:
-        self._confirmed(user, current_password, source_ip)
+        self.confirm_password(user, current_password, source_ip)
         # The addresses stay out of the event: the trail outlives the account, and an address is personal data.
         event = new_event(AuditAction.EMAIL_CHANGED, actor_id=user.id, target=user_target(user.id))
         changed = self._users.change_email(user, email, event)

@@ -6,13 +6,16 @@ its local secondary indexes), so a page costs about one page of reads and is nev
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from itertools import islice
+from itertools import batched, islice
 from typing import Any
 
 from pynamodb.connection import Connection
-from pynamodb.exceptions import DoesNotExist
+from pynamodb.exceptions import DoesNotExist, PutError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
@@ -24,7 +27,7 @@ from watchlist_core.domain import (
     Page,
     WatchlistItem,
 )
-from watchlist_core.errors import ConflictError, DomainError, NotFoundError
+from watchlist_core.errors import ConflictError, DependencyUnavailableError, DomainError, NotFoundError
 from watchlist_core.storage.outbox import OutboxStore
 from watchlist_core.storage.pagination import CursorCodec, dynamodb_key
 from watchlist_core.storage.tables import ItemRecord, UserRecord
@@ -39,6 +42,19 @@ _SORT_PREFIX_BYTES = 1024 - len(_SEPARATOR) - 26  # DynamoDB's sort key limit, l
 # The writes of an item's transactions, by name (storage/transactions.py).
 _ITEM = "item"
 _OWNER = "owner's counts"
+# A purge's deletions: BatchWriteItem takes 25 at most; a few requests at once, below PynamoDB's ten pooled
+# connections (bench/account_deletion.py measures it). One user's items share a partition, which takes about 1,000
+# write units a second (five per item: the item and its four index entries), so more requests at once would only
+# be throttled in AWS.
+_BATCH_WRITE_LIMIT = 25
+_PURGE_THREADS = 4
+_purge_pool = ThreadPoolExecutor(max_workers=_PURGE_THREADS, thread_name_prefix="item-purge")
+# What DynamoDB leaves unprocessed in a batch is sent again this often, after random pauses of up to 0.1, 0.2, 0.4 s.
+_UNPROCESSED_RETRIES = 3
+_UNPROCESSED_PAUSE_SECONDS = 0.05
+# Every write of the owner's counts needs the owner's account: once an account is deleted, no item can be added to
+# it, and no item write still under way brings back a stub of the account holding only counts.
+_OWNER_EXISTS = UserRecord.pk.exists()
 _ITEM_REFUSALS: dict[str, Callable[[], DomainError]] = {
     _ITEM: lambda: ConflictError("The item changed concurrently."),
     _OWNER: lambda: NotFoundError("No such user."),
@@ -133,7 +149,7 @@ class ItemStore:
                 _OWNER,
                 UserRecord(pk=user_pk(user_id)),
                 actions=[_count_action(item.type, item.status, 1)],
-                condition=UserRecord.pk.exists(),
+                condition=_OWNER_EXISTS,
             )
             self._outbox.stage(writes, audit)
 
@@ -162,6 +178,7 @@ class ItemStore:
                         _count_action(current.type, current.status, -1),
                         _count_action(updated.type, updated.status, 1),
                     ],
+                    condition=_OWNER_EXISTS,
                 )
             self._outbox.stage(writes, audit)
 
@@ -175,11 +192,34 @@ class ItemStore:
         def build(writes: NamedWrites) -> None:
             writes.delete(_ITEM, record)  # PynamoDB adds the condition: still at `version`
             writes.update(
-                _OWNER, UserRecord(pk=user_pk(user_id)), actions=[_count_action(current.type, current.status, -1)]
+                _OWNER,
+                UserRecord(pk=user_pk(user_id)),
+                actions=[_count_action(current.type, current.status, -1)],
+                condition=_OWNER_EXISTS,
             )
             self._outbox.stage(writes, audit)
 
         run_transaction(self._connection, build, _ITEM_REFUSALS)
+
+    def all_of(self, user_id: str) -> list[WatchlistItem]:
+        """Every item of the user, newest first: its partition, read strongly, a megabyte a request."""
+        records = ItemRecord.query(user_id, consistent_read=True, scan_index_forward=False)
+        return [_to_item(record) for record in records]
+
+    def purge(self, user_id: str) -> int:
+        """Delete every item of the user, and say how many: their keys read from the partition (a keys-only Query, a
+        megabyte of items a request), deleted 25 a request (BatchWriteItem's limit) by a few requests at once, while
+        the next keys are read. The owner's counts are left as they are: a purge precedes the account's deletion.
+        Items deleted stay deleted if a request fails midway: a purge run again deletes the rest."""
+        keys = ItemRecord.query(user_id, consistent_read=True, attributes_to_get=["item_id"])
+        deletions: list[Future[int]] = []
+        try:
+            for batch in batched(keys, _BATCH_WRITE_LIMIT, strict=False):
+                deletions.append(_purge_pool.submit(_delete_items, user_id, [record.item_id for record in batch]))
+            return sum(deletion.result() for deletion in deletions)
+        finally:
+            for deletion in deletions:  # after a failure, those not begun: the request fails as soon as one has
+                deletion.cancel()
 
     def list(self, user_id: str, query: ItemQuery) -> Page[WatchlistItem]:
         access = _BY_SORT_FIELD.get(query.sort.field)
@@ -235,6 +275,28 @@ class ItemStore:
             for t in ([item_type] if item_type else list(ItemType))
             for s in ([status] if status else list(ItemStatus))
         )
+
+
+def _delete_items(user_id: str, item_ids: list[str]) -> int:
+    """One BatchWriteItem deleting these items. What DynamoDB leaves unprocessed (it throttles a partition written
+    faster than it takes) is sent again after a pause, a few times; then DependencyUnavailableError: the caller
+    retries later, and a purge run again finds what is left."""
+    pending = item_ids
+    for attempt in range(_UNPROCESSED_RETRIES + 1):
+        if attempt:
+            time.sleep(random.uniform(0, _UNPROCESSED_PAUSE_SECONDS * 2**attempt))  # noqa: S311 (jitter, not security)
+        batch = ItemRecord.batch_write(auto_commit=False)
+        for item_id in pending:
+            batch.delete(ItemRecord(user_id=user_id, item_id=item_id))
+        try:
+            batch.commit()
+        except PutError:
+            if not batch.failed_operations:  # no answer, or an error: not a throttled part of the batch
+                raise
+            pending = [operation["DeleteRequest"]["Key"]["item_id"]["S"] for operation in batch.failed_operations]
+            continue
+        return len(item_ids)
+    raise DependencyUnavailableError("The items are being deleted more slowly than asked; retry shortly.")
 
 
 def _scope(user_id: str, query: ItemQuery) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.operand import Path
 
 from watchlist_core.audit.message import AuditEvent
@@ -48,6 +49,7 @@ _OLD_EMAIL_CLAIM = "old e-mail claim"
 _EMAIL_TAKEN = "An account with this e-mail address already exists."
 INVALID_TOKEN = "The link is unknown, used, expired or not for this; ask for a new one."  # noqa: S105 (a message)
 _NO_ACCOUNT = "The account no longer exists."
+LAST_ADMIN = "The last active admin cannot be deleted."
 NO_ACCOUNT = "-"  # a user id no ULID can be: the read an unknown address costs, like a known one's
 
 
@@ -120,6 +122,17 @@ _LEGACY_DIRECTORY_ATTRIBUTES = (Path("directory"), Path("directory_key"))
 def _counts_as_admin(user: User) -> int:
     """What a user adds to the admin tally: the active admins, of whom there is always one."""
     return int(user.role is Role.ADMIN and user.active)
+
+
+def _unchanged(current: User) -> Condition:
+    """The stored account still has `current`'s role and is still as active: what the admin tally counted of it."""
+    active = (
+        (UserRecord.active.does_not_exist() | (UserRecord.active == True))  # noqa: E712
+        if current.active
+        else (UserRecord.active == False)  # noqa: E712
+    )
+    condition: Condition = (UserRecord.role == current.role.value) & active
+    return condition
 
 
 def _user_of(record: UserRecord | DirectoryEntryRecord) -> User:
@@ -382,15 +395,10 @@ class UserStore:
         ]
         if current.active and not changed.active:
             actions += [UserRecord.sessions_ended_at.set(datetime.now(UTC)), UserRecord.session_kept.remove()]
-        unchanged = (UserRecord.role == current.role.value) & (
-            (UserRecord.active.does_not_exist() | (UserRecord.active == True))  # noqa: E712
-            if current.active
-            else (UserRecord.active == False)  # noqa: E712
-        )
         admins = _counts_as_admin(changed) - _counts_as_admin(current)
 
         def build(writes: NamedWrites) -> None:
-            writes.update(_ACCOUNT, UserRecord(pk=user_pk(current.id)), actions=actions, condition=unchanged)
+            writes.update(_ACCOUNT, UserRecord(pk=user_pk(current.id)), actions=actions, condition=_unchanged(current))
             writes.put(_DIRECTORY_ENTRY, _directory_entry(changed))
             tally = TallyRecord(pk=ADMINS_TALLY)
             if admins < 0:
@@ -408,6 +416,57 @@ class UserStore:
             },
         )
         return changed
+
+    def is_last_admin(self, user: User) -> bool:
+        """Whether `user` is the only active admin: the admin tally, read strongly (a change committed a moment ago
+        counts)."""
+        if not _counts_as_admin(user):
+            return False
+        try:
+            return int(TallyRecord.get(ADMINS_TALLY, consistent_read=True).value) <= 1
+        except DoesNotExist:
+            return True  # no tally yet: no other admin was ever counted
+
+    def delete(self, current: User, audit: AuditEvent) -> None:
+        """The account, its e-mail claim (the address can register again at once), its directory entry and its place
+        in the tallies, gone in one transaction with its audit event; unless it changed meanwhile (its role, whether
+        it is active, its address), and never the last active admin: the admin tally's condition holds that against
+        admins deleted or demoted concurrently, which a check made before could not."""
+        email = normalize_email(current.email)
+
+        def build(writes: NamedWrites) -> None:
+            writes.delete(
+                _ACCOUNT,
+                UserRecord(pk=user_pk(current.id)),
+                condition=_unchanged(current) & (UserRecord.email == email),
+            )
+            claim = EmailClaimRecord(pk=EMAIL_PREFIX + email)
+            writes.delete(_EMAIL_CLAIM, claim, condition=EmailClaimRecord.user_id == current.id)
+            writes.delete(_DIRECTORY_ENTRY, DirectoryEntryRecord(pk=DIRECTORY_PREFIX + current.id))
+            writes.update(
+                _USER_TALLY,
+                TallyRecord(pk=shard_key(ALL_USERS_TALLY, USER_SHARDS, current.id)),
+                actions=[TallyRecord.value.add(-1)],
+            )
+            if _counts_as_admin(current):
+                writes.update(
+                    _ADMIN_TALLY,
+                    TallyRecord(pk=ADMINS_TALLY),
+                    actions=[TallyRecord.value.add(-1)],
+                    condition=TallyRecord.value > 1,
+                )
+            self._outbox.stage(writes, audit)
+
+        changed = "The account changed concurrently; retry."
+        run_transaction(
+            self._connection,
+            build,
+            {
+                _ADMIN_TALLY: lambda: ConflictError(LAST_ADMIN),
+                _ACCOUNT: lambda: ConflictError(changed),
+                _EMAIL_CLAIM: lambda: ConflictError(changed),
+            },
+        )
 
     def list(self, limit: int, cursor: str | None) -> Page[User]:
         """Oldest first: one query per directory shard and one for the bare key, merged; then the tally."""
