@@ -60,8 +60,8 @@ def page(path: Path) -> str:
 
 
 def follow(path: Path, say: Callable[[str], None], stop: threading.Event, interval: float = 0.5) -> None:
-    """Says each message added to the file from now on, as one line, until `stop` is set."""
-    seen = path.stat().st_size if path.exists() else 0
+    """Says each message of the file, as one line, as it comes, until `stop` is set."""
+    seen = 0
     while not stop.wait(interval):
         if not path.exists() or path.stat().st_size <= seen:
             continue

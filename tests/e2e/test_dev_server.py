@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -86,8 +87,11 @@ def test_make_dev_serves_the_api_creates_the_admin_and_stops_cleanly(dev_server:
     )
     assert _call(base, "GET", "/v1/admin/users", token=forged)[0] == 401
     _a_distributed_guesser_cannot_lock_the_owner_out(base)
+    reset_link = _mailed_reset_link(base, ADMIN["email"])
 
     output = dev_server.stop()  # SIGTERM
+    # Each mail as one line of make dev's output, its link in it.
+    assert f"mail to {ADMIN['email']}: Reset your Watchlist password  {reset_link}" in output
     assert dev_server.process.returncode == 0, output
     moto_port = int(re.search(r"moto server \(DynamoDB, SQS\) on http://127.0.0.1:(\d+)", output).group(1))  # type: ignore[union-attr]
     with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", moto_port), timeout=1):
@@ -95,6 +99,28 @@ def test_make_dev_serves_the_api_creates_the_admin_and_stops_cleanly(dev_server:
     worker_pid = int(re.search(r"audit worker .*: pid (\d+)", output).group(1))  # type: ignore[union-attr]
     with pytest.raises(ProcessLookupError):
         os.kill(worker_pid, 0)  # and so is the audit worker
+
+
+def _mailed_reset_link(base: str, email: str) -> str:
+    """Asks for a reset mail; reads it in the local mailbox (through SQS, the mail worker and moto's SES) as JSON and
+    as a page; returns its link."""
+    assert _call(base, "POST", "/v1/auth/password/forgot", {"email": email})[0] == 202
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        mailbox = httpx.get(base + "/_local/mailbox", timeout=5)
+        resets = [m for m in mailbox.json() if m["to"] == email and m["subject"] == "Reset your Watchlist password"]
+        if resets:
+            break
+        time.sleep(0.2)
+    assert resets, mailbox.json()
+    assert mailbox.headers["cache-control"] == "no-store"
+    assert list(resets[0]) == ["to", "subject", "text", "sent_at"]
+    link = str(re.search(r"http://\S+", resets[0]["text"])[0])  # type: ignore[index]
+    assert "/reset?token=" in link
+    page = httpx.get(base + "/_local/mailbox", headers={"Accept": "text/html"}, timeout=5)
+    assert page.headers["content-type"].startswith("text/html")
+    assert f'<a href="{html.escape(link)}">' in page.text
+    return link
 
 
 def _sign_in_from(base: str, address: str, body: dict[str, str]) -> httpx.Response:
