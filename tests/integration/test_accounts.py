@@ -190,8 +190,8 @@ def test_a_wrong_password_for_a_deletion_counts_as_a_failed_sign_in(redis_api: A
 def test_a_deletion_cut_short_while_purging_items_is_finished_by_asking_again(
     api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The function dies (here: DynamoDB throttles for good) after a few batches of items: the account is still
-    there, so its owner signs in again and deletes it again, which deletes the rest and leaves nothing behind."""
+    """DynamoDB throttles for good after a few batches of items: the account is still there, and so is its owner's
+    session, so they ask again with the same token, which deletes the rest and leaves nothing behind."""
     user = api.register()
     seed_items(user["id"], 120)  # five batches
     delete_items = items_module._delete_items
@@ -210,12 +210,31 @@ def test_a_deletion_cut_short_while_purging_items_is_finished_by_asking_again(
     left = len(list(ItemRecord.query(user["id"], consistent_read=True)))
     assert 0 < left <= 120 - 50
 
-    assert api.get("/v1/auth/me", token=token).status == 401  # its sessions had ended first
-    token = api.login(user["email"])["access_token"]
     assert api.get("/v1/watchlists", token=token).json()["items"]
     assert api.delete("/v1/auth/me", token=token, json={"current_password": PASSWORD}).status == 204
+    assert api.get("/v1/auth/me", token=token).status == 401
     assert list(ItemRecord.query(user["id"], consistent_read=True)) == []
     assert api.register(user["email"])["id"] != user["id"]
+
+
+def test_a_deletion_longer_than_one_request_may_take_answers_503_and_goes_on_when_asked_again(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A watchlist larger than DynamoDB lets one request delete (a partition takes ~1,000 writes a second): past its
+    budget the purge begins no batch, the answer is 503 with Retry-After (never the function's timeout), the other
+    sessions have ended, the caller's goes on, and asking again finishes."""
+    user = api.register()
+    seed_items(user["id"], 60)
+    other = api.login(user["email"])["access_token"]
+    token = api.login(user["email"])["access_token"]
+    monkeypatch.setattr(items_module, "PURGE_BUDGET_SECONDS", 0.0)
+    first = api.delete("/v1/auth/me", token=token, json={"current_password": PASSWORD})
+    assert (first.status, first.header("retry-after")) == (503, "1")
+    assert api.get("/v1/auth/me", token=other).status == 401
+    assert len(list(ItemRecord.query(user["id"], consistent_read=True))) == 60  # no batch begun past the budget
+    monkeypatch.undo()
+    assert api.delete("/v1/auth/me", token=token, json={"current_password": PASSWORD}).status == 204
+    assert list(ItemRecord.query(user["id"], consistent_read=True)) == []
 
 
 def test_the_caller_exports_their_profile_items_sessions_and_own_audit_events(api: Api, poller: QueuePoller) -> None:

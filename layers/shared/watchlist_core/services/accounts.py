@@ -59,26 +59,29 @@ class AccountService:
         """The caller's current password confirms it (a wrong one counts as a failed sign-in, throttled alike)."""
         user = self._auth.current_user(claims)
         self._auth.confirm_password(user, deletion.current_password, source_ip)
-        self.delete(user.id, user)
+        self.delete(user.id, user, keep_session=claims.session_id)
 
-    def delete(self, actor_id: str, user: User) -> None:
+    def delete(self, actor_id: str, user: User, keep_session: str | None = None) -> None:
         """The account and all its data, in an order that a deletion interrupted anywhere before the account is gone
         can be run again, by its owner (who can still sign in) or an admin, and finishes what the first began:
 
         1. never the last active admin (checked before anything is deleted; the account's transaction holds it);
-        2. every session ends: its tokens stop at once, and no other device of the user can write meanwhile;
-        3. the items are purged;
+        2. every session ends but `keep_session`, the owner's own: its tokens stop at once, and no other device of
+           the user can write meanwhile;
+        3. the items are purged, as many as one request has time for: a large watchlist takes several (DynamoDB
+           writes one partition about 1,000 units a second), each a 503 with Retry-After, which the owner repeats
+           with the same token;
         4. the account, its e-mail claim (the address can register again at once), its directory entry and its
            place in the tallies go in one transaction, with the audit event (`account.deleted`, no e-mail or name:
            the trail keeps its events under the user id alone);
         5. the items once more: one that a request admitted before step 2 wrote meanwhile (from step 4 on, no item
-           can be written: every item write needs the owner's account), and the sessions begun meanwhile.
+           can be written: every item write needs the owner's account), and every session, the kept one too.
 
         Idempotency records are keyed by a digest of the caller and key, so they cannot be found by user: they
         expire within 24 hours, and replay nothing meanwhile (the account's tokens are refused before them)."""
         if self._users.is_last_admin(user):
             raise ConflictError(LAST_ADMIN)
-        self._auth.end_sessions(user.id)
+        self._auth.end_sessions(user.id, keep=keep_session)
         self._items.purge(user.id)
         event = new_event(AuditAction.ACCOUNT_DELETED, actor_id=actor_id, target=user_target(user.id))
         self._users.delete(user, event)

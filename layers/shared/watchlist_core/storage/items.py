@@ -48,6 +48,9 @@ _OWNER = "owner's counts"
 # be throttled in AWS.
 _BATCH_WRITE_LIMIT = 25
 _PURGE_THREADS = 4
+# What a purge may spend in one request: the API function's timeout is 10 s, and the account's transaction, a second
+# purge and the sessions follow it.
+PURGE_BUDGET_SECONDS = 5.0
 _purge_pool = ThreadPoolExecutor(max_workers=_PURGE_THREADS, thread_name_prefix="item-purge")
 # What DynamoDB leaves unprocessed in a batch is sent again this often, after random pauses of up to 0.1, 0.2, 0.4 s.
 _UNPROCESSED_RETRIES = 3
@@ -210,11 +213,22 @@ class ItemStore:
         """Delete every item of the user, and say how many: their keys read from the partition (a keys-only Query, a
         megabyte of items a request), deleted 25 a request (BatchWriteItem's limit) by a few requests at once, while
         the next keys are read. The owner's counts are left as they are: a purge precedes the account's deletion.
-        Items deleted stay deleted if a request fails midway: a purge run again deletes the rest."""
+
+        A partition takes about 1,000 writes a second (an item and its four index entries are five), so a large
+        watchlist takes longer than one request may: past PURGE_BUDGET_SECONDS no batch is begun, and when items are
+        left DependencyUnavailableError says so. Items deleted stay deleted: a purge run again deletes the rest."""
+        deadline = time.monotonic() + PURGE_BUDGET_SECONDS
         keys = ItemRecord.query(user_id, consistent_read=True, attributes_to_get=["item_id"])
         deletions: list[Future[int]] = []
         try:
             for batch in batched(keys, _BATCH_WRITE_LIMIT, strict=False):
+                if time.monotonic() > deadline:
+                    sum(deletion.result() for deletion in deletions)  # what was begun, finished (or its error)
+                    raise DependencyUnavailableError(
+                        "More items than one request can delete: those deleted so far stay deleted; repeat the "
+                        "request to go on.",
+                        retry_after_seconds=1,
+                    )
                 deletions.append(_purge_pool.submit(_delete_items, user_id, [record.item_id for record in batch]))
             return sum(deletion.result() for deletion in deletions)
         finally:
