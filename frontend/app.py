@@ -1,6 +1,10 @@
 """Watchlist, the Streamlit front end: a client of the API over HTTP only (WATCHLIST_API_URL).
 
 streamlit run frontend/app.py      (or FRONTEND=1 make dev, which starts it beside the API)
+
+The mails' links open it at `/reset?token=...` and `/verify?token=...`. `streamlit run` finds the `st.App` below and
+serves this script through it, with one middleware of ours: every answer carries `Referrer-Policy: no-referrer`, so a
+page whose URL held a token never hands that URL to anyone (the script runs as `__main__` in each session, as usual).
 """
 
 from __future__ import annotations
@@ -10,8 +14,11 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import streamlit as st
+from starlette.middleware import Middleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # streamlit runs this file as a script
 
@@ -31,7 +38,10 @@ ACTIONS = [
     "auth.logout",
     "auth.session_ended",
     "auth.password_changed",
+    "auth.password_reset",
     "account.profile_changed",
+    "account.email_changed",
+    "account.email_verified",
     "item.created",
     "item.updated",
     "item.deleted",
@@ -41,12 +51,19 @@ ACTIONS = [
     "admin.item_deleted",
 ]
 
-st.set_page_config(page_title="Watchlist", layout="wide")
-session: Session = st.session_state.setdefault("session", Session())
-# One client per browser session, kept across reruns: its connection to the API stays open.
-if "client" not in st.session_state:
-    st.session_state["client"] = WatchlistClient(os.environ.get("WATCHLIST_API_URL", "http://127.0.0.1:8000"), session)
-client: WatchlistClient = st.session_state["client"]
+# This browser session's (set on each run of the script, at the end of this file).
+session: Session
+client: WatchlistClient
+
+
+def explain(problem: Problem) -> str:
+    """A problem's details (and when to retry), as shown to the user."""
+    message = f"**{problem.status} {problem.title}**: {problem.detail}"
+    if problem.retry_after:
+        message += f" Retry in {problem.retry_after} s."
+    for error in problem.errors:
+        message += f"\n- `{'.'.join(str(part) for part in error['loc'])}`: {error['msg']}"
+    return message + f"\n\nrequest id `{problem.request_id}`"
 
 
 def attempt(action: Callable[[], Any]) -> Any:
@@ -54,12 +71,7 @@ def attempt(action: Callable[[], Any]) -> Any:
     try:
         return action()
     except Problem as problem:
-        message = f"**{problem.status} {problem.title}**: {problem.detail}"
-        if problem.retry_after:
-            message += f" Retry in {problem.retry_after} s."
-        for error in problem.errors:
-            message += f"\n- `{'.'.join(str(part) for part in error['loc'])}`: {error['msg']}"
-        st.error(message + f"\n\nrequest id `{problem.request_id}`")
+        st.error(explain(problem))
         return None
 
 
@@ -90,7 +102,19 @@ def sign_in_page() -> None:
         password = st.text_input("Password (8 to 128 characters)", type="password", key="register_password")
         name = st.text_input("Display name (optional)", key="register_name")
         if st.form_submit_button("Register") and attempt(lambda: client.register(email, password, name or None)):
-            st.success("Registered: you can log in now.")
+            st.success("Registered: you can log in now. A link to confirm your address is on its way.")
+    with login.expander("Forgot password?"):
+        forgot_form()
+
+
+def forgot_form() -> None:
+    """Asks for a reset link by mail; shows the API's answer, which is the same whether the address has an account."""
+    with st.form("forgot"):
+        email = st.text_input("E-mail", key="forgot_email")
+        if st.form_submit_button("Send me a reset link"):
+            message = attempt(lambda: client.forgot_password(email))
+            if message:
+                st.success(message)
 
 
 def watchlist_page() -> None:
@@ -162,6 +186,27 @@ def add_page() -> None:
 
 def account_page() -> None:
     st.header("My account")
+    # As the API has it now: the address may have been confirmed through its link in another tab meanwhile.
+    if attempt(client.refresh_user) is None and not session.user:
+        return  # signed out: the session has ended
+    address, change = st.columns(2)
+    with change.form("email"):  # first, so that the address beside it shows the change at once
+        st.subheader("Change the address")
+        new_email = st.text_input("New e-mail address", key="email_new")
+        current = st.text_input("Current password", type="password", key="email_password")
+        if st.form_submit_button("Change address") and attempt(lambda: client.change_email(new_email, current)):
+            st.success("Changed: open the link mailed to the new address to confirm it (a notice went to the old one).")
+    with address:
+        user = session.user or {}
+        st.subheader("E-mail address")
+        if user.get("email_verified"):
+            st.markdown(f"**{user.get('email')}**: verified.")
+        else:
+            st.markdown(f"**{user.get('email')}**: not verified yet; the link mailed to it confirms it.")
+            if st.button("Send verification link", key="send_verification"):
+                message = attempt(client.request_verification)
+                if message:
+                    st.success(message)
     profile, password = st.columns(2)
     with profile.form("profile"):
         st.subheader("Profile")
@@ -267,6 +312,82 @@ PAGES = {
 }
 
 
+def reset_page() -> None:
+    st.header("Choose a new password")
+    token: str | None = st.session_state.get("link_token")
+    if st.session_state.get("reset_done"):
+        st.success("Your password is changed, and every session of your account has ended: sign in with the new one.")
+    elif not token:
+        st.warning("Open this page through the link in your e-mail; or ask for a new link (it works once).")
+        forgot_form()
+    else:
+        with st.form("reset"):
+            new = st.text_input("New password (8 to 128 characters)", type="password", key="reset_new")
+            again = st.text_input("The new password again", type="password", key="reset_again")
+            if st.form_submit_button("Set the new password"):
+                if new != again:
+                    st.error("The two passwords differ.")
+                elif attempt(lambda: client.reset_password(token, new) or True):
+                    st.session_state["reset_done"] = True
+                    del st.session_state["link_token"]  # used up
+                    st.rerun()
+    leave_link_page("Sign in")
+
+
+def verify_page() -> None:
+    """Confirms the address as soon as the link opens (once: its outcome is kept for the session's reruns)."""
+    st.header("Confirm your e-mail address")
+    token: str | None = st.session_state.pop("link_token", None)
+    if token:
+        try:
+            client.confirm_email(token)
+            st.session_state["verify_outcome"] = ("success", "Your e-mail address is confirmed. Thank you!")
+        except Problem as problem:
+            st.session_state["verify_outcome"] = ("error", explain(problem))
+    kind, message = st.session_state.get(
+        "verify_outcome", ("warning", "Open this page through the link in your e-mail.")
+    )
+    getattr(st, kind)(message)
+    leave_link_page("Go to Watchlist")
+
+
+def leave_link_page(label: str) -> None:
+    if st.button(label, key="leave_link"):
+        st.session_state["link"] = None
+        st.rerun()
+
+
+LINK_PAGES: dict[str, Callable[[], None]] = {"reset": reset_page, "verify": verify_page}
+
+
+# Takes the token off the URL in place (history.replaceState): neither the address bar nor the Back button's entry
+# keeps it. Deleting it from st.query_params first would not: Streamlit pushes the shortened URL as a new entry.
+_CLEAN_ADDRESS = """<script>
+const url = new URL(window.location.href);
+url.searchParams.delete("token");
+window.history.replaceState(window.history.state, "", url);
+</script>"""
+
+
+def opened_link() -> str | None:
+    """The mailed link this browser session began at (`/reset?token=...`, `/verify?token=...`), if any: which page,
+    from the URL's path; its token moves from the URL into the session."""
+    if "link" not in st.session_state:
+        page = urlsplit(st.context.url or "").path.rstrip("/").rpartition("/")[2]
+        st.session_state["link"] = page if page in LINK_PAGES else None
+    link: str | None = st.session_state["link"]
+    if link and "token" in st.query_params:
+        if "link_read" in st.session_state:
+            # The address bar lost it already: now Streamlit forgets it too (with no new history entry, the URL
+            # being the same), and the browser no longer sends it along with each rerun.
+            del st.query_params["token"]
+        else:
+            st.session_state["link_read"] = True
+            st.session_state["link_token"] = st.query_params["token"]
+            st.html(_CLEAN_ADDRESS, unsafe_allow_javascript=True)
+    return link
+
+
 def rate_limit_state() -> None:
     """Last, so it shows the limit as the page's own requests left it."""
     if session.rate_limit:
@@ -276,5 +397,40 @@ def rate_limit_state() -> None:
         )
 
 
-PAGES[sidebar()]()
-rate_limit_state()
+class NoReferrer:
+    """ASGI middleware: `Referrer-Policy: no-referrer` on every HTTP answer of the front end's server, the page of
+    `/reset?token=...` among them, so the browser sends that URL to no one (not even along with this server's own
+    scripts and styles)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_policy(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), (b"referrer-policy", b"no-referrer")]
+            await send(message)
+
+        await self.app(scope, receive, send_with_policy)
+
+
+if __name__ == "__main__":  # a run of the script, for one browser session
+    st.set_page_config(page_title="Watchlist", layout="wide")
+    session = st.session_state.setdefault("session", Session())
+    # One client per browser session, kept across reruns: its connection to the API stays open.
+    if "client" not in st.session_state:
+        api_url = os.environ.get("WATCHLIST_API_URL", "http://127.0.0.1:8000")
+        st.session_state["client"] = WatchlistClient(api_url, session)
+    client = st.session_state["client"]
+    link = opened_link()
+    if link:
+        LINK_PAGES[link]()
+    else:
+        PAGES[sidebar()]()
+    rate_limit_state()
+else:  # `streamlit run frontend/app.py` imports this file once, finds `app`, and serves the script through it
+    app = st.App(__file__, middleware=[Middleware(NoReferrer)])

@@ -89,9 +89,39 @@ class WatchlistClient:
     def me(self) -> dict[str, Any]:
         return self._json("GET", "/v1/auth/me")
 
+    # Mailed links (anyone: no bearer token). Not resent on a lost answer: each link's token works once, and a
+    # second forgot would only mail another link.
+    def forgot_password(self, email: str) -> str:
+        """Asks for a reset link to be mailed; the API's message (the same whether the address has an account)."""
+        answer = self._json("POST", "/v1/auth/password/forgot", json={"email": email}, authenticated=False)
+        return str(answer["message"])
+
+    def reset_password(self, token: str, new_password: str) -> None:
+        """A new password through a reset link's token: every session of the account ends, no one is signed in."""
+        body = {"token": token, "new_password": new_password}
+        self._request("POST", "/v1/auth/password/reset", json=body, authenticated=False)
+
+    def confirm_email(self, token: str) -> None:
+        self._request("POST", "/v1/auth/verification/confirm", json={"token": token}, authenticated=False)
+
     # The account
+    def refresh_user(self) -> dict[str, Any]:
+        """The signed-in user as the API has it now (a link used elsewhere may have verified the address)."""
+        self.session.user = self.me()
+        return self.session.user
+
+    def request_verification(self) -> str:
+        """Mails a link confirming the account's address; the API's message."""
+        return str(self._json("POST", "/v1/auth/verification")["message"])
+
     def change_profile(self, display_name: str) -> dict[str, Any]:
         self.session.user = self._json("PATCH", "/v1/auth/me", json={"display_name": display_name})
+        return self.session.user
+
+    def change_email(self, email: str, current_password: str) -> dict[str, Any]:
+        """The account's new address (unverified until its mailed link is used; a notice goes to the old one)."""
+        body = {"email": email, "current_password": current_password}
+        self.session.user = self._json("PATCH", "/v1/auth/me", json=body)
         return self.session.user
 
     def change_password(self, current_password: str, new_password: str) -> None:

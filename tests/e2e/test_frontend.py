@@ -3,29 +3,38 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from infra.commands.dev_stack import dev_stack
+from infra.local.frontend import streamlit
+from infra.local.servers import free_port, wait_until_answering
 from tests.e2e.test_dev_server import ADMIN
 from watchlist_ui.client import Problem, Session, WatchlistClient
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "frontend" / "app.py")
 PASSWORD = "frontend password 1"
+RESET = "Reset your Watchlist password"
+CONFIRM = "Confirm your e-mail address"
 
 
 @pytest.fixture(scope="module")
 def api_url() -> Iterator[str]:
     # Every sign-in of the module comes from one address: more than the per-address login limit allows a minute.
-    with dev_stack(ADMIN["email"], ADMIN["password"], RATE_LIMIT_LOGIN="100/60") as stack:
+    # A verification link asked for right after registering is mailed too (not held back for a minute).
+    with dev_stack(
+        ADMIN["email"], ADMIN["password"], RATE_LIMIT_LOGIN="100/60", ACCOUNT_MAIL_INTERVAL_SECONDS="0"
+    ) as stack:
         yield stack.api
 
 
@@ -63,6 +72,35 @@ def go(app: AppTest, page: str) -> AppTest:
 def table(app: AppTest) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = app.dataframe[0].value.to_dict("records")
     return rows
+
+
+def mailed(api_url: str, to: str, subject: str, count: int = 1) -> list[dict[str, Any]]:
+    """The mails to `to` about `subject`, newest first, once at least `count` arrived (the API sends them through its
+    mail queue): read from the local mailbox, as a person would from their inbox."""
+    deadline = time.monotonic() + 20
+    while True:
+        mails = [m for m in httpx.get(f"{api_url}/_local/mailbox").json() if m["to"] == to and subject in m["subject"]]
+        if len(mails) >= count:
+            return mails
+        assert time.monotonic() < deadline, f"no {count} mails to {to} about {subject!r}"
+        time.sleep(0.3)
+
+
+def link_in(mail: dict[str, Any]) -> str:
+    return str(re.findall(r"https?://\S+", mail["text"])[0])
+
+
+def open_link(link: str) -> AppTest:
+    """The front end in a new browser session opened at a mailed link: its path picks the page, its query the token."""
+    url = urlsplit(link)
+    page = AppTest.from_file(APP, default_timeout=30)
+    page.context["url"] = f"{url.scheme}://{url.netloc}{url.path}"
+    page.query_params.update(parse_qsl(url.query))
+    return page.run()
+
+
+def account_address(app: AppTest) -> str:
+    return next(m.value for m in app.markdown if "verified" in m.value)
 
 
 def test_register_sign_in_add_list_edit_delete(app: AppTest) -> None:
@@ -149,6 +187,105 @@ def test_the_account_page_renames_changes_the_password_and_ends_another_session(
     assert "Password changed" in submit(app, "Change password").success[0].value
     go(app, "Watchlist")
     assert not app.error  # this browser's session goes on
+
+
+def test_a_forgotten_password_is_reset_through_the_mailed_link(app: AppTest, api_url: str) -> None:
+    email = register_and_sign_in(app)  # this browser stays signed in: the reset ends its session too
+    visitor = AppTest.from_file(APP, default_timeout=30).run()
+    visitor.text_input(key="forgot_email").input(email)
+    assert "a link to reset its password is on its way" in submit(visitor, "Send me a reset link").success[0].value
+
+    [mail] = mailed(api_url, email, RESET)
+    link = link_in(mail)
+    assert urlsplit(link).path == "/reset"
+    page = open_link(link)
+    assert page.header[0].value == "Choose a new password"
+    assert not page.sidebar.radio  # the link's page alone
+    page.text_input(key="reset_new").input("frontend password 2")
+    page.text_input(key="reset_again").input("frontend password 3")
+    assert "differ" in submit(page, "Set the new password").error[0].value
+    page.text_input(key="reset_again").input("frontend password 2")
+    assert "sign in with the new one" in submit(page, "Set the new password").success[0].value
+    assert "token" not in page.query_params  # off the URL (the address bar lost it on the first run, in the browser)
+
+    go(app, "Watchlist")
+    assert "401" in app.error[0].value  # every session of the account ended: this browser is signed out
+    assert app.run().radio(key="page").options == ["Sign in", "Health"]
+    assert "401" in sign_in(app, email, PASSWORD).error[0].value
+    submit(page, "Sign in")  # from the link's page to the app's
+    sign_in(page, email, "frontend password 2")
+    assert not page.error
+    assert page.session_state["session"].user["email"] == email
+    assert page.session_state["session"].user["email_verified"]  # the link reached the address
+
+    used = open_link(link)
+    used.text_input(key="reset_new").input("frontend password 4")
+    used.text_input(key="reset_again").input("frontend password 4")
+    assert "400" in submit(used, "Set the new password").error[0].value  # a link works once
+
+
+def test_the_verification_link_confirms_the_address(app: AppTest, api_url: str) -> None:
+    email = register_and_sign_in(app)
+    go(app, "Account")
+    assert account_address(app) == f"**{email}**: not verified yet; the link mailed to it confirms it."
+    app.button(key="send_verification").click().run()
+    assert "a link to confirm it is on its way" in app.success[0].value
+    newest, registered = map(link_in, mailed(api_url, email, CONFIRM, count=2))  # the button's, the registration's
+
+    stale = open_link(registered)  # a new link replaces the one before
+    assert "400" in stale.error[0].value
+    page = open_link(newest)
+    assert urlsplit(newest).path == "/verify"
+    assert page.header[0].value == "Confirm your e-mail address"
+    assert page.success[0].value == "Your e-mail address is confirmed. Thank you!"
+    assert page.run().success[0].value == "Your e-mail address is confirmed. Thank you!"  # once, kept on reruns
+    assert "token" not in page.query_params
+    assert "link_token" not in page.session_state  # used: the session keeps it no longer
+
+    app.run()  # the account page, as the API has the account now
+    assert account_address(app) == f"**{email}**: verified."
+    assert not [button for button in app.button if button.key == "send_verification"]
+    submit(page, "Go to Watchlist")
+    assert page.radio(key="page").options == ["Sign in", "Health"]
+
+
+def test_the_account_page_changes_the_address(app: AppTest, api_url: str) -> None:
+    email = register_and_sign_in(app)
+    new_email = f"ui-{uuid.uuid4().hex[:10]}@example.com"
+    go(app, "Account")
+    app.text_input(key="email_new").input(new_email)
+    app.text_input(key="email_password").input("not my password")
+    assert "400" in submit(app, "Change address").error[0].value
+    app.text_input(key="email_password").input(PASSWORD)
+    assert "open the link mailed to the new address" in submit(app, "Change address").success[0].value
+    assert app.session_state["session"].user["email"] == new_email
+    assert account_address(app) == f"**{new_email}**: not verified yet; the link mailed to it confirms it."
+    assert mailed(api_url, email, "e-mail address was changed")  # a notice to the old address
+    [mail] = mailed(api_url, new_email, CONFIRM)  # a link to the new one
+    link = link_in(mail)
+
+    assert open_link(link).success[0].value == "Your e-mail address is confirmed. Thank you!"
+    app.run()
+    assert account_address(app) == f"**{new_email}**: verified."
+    submit(app, "Log out")
+    assert "401" in sign_in(app, email, PASSWORD).error[0].value
+    sign_in(app, new_email, PASSWORD)
+    assert app.session_state["session"].user["email"] == new_email
+
+
+def test_the_pages_tell_the_browser_to_send_their_address_to_no_one(api_url: str) -> None:
+    """Served as `make dev` and `docker compose up` serve it (`streamlit run frontend/app.py`, which finds the st.App
+    in the file): the page a reset link opens answers `Referrer-Policy: no-referrer`, and names nothing elsewhere."""
+    port = str(free_port())
+    with streamlit(api_url, "127.0.0.1", port) as process:
+        base = f"http://127.0.0.1:{port}"
+        wait_until_answering(base + "/_stcore/health", [process], 60)
+        page = httpx.get(base + "/reset?token=a-token", timeout=30)
+        assert page.status_code == 200
+        assert page.headers["referrer-policy"] == "no-referrer"
+        assert "<html" in page.text
+        assert "//" not in "".join(re.findall(r'(?:src|href)="([^"]*)"', page.text))  # its own scripts and styles
+        assert httpx.get(base + "/_stcore/health").headers["referrer-policy"] == "no-referrer"
 
 
 def test_log_out(app: AppTest) -> None:
