@@ -42,6 +42,9 @@ ACTIONS = [
     "account.profile_changed",
     "account.email_changed",
     "account.email_verified",
+    "account.deleted",
+    "account.email_changed",
+    "account.email_verified",
     "item.created",
     "item.updated",
     "item.deleted",
@@ -235,6 +238,28 @@ def account_page() -> None:
                     lambda: client.end_session(others[str(chosen)]) or True
                 ):
                     st.success("Ended: its tokens no longer work anywhere.")
+    st.subheader("My data")
+    # Fetched when asked for only: for a large watchlist it is a large document.
+    if st.button("Export my data", key="export_data"):
+        st.session_state["export_document"] = attempt(client.export)
+    if st.session_state.get("export_document"):
+        st.download_button(
+            "Download everything (JSON)",
+            st.session_state["export_document"],
+            "watchlist-export.json",
+            "application/json",
+        )
+    with st.form("delete_account"):
+        st.subheader("Delete my account")
+        st.caption("Your items, sessions and account go for good; the address can register again.")
+        current = st.text_input("Current password", type="password", key="delete_password")
+        sure = st.checkbox("Yes, delete it", key="delete_sure")
+        if (
+            st.form_submit_button("Delete my account")
+            and sure
+            and attempt(lambda: client.delete_account(current) or True)
+        ):
+            st.success("Deleted. Goodbye.")
 
 
 def admin_page() -> None:
@@ -259,6 +284,12 @@ def admin_page() -> None:
                     lambda: client.set_active(by_email[str(email)]["id"], state == "active")
                 ):
                     st.success(f"{email} is now {state}.")
+            with st.form("delete_user"):
+                email = st.selectbox("User", list(by_email), key="delete_user")
+                if st.form_submit_button("Delete account") and attempt(
+                    lambda: client.delete_user(by_email[str(email)]["id"]) or True
+                ):
+                    st.success(f"{email} is deleted, with all its data.")
     with audit_tab:
         action = st.selectbox("Action", ACTIONS, key="audit_action")
         actor = st.text_input("Actor id", key="audit_actor")

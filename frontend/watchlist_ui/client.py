@@ -136,6 +136,17 @@ class WatchlistClient:
     def end_session(self, session_id: str) -> None:
         self._request("DELETE", f"/v1/auth/sessions/{session_id}")
 
+    def export(self) -> bytes:
+        """Everything the API holds of the account, as the JSON document it sends."""
+        return self._request("GET", "/v1/auth/me/export").content
+
+    def delete_account(self, current_password: str) -> None:
+        """Deletes the account and all its data; signed out afterwards. A watchlist larger than one request can delete
+        answers 503 with Retry-After: asked again (with the same session, which lives until the account is gone)."""
+        self._request("DELETE", "/v1/auth/me", json={"current_password": current_password})
+        self.session.access_token = self.session.refresh_token = None
+        self.session.user = None
+
     # Watchlist
     def items(self, **query: Any) -> dict[str, Any]:
         return self._json("GET", "/v1/watchlists", params={k: v for k, v in query.items() if v not in (None, "")})
@@ -160,6 +171,9 @@ class WatchlistClient:
 
     def set_active(self, user_id: str, active: bool) -> dict[str, Any]:
         return self._json("PATCH", f"/v1/admin/users/{user_id}", json={"active": active}, write=True)
+
+    def delete_user(self, user_id: str) -> None:
+        self._request("DELETE", f"/v1/admin/users/{user_id}")
 
     def audit(self, **query: Any) -> dict[str, Any]:
         return self._json("GET", "/v1/admin/audit", params={k: v for k, v in query.items() if v not in (None, "")})

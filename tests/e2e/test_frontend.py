@@ -324,6 +324,41 @@ def test_admins_manage_roles_and_read_the_audit_trail(app: AppTest) -> None:
         app.run()
 
 
+def test_the_account_page_exports_the_data_and_deletes_the_account(app: AppTest, api_url: str) -> None:
+    email = register_and_sign_in(app)
+    go(app, "Add")
+    app.text_input(key="add_title").input("Paprika")
+    submit(app, "Add")
+    go(app, "Account")
+    assert not app.get("download_button")  # fetched only when asked for
+    app.button(key="export_data").click().run()
+    assert app.get("download_button")  # the export, offered as a file
+    assert [item["title"] for item in json.loads(app.session_state["export_document"])["items"]] == ["Paprika"]
+    app.text_input(key="delete_password").input(PASSWORD)
+    submit(app, "Delete my account")
+    assert not app.success  # not without ticking "Yes"
+    app.checkbox(key="delete_sure").check()
+    app.text_input(key="delete_password").input(PASSWORD)
+    assert "Deleted" in submit(app, "Delete my account").success[0].value
+    assert app.session_state["session"].user is None
+    with pytest.raises(Problem):
+        WatchlistClient(api_url, Session()).login(email, PASSWORD)
+    assert WatchlistClient(api_url, Session()).register(email, PASSWORD)["email"] == email  # free again
+
+
+def test_an_admin_deletes_an_account(app: AppTest, api_url: str) -> None:
+    other = AppTest.from_file(APP, default_timeout=30).run()
+    member = register_and_sign_in(other)
+    sign_in(app, ADMIN["email"], ADMIN["password"])
+    go(app, "Admin")
+    app.selectbox(key="delete_user").set_value(member)
+    assert f"{member} is deleted" in submit(app, "Delete account").success[0].value
+    go(other, "Watchlist")
+    assert other.error  # the member's tokens stopped at once
+    with pytest.raises(Problem):
+        WatchlistClient(api_url, Session()).login(member, PASSWORD)
+
+
 def test_github_lookup_and_health(app: AppTest) -> None:
     register_and_sign_in(app)
     go(app, "GitHub")
