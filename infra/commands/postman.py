@@ -19,9 +19,10 @@ POSTMAN = ROOT / "postman"
 ADMIN_EMAIL = "postman-admin@example.com"
 
 
-def newman(api: str, admin_email: str, admin_password: str, *, mailbox_required: bool = False) -> int:
-    """Runs the collection against `api` (as the admin given); newman's exit code. `mailbox_required`: a stack
-    without a local mailbox fails the run, instead of skipping the requests that read mail."""
+def newman(api: str, admin_email: str, admin_password: str, *, own_stack: bool = False) -> int:
+    """Runs the collection against `api` (as the admin given); newman's exit code. `own_stack`: a stack started for
+    this run alone, so a missing local mailbox, or another admin than the one given, fails the run instead of
+    skipping the requests that read mail or delete the last admin."""
     command = [
         str(ROOT / "node_modules" / ".bin" / "newman"),
         "run",
@@ -35,7 +36,9 @@ def newman(api: str, admin_email: str, admin_password: str, *, mailbox_required:
         "--env-var",
         f"adminPassword={admin_password}",
         "--env-var",
-        f"mailboxRequired={'yes' if mailbox_required else 'no'}",
+        f"mailboxRequired={'yes' if own_stack else 'no'}",
+        "--env-var",
+        f"soleAdminRequired={'yes' if own_stack else 'no'}",
         "--bail",
         "failure",
     ]
@@ -45,7 +48,7 @@ def newman(api: str, admin_email: str, admin_password: str, *, mailbox_required:
 def main() -> int:
     password = secrets.token_urlsafe(16)
     with dev_stack(ADMIN_EMAIL, password) as stack:
-        return newman(stack.api, ADMIN_EMAIL, password, mailbox_required=True)
+        return newman(stack.api, ADMIN_EMAIL, password, own_stack=True)
 
 
 if __name__ == "__main__":
