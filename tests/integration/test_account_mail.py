@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 
 from tests.integration.conftest import MailFlow
 from tests.support import PASSWORD, Api, unique_email
+from watchlist_core import wiring
 from watchlist_core.errors import InvalidTokenError
 from watchlist_core.mail.ses import SesMailer
 from watchlist_core.storage.tables import UserRecord
@@ -262,3 +263,26 @@ def test_with_verified_addresses_required_only_a_confirmed_account_changes_its_w
     assert api.post("/v1/auth/verification/confirm", json={"token": mail.token(user["email"], CONFIRM)}).status == 204
     renewed = api.post("/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]}).json()
     assert api.post("/v1/watchlists/items", token=renewed["access_token"], json=item).status == 201
+
+
+def test_the_reset_is_the_way_back_in_that_strangers_guesses_hold_back_on_each_redis(
+    redis_api: Api, mail: MailFlow, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On one Redis server and on a cluster: strangers' guesses reach the account-wide ceiling, so a new device is
+    refused; the mailed reset ends every session of the account (each access token 401 at once) and forgives the
+    guesses, so the owner signs in from that new device."""
+    monkeypatch.setenv("RATE_LIMIT_LOGIN_ACCOUNT_FAILURES", "4/900")
+    wiring.reset()
+    user = redis_api.register()
+    sessions = [redis_api.login(user["email"]) for _ in range(2)]
+    for number in range(2):
+        guesser = Api(redis_api.handler, source_ip=f"198.51.100.{number + 40}")
+        for _ in range(2):
+            assert guesser.post("/v1/auth/login", json={"email": user["email"], "password": "guess"}).status == 401
+    new_device = Api(redis_api.handler, source_ip="192.0.2.140")
+    assert new_device.post("/v1/auth/login", json={"email": user["email"], "password": PASSWORD}).status == 429
+    assert forgot(new_device, user["email"]).status == 202
+    assert reset(new_device, mail.token(user["email"], RESET)).status == 204
+    for tokens in sessions:
+        assert redis_api.get("/v1/auth/me", token=tokens["access_token"]).status == 401
+    assert new_device.login(user["email"], NEW_PASSWORD)["access_token"]
