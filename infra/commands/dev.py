@@ -134,8 +134,10 @@ def main() -> int:
             pool = stack.enter_context(closing(instances(count, handler)))
         server = make_server(pool, host, port, mailbox)
         stop_printing = threading.Event()
+        printer = threading.Thread(target=follow, args=(mailbox, _say, stop_printing), daemon=True)
+        printer.start()
+        stack.callback(printer.join, 2)  # after the stop below: the mail sent last is printed too
         stack.callback(stop_printing.set)
-        threading.Thread(target=follow, args=(mailbox, _say, stop_printing), daemon=True).start()
         base = f"http://{host}:{server.server_port}"
         public = os.environ.get("PUBLIC_URL") or base
         print(

@@ -60,10 +60,13 @@ def page(path: Path) -> str:
 
 
 def follow(path: Path, say: Callable[[str], None], stop: threading.Event, interval: float = 0.5) -> None:
-    """Says each message of the file, as one line, as it comes, until `stop` is set."""
+    """Says each message of the file, as one line, as it comes, until `stop` is set: then those not said yet."""
     seen = 0
-    while not stop.wait(interval):
+    while True:
+        stopping = stop.wait(interval)
         if not path.exists() or path.stat().st_size <= seen:
+            if stopping:
+                return
             continue
         with path.open("rb") as mailbox:
             mailbox.seek(seen)
@@ -73,3 +76,5 @@ def follow(path: Path, say: Callable[[str], None], stop: threading.Event, interv
         for line in complete.decode("utf-8").splitlines():
             if line.strip():
                 say(one_line(json.loads(line)))
+        if stopping:
+            return

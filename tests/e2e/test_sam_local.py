@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[2]
 ADMIN = {"email": "sam-local-admin@example.com", "password": "admin password 77"}
 # The mail function's samples send through SES, which sam local's containers have none of yet (make dev's moto
 # serves them: tests/integration/test_sample_events.py).
-EVENTS = sorted(path for path in EVENTS_ROOT.rglob("*.json") if function_for(path) != "mail")
+EVENTS = sorted(path for path in EVENTS_ROOT.rglob("*.json") if path.relative_to(EVENTS_ROOT).parts[0] != "mail")
 
 # The first run on a new machine installs the engine and builds the stand-in images (minutes).
 pytestmark = pytest.mark.timeout(1200)
