@@ -152,7 +152,7 @@ class AuthService:
 
     def forgive_failed_logins(self, email: str) -> None:
         """For a password reset: strangers' failed guesses no longer hold back the account's owner."""
-        self._login_throttle.recovered(LoginAttempt(self._account(email), "", None))
+        self._login_throttle.recovered(self._account(email))
 
     def confirm_password(self, user: User, password: str, source_ip: str) -> StoredCredentials:
         """The account's stored credentials when `password`, asked for to confirm a change, is its password; a wrong

@@ -34,8 +34,8 @@ class LoginThrottle:
     def succeeded(self, attempt: LoginAttempt) -> None:
         self._counters.succeeded(attempt)
 
-    def recovered(self, attempt: LoginAttempt) -> None:
+    def recovered(self, account: str) -> None:
         """The owner proved they hold the account's mailbox (a password reset): strangers' guesses so far no longer
         hold back any client of theirs, on a new device from a new address too."""
-        self._counters.recovered(attempt)
-        self._fallback.clear(attempt.account)
+        self._counters.recovered(account)
+        self._fallback.clear(account)

@@ -55,6 +55,11 @@ def _increment(pipe: Pipeline, key: str, policy: RatePolicy) -> None:
     pipe.incr(key)
 
 
+def _account_failures(account: str) -> str:
+    """The count of untrusted clients' failures against the account, the ceiling's."""
+    return keys.login_account(account) + "f"
+
+
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
@@ -76,7 +81,7 @@ class RedisLoginCounters:
             "failures": f"{account}f:{source}",
             "lock": f"{account}lock:{source}",
             "strikes": f"{account}strikes:{source}",
-            "account_failures": f"{account}f",
+            "account_failures": _account_failures(attempt.account),
             "device_failures": f"{account}df:{device}",
             "device_lock": f"{account}dlock:{device}",
         }
@@ -145,15 +150,13 @@ class RedisLoginCounters:
 
         self._state.run("login_throttle", names["lock"], forgive)
 
-    def recovered(self, attempt: LoginAttempt) -> bool:
-        """Every untrusted failure counted against the account, and the address's lockout, forgiven; False when Redis
-        could not be told."""
-        names = self._keys(attempt)
+    def recovered(self, account: str) -> bool:
+        """Every untrusted failure counted against the account (its ceiling) forgiven; False when Redis could not be
+        told."""
+        account_failures = _account_failures(account)
 
         def forgive(slot: Slot) -> bool:
-            pipe = slot.pipeline()
-            pipe.delete(names["account_failures"], names["failures"], names["strikes"], names["lock"])
-            slot.execute(pipe)
+            slot.commands.delete(account_failures)
             return True
 
-        return bool(self._state.run("login_throttle", names["lock"], forgive))
+        return bool(self._state.run("login_throttle", account_failures, forgive))
