@@ -18,7 +18,7 @@ from watchlist_core.security.passwords import PasswordHasher
 from watchlist_core.services.account_mail import MailRequests
 from watchlist_core.services.audit_delivery import AuditTrail
 from watchlist_core.services.ports import DataChangeListener
-from watchlist_core.storage.users import INVALID_TOKEN, TokenHolder, UserStore
+from watchlist_core.storage.users import INVALID_TOKEN, Account, UserStore
 
 
 class AccountRecovery:
@@ -48,11 +48,11 @@ class AccountRecovery:
         """A new password through a mailed link: every session of the account ends, its address counts as verified,
         no one is signed in, a notice goes to the address. Strangers' failed guesses so far are forgiven: the reset
         is the way in for a new device they hold back."""
-        holder, present = self._redeeming(token)
-        holder.redeemable(TokenPurpose.PASSWORD_RESET, present)  # before the hashing's cost
-        user = holder.user
+        account, present = self._redeeming(token)
+        account.redeemable(TokenPurpose.PASSWORD_RESET, present)  # before the hashing's cost
+        user = account.user
         event = new_event(AuditAction.PASSWORD_RESET, actor_id=user.id, target=user_target(user.id))
-        self._users.reset_password(holder, present, self._passwords.hash(new_password), event)
+        self._users.reset_password(account, present, self._passwords.hash(new_password), event)
         self._audit.publish_committed(event)
         self._end_sessions(user.id)
         self._changes.user_data_changed(user.id)
@@ -65,17 +65,17 @@ class AccountRecovery:
             self._mail.verification(user.id)
 
     def confirm_verification(self, token: str) -> None:
-        holder, present = self._redeeming(token)
-        user = holder.user
+        account, present = self._redeeming(token)
+        user = account.user
         event = new_event(AuditAction.EMAIL_VERIFIED, actor_id=user.id, target=user_target(user.id))
-        self._users.confirm_email(holder, present, event)
+        self._users.confirm_email(account, present, event)
         self._audit.publish_committed(event)
         self._changes.user_data_changed(user.id)
 
-    def _redeeming(self, token: str) -> tuple[TokenHolder, PresentedToken]:
+    def _redeeming(self, token: str) -> tuple[Account, PresentedToken]:
         """The active account the token names, and the token's parts; InvalidTokenError, alike, for anything else."""
         present = presented(token)
-        holder = self._users.token_holder(present.user_id) if present else None
-        if present is None or holder is None or not holder.user.active:
+        account = self._users.account(present.user_id) if present else None
+        if present is None or account is None or not account.user.active:
             raise InvalidTokenError(INVALID_TOKEN)
-        return holder, present
+        return account, present

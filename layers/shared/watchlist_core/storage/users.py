@@ -47,8 +47,8 @@ _USER_TALLY = "user tally"
 _LEGACY_USER_TALLY = "user tally, bare key"
 _OLD_EMAIL_CLAIM = "old e-mail claim"
 _EMAIL_TAKEN = "An account with this e-mail address already exists."
+_CHANGED_CONCURRENTLY = "The account changed concurrently; retry."
 INVALID_TOKEN = "The link is unknown, used, expired or not for this; ask for a new one."  # noqa: S105 (a message)
-_NO_ACCOUNT = "The account no longer exists."
 LAST_ADMIN = "The last active admin cannot be deleted."
 NO_ACCOUNT = "-"  # a user id no ULID can be: the read an unknown address costs, like a known one's
 
@@ -65,25 +65,19 @@ class StoredCredentials:
 
 @dataclass(frozen=True)
 class Account:
-    """An account as the token refresh needs it: the user, and which sessions its last password change ended."""
+    """An account as the token refresh and the mailed links need it: the user, which sessions its last password change
+    ended, and its outstanding mailed tokens."""
 
     user: User
     sessions_ended_at: datetime | None
     session_kept: str | None
+    tokens: dict[TokenPurpose, AccountTokenAttribute]
 
     def ended(self, session_id: str, session_began: datetime | None) -> bool:
         """Whether the password change ended this session (one begun before it, or of unknown age, but its own)."""
         if self.sessions_ended_at is None or session_id == self.session_kept:
             return False
         return session_began is None or session_began < self.sessions_ended_at
-
-
-@dataclass(frozen=True)
-class TokenHolder:
-    """An account with its outstanding mailed tokens, as redeeming one needs it."""
-
-    user: User
-    tokens: dict[TokenPurpose, AccountTokenAttribute]
 
     def redeemable(self, purpose: TokenPurpose, token: PresentedToken) -> AccountTokenAttribute:
         """The stored token `token` is, unexpired; InvalidTokenError for anything else (all alike)."""
@@ -192,7 +186,12 @@ class UserStore:
             record = UserRecord.get(user_pk(user_id), consistent_read=True)
         except DoesNotExist:
             return None
-        return Account(_user_of(record), record.sessions_ended_at, record.session_kept)
+        tokens = {
+            purpose: stored
+            for purpose, attribute in _TOKEN_ATTRIBUTES.items()
+            if (stored := getattr(record, attribute.attr_name)) is not None
+        }
+        return Account(_user_of(record), record.sessions_ended_at, record.session_kept, tokens)
 
     def find_credentials(self, email: str) -> StoredCredentials | None:
         """Two consistent reads whether the address is known or not (the claim, then the account or a key no
@@ -232,18 +231,6 @@ class UserStore:
             self._connection, build, {_ACCOUNT: lambda: ConflictError("The password changed meanwhile; sign in again.")}
         )
 
-    def token_holder(self, user_id: str) -> TokenHolder | None:
-        try:
-            record = UserRecord.get(user_pk(user_id), consistent_read=True)
-        except DoesNotExist:
-            return None
-        tokens = {
-            purpose: stored
-            for purpose, attribute in _TOKEN_ATTRIBUTES.items()
-            if (stored := getattr(record, attribute.attr_name)) is not None
-        }
-        return TokenHolder(_user_of(record), tokens)
-
     def store_token(
         self, purpose: TokenPurpose, user: User, minted: MintedToken, ttl: timedelta, interval: timedelta
     ) -> bool:
@@ -261,12 +248,12 @@ class UserStore:
             )
         )
 
-    def reset_password(self, holder: TokenHolder, token: PresentedToken, password_hash: str, audit: AuditEvent) -> None:
+    def reset_password(self, account: Account, token: PresentedToken, password_hash: str, audit: AuditEvent) -> None:
         """The reset `token` used up: a new password, every session begun before it ended, and the address verified
         when the link went to the account's address; InvalidTokenError if another use came first."""
-        stored = holder.redeemable(TokenPurpose.PASSWORD_RESET, token)
-        user = holder.user.model_copy(
-            update={"email_verified": holder.user.email_verified or stored.email == holder.user.email}
+        stored = account.redeemable(TokenPurpose.PASSWORD_RESET, token)
+        user = account.user.model_copy(
+            update={"email_verified": account.user.email_verified or stored.email == account.user.email}
         )
 
         def build(writes: NamedWrites) -> None:
@@ -281,7 +268,7 @@ class UserStore:
                     UserRecord.email_verified.set(user.email_verified),
                 ],
                 condition=(UserRecord.password_reset_token["digest"] == stored.digest)
-                & (UserRecord.email == holder.user.email)
+                & (UserRecord.email == account.user.email)
                 & (UserRecord.role == user.role.value),
             )
             writes.put(_DIRECTORY_ENTRY, _directory_entry(user))
@@ -289,12 +276,12 @@ class UserStore:
 
         run_transaction(self._connection, build, {_ACCOUNT: lambda: InvalidTokenError(INVALID_TOKEN)})
 
-    def confirm_email(self, holder: TokenHolder, token: PresentedToken, audit: AuditEvent) -> User:
+    def confirm_email(self, account: Account, token: PresentedToken, audit: AuditEvent) -> User:
         """The verification `token` used up, for the address it was mailed to, which must still be the account's."""
-        stored = holder.redeemable(TokenPurpose.EMAIL_VERIFICATION, token)
-        if stored.email != holder.user.email:
+        stored = account.redeemable(TokenPurpose.EMAIL_VERIFICATION, token)
+        if stored.email != account.user.email:
             raise InvalidTokenError(INVALID_TOKEN)
-        user = holder.user.model_copy(update={"email_verified": True})
+        user = account.user.model_copy(update={"email_verified": True})
 
         def build(writes: NamedWrites) -> None:
             writes.update(
@@ -342,7 +329,7 @@ class UserStore:
             writes.put(_DIRECTORY_ENTRY, _directory_entry(changed))
             self._outbox.stage(writes, audit)
 
-        concurrent = lambda: ConflictError("The account changed concurrently; retry.")  # noqa: E731
+        concurrent = lambda: ConflictError(_CHANGED_CONCURRENTLY)  # noqa: E731
         run_transaction(
             self._connection,
             build,
@@ -367,9 +354,7 @@ class UserStore:
             writes.put(_DIRECTORY_ENTRY, _directory_entry(changed))
             self._outbox.stage(writes, audit)
 
-        run_transaction(
-            self._connection, build, {_ACCOUNT: lambda: ConflictError("The account changed concurrently; retry.")}
-        )
+        run_transaction(self._connection, build, {_ACCOUNT: lambda: ConflictError(_CHANGED_CONCURRENTLY)})
         return changed
 
     def replace_password_hash(self, user_id: str, password_hash: str) -> None:
@@ -412,7 +397,7 @@ class UserStore:
             build,
             {
                 _ADMIN_TALLY: lambda: ConflictError("The last admin cannot be demoted or deactivated."),
-                _ACCOUNT: lambda: ConflictError("The account changed concurrently; retry."),
+                _ACCOUNT: lambda: ConflictError(_CHANGED_CONCURRENTLY),
             },
         )
         return changed
@@ -457,14 +442,13 @@ class UserStore:
                 )
             self._outbox.stage(writes, audit)
 
-        changed = "The account changed concurrently; retry."
         run_transaction(
             self._connection,
             build,
             {
                 _ADMIN_TALLY: lambda: ConflictError(LAST_ADMIN),
-                _ACCOUNT: lambda: ConflictError(changed),
-                _EMAIL_CLAIM: lambda: ConflictError(changed),
+                _ACCOUNT: lambda: ConflictError(_CHANGED_CONCURRENTLY),
+                _EMAIL_CLAIM: lambda: ConflictError(_CHANGED_CONCURRENTLY),
             },
         )
 
