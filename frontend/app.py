@@ -44,8 +44,6 @@ ACTIONS = [
     "account.email_changed",
     "account.email_verified",
     "account.deleted",
-    "account.email_changed",
-    "account.email_verified",
     "item.created",
     "item.updated",
     "item.deleted",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import time
@@ -19,6 +20,7 @@ from infra.commands.dev_stack import dev_stack
 from infra.local.frontend import streamlit
 from infra.local.servers import free_port, wait_until_answering
 from tests.e2e.test_dev_server import ADMIN
+from watchlist_core.audit.message import AuditAction
 from watchlist_ui.client import Problem, Session, WatchlistClient
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -432,3 +434,15 @@ def test_the_client_signs_in_again_with_its_device_token_for_that_account(api_ur
     assert ["device_token" in body for body in transport.bodies] == [False, False, True]
     assert transport.bodies[2]["device_token"] == kept
     assert client.session.device_tokens[first] != kept  # each sign-in answers a new one
+
+
+def test_the_audit_filter_offers_each_audit_action_once() -> None:
+    """The front end knows the API over HTTP only, so it keeps its own list of the actions to filter the trail by:
+    held here to the API's, every one once."""
+    tree = ast.parse(Path(APP).read_text())
+    listed = next(
+        ast.literal_eval(node.value)
+        for node in tree.body
+        if isinstance(node, ast.Assign) and any(getattr(target, "id", None) == "ACTIONS" for target in node.targets)
+    )
+    assert sorted(listed) == sorted(["", *(action.value for action in AuditAction)])
