@@ -17,7 +17,6 @@ import signal
 import socket
 import sys
 import tempfile
-import threading
 from contextlib import ExitStack, closing
 from pathlib import Path
 from types import FrameType
@@ -29,7 +28,7 @@ from infra.local.gateway import make_server
 from infra.local.github_stub import DEMO_USERS, GitHubStub
 from infra.local.instances import Instances, instances
 from infra.local.local_aws import LOCAL_AWS_ENVIRONMENT, verify_mail_sender
-from infra.local.mailbox import MAILBOX_PATH, MAILBOX_VARIABLE, follow
+from infra.local.mailbox import MAILBOX_PATH, MAILBOX_VARIABLE, printing
 from infra.local.moto_server import MotoServer
 from infra.local.reload import CodeWatcher, ReloadingInstances, RestartingProcess, reloader
 from infra.local.servers import wait_until_listening
@@ -133,11 +132,7 @@ def main() -> int:
 
             pool = stack.enter_context(closing(instances(count, handler)))
         server = make_server(pool, host, port, mailbox)
-        stop_printing = threading.Event()
-        printer = threading.Thread(target=follow, args=(mailbox, _say, stop_printing), daemon=True)
-        printer.start()
-        stack.callback(printer.join, 2)  # after the stop below: the mail sent last is printed too
-        stack.callback(stop_printing.set)
+        stack.enter_context(printing(mailbox, _say))
         base = f"http://{host}:{server.server_port}"
         public = os.environ.get("PUBLIC_URL") or base
         print(

@@ -3,8 +3,8 @@
 python -m infra.commands.postman    (after `npm ci`; the Makefile does both)
 
 The collection's "Account mail" folder reads the mail it causes from the local mailbox (`GET /_local/mailbox`), which
-`make dev` and `docker compose up` serve; where none answers (sam local, a deployed API) it skips the requests that
-need one, unless the run requires it, as this command's does.
+`make dev`, `make sam-local` and `docker compose up` serve; where none answers (a deployed API) it skips the requests
+that need one, unless the run requires it, as this command's does.
 """
 
 from __future__ import annotations
@@ -19,10 +19,19 @@ POSTMAN = ROOT / "postman"
 ADMIN_EMAIL = "postman-admin@example.com"
 
 
-def newman(api: str, admin_email: str, admin_password: str, *, own_stack: bool = False) -> int:
+def newman(
+    api: str,
+    admin_email: str,
+    admin_password: str,
+    *,
+    own_stack: bool = False,
+    mailbox_required: bool = False,
+    mail_wait_seconds: int = 10,
+) -> int:
     """Runs the collection against `api` (as the admin given); newman's exit code. `own_stack`: a stack started for
-    this run alone, so a missing local mailbox, or another admin than the one given, fails the run instead of
-    skipping the requests that read mail or delete the last admin."""
+    this run alone, so another admin than the one given fails the run instead of skipping the request that deletes
+    the last admin. A missing local mailbox fails a run that requires one (an own stack does) instead of skipping the
+    requests that read mail; each mail is waited for at most `mail_wait_seconds`."""
     command = [
         str(ROOT / "node_modules" / ".bin" / "newman"),
         "run",
@@ -36,7 +45,9 @@ def newman(api: str, admin_email: str, admin_password: str, *, own_stack: bool =
         "--env-var",
         f"adminPassword={admin_password}",
         "--env-var",
-        f"mailboxRequired={'yes' if own_stack else 'no'}",
+        f"mailboxRequired={'yes' if own_stack or mailbox_required else 'no'}",
+        "--env-var",
+        f"mailWaitSeconds={mail_wait_seconds}",
         "--env-var",
         f"soleAdminRequired={'yes' if own_stack else 'no'}",
         "--bail",

@@ -1,15 +1,18 @@
-"""A local API Gateway: each HTTP request becomes a proxy event handed to a Lambda instance (infra/local/instances.py).
+"""The local front door on the API's port: each HTTP request handed on, and the local mailbox served beside it.
 
-Connections are served concurrently (a client holding a keep-alive connection must not block the others); each
-instance runs one invocation at a time, as in AWS. The response says which instance answered
-(`X-Local-Instance`), so concurrency can be seen.
+Two ways to hand a request on. `make_server` (make dev) is a local API Gateway: the request becomes a proxy event
+handed to a Lambda instance (infra/local/instances.py); each instance runs one invocation at a time, as in AWS,
+and the response says which instance answered (`X-Local-Instance`), so concurrency can be seen. `make_proxy` (make
+sam-local) passes the request on to `sam local start-api`, which has no way to serve a path of its own.
+Connections are served concurrently: a client holding a keep-alive connection must not block the others.
 """
 
 from __future__ import annotations
 
-import json
+import http.client
 import traceback
 import uuid
+from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, HTTPServer, ThreadingHTTPServer
 from pathlib import Path
@@ -21,11 +24,60 @@ from infra.local.events import api_gateway_event, response_body, response_header
 from infra.local.instances import Instances
 from watchlist_api.problems import PROBLEM_JSON, problem
 
+# What a request handed on answers: its status, headers and body.
+type Answer = tuple[int, list[tuple[str, str]], bytes]
+type HandOn = Callable[[BaseHTTPRequestHandler, bytes | None], Answer]
+
+# Headers of one connection (RFC 9110 7.6.1), and those the front door writes itself.
+_NOT_PASSED_ON = frozenset(
+    {"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"}
+)
+_WRITTEN_HERE = frozenset({"content-length", "connection", "date", "server"})
+UPSTREAM_SECONDS = 300  # sam local's first request starts the function's container: 20 s and more on a busy machine
+
 
 def make_server(instances: Instances, host: str, port: int, mailbox_file: Path | None = None) -> HTTPServer:
     """`mailbox_file`: the local mailbox (infra/local/mailbox.py) to serve at /_local/mailbox; the function never
     sees that path."""
 
+    def invoke(request: BaseHTTPRequestHandler, body: bytes | None) -> Answer:
+        url = urlsplit(request.path)
+        event = api_gateway_event(
+            request.command,
+            url.path,
+            headers=list(request.headers.items()),
+            query=url.query,
+            body=body,
+            source_ip=request.client_address[0],
+        )
+        result, instance = instances.invoke(event)
+        headers = [*response_headers(result), ("X-Local-Instance", str(instance))]
+        return int(result.get("statusCode", 502)), headers, response_body(result)
+
+    return _front_door(invoke, host, port, mailbox_file)
+
+
+def make_proxy(upstream: str, host: str, port: int, mailbox_file: Path) -> HTTPServer:
+    """Every request passed on to `upstream` (http://host:port) as it came, but /_local/mailbox."""
+    address = urlsplit(upstream)
+
+    def pass_on(request: BaseHTTPRequestHandler, body: bytes | None) -> Answer:
+        connection = http.client.HTTPConnection(address.hostname or "", address.port, timeout=UPSTREAM_SECONDS)
+        try:
+            connection.putrequest(request.command, request.path, skip_host=True, skip_accept_encoding=True)
+            for name, value in request.headers.items():
+                if name.lower() not in _NOT_PASSED_ON:
+                    connection.putheader(name, value)
+            connection.endheaders(body)
+            response = connection.getresponse()
+            return response.status, response.getheaders(), response.read()
+        finally:
+            connection.close()
+
+    return _front_door(pass_on, host, port, mailbox_file)
+
+
+def _front_door(hand_on: HandOn, host: str, port: int, mailbox_file: Path | None) -> HTTPServer:
     class GatewayRequestHandler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "watchlist-local-gateway"
@@ -35,8 +87,8 @@ def make_server(instances: Instances, host: str, port: int, mailbox_file: Path |
         disable_nagle_algorithm = True
 
         def _proxy(self) -> None:
-            url = urlsplit(self.path)
-            if mailbox_file is not None and url.path.rstrip("/") == mailbox.MAILBOX_PATH and self.command == "GET":
+            on_mailbox = urlsplit(self.path).path.rstrip("/") == mailbox.MAILBOX_PATH
+            if mailbox_file is not None and on_mailbox and self.command == "GET":
                 self._mailbox(mailbox_file)
                 return
             length_header = self.headers.get("Content-Length") or "0"
@@ -45,37 +97,23 @@ def make_server(instances: Instances, host: str, port: int, mailbox_file: Path |
                 return
             length = int(length_header)
             body = self.rfile.read(length) if length else None
-            event = api_gateway_event(
-                self.command,
-                url.path,
-                headers=list(self.headers.items()),
-                query=url.query,
-                body=body,
-                source_ip=self.client_address[0],
-            )
             try:
-                result, instance = instances.invoke(event)
+                status, headers, payload = hand_on(self, body)
             except Exception:  # noqa: BLE001 (whatever stopped the invocation: API Gateway's 502)
                 traceback.print_exc()  # for the developer; the client learns no internal name
                 self.send_error(HTTPStatus.BAD_GATEWAY, explain="The function could not be invoked.")
                 return
-            payload = response_body(result)
-            self.send_response(int(result.get("statusCode", 502)))
-            for name, value in response_headers(result):
-                if name.lower() not in {"content-length", "connection"}:
+            self.send_response(status)
+            for name, value in headers:
+                if name.lower() not in _WRITTEN_HERE | _NOT_PASSED_ON:
                     self.send_header(name, value)
-            self.send_header("X-Local-Instance", str(instance))
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(payload)
 
         def _mailbox(self, mailbox_file: Path) -> None:
-            """JSON, newest first; a page when a browser asks for HTML."""
-            if "text/html" in self.headers.get("Accept", ""):
-                payload, content_type = mailbox.page(mailbox_file).encode(), "text/html; charset=utf-8"
-            else:
-                payload, content_type = json.dumps(mailbox.messages(mailbox_file)).encode(), "application/json"
+            payload, content_type = mailbox.answer(mailbox_file, self.headers.get("Accept", ""))
             self.send_response(HTTPStatus.OK)
             self.send_header("Content-Type", content_type)
             self.send_header("Cache-Control", "no-store")

@@ -8,7 +8,8 @@ import html
 import json
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,13 @@ def page(path: Path) -> str:
     )
 
 
+def answer(path: Path, accept: str) -> tuple[bytes, str]:
+    """The body and content type of GET /_local/mailbox: JSON, newest first; the page when a browser asks for HTML."""
+    if "text/html" in accept:
+        return page(path).encode(), "text/html; charset=utf-8"
+    return json.dumps(messages(path)).encode(), "application/json"
+
+
 def follow(path: Path, say: Callable[[str], None], stop: threading.Event, interval: float = 0.5) -> None:
     """Says each message of the file, as one line, as it comes, until `stop` is set: then those not said yet."""
     seen = 0
@@ -78,3 +86,16 @@ def follow(path: Path, say: Callable[[str], None], stop: threading.Event, interv
                 say(one_line(json.loads(line)))
         if stopping:
             return
+
+
+@contextmanager
+def printing(path: Path, say: Callable[[str], None]) -> Iterator[None]:
+    """Each new message said as one line while inside; on the way out, those sent last too."""
+    stop = threading.Event()
+    printer = threading.Thread(target=follow, args=(path, say, stop), daemon=True)
+    printer.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        printer.join(2)

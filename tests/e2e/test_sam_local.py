@@ -1,7 +1,8 @@
 """The two container paths end to end. `make sam-local`: SAM CLI's own local API and Lambda service, the functions in
-Lambda containers, the Docker Compose services; the Postman collection, every sample event, and a clean stop of
-everything it started. `docker compose up --build` alone: the API through the local gateway with the audit worker,
-Swagger, the first admin and the Streamlit front end, each in its container, and Ctrl-C stopping them all.
+Lambda containers, the Docker Compose services; the Postman collection (its account mail read from the local mailbox
+that make sam-local serves), every sample event, and a clean stop of everything it started. `docker compose up
+--build` alone: the API through the local gateway with the audit worker, Swagger, the first admin and the Streamlit
+front end, each in its container, and Ctrl-C stopping them all.
 
 Needs a Docker engine, or root to start one (CI runs as root): elsewhere it is skipped, never under CI=true.
 """
@@ -34,9 +35,9 @@ from watchlist_core import wiring
 
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN = {"email": "sam-local-admin@example.com", "password": "admin password 77"}
-# The mail function's samples send through SES, which sam local's containers have none of yet (make dev's moto
-# serves them: tests/integration/test_sample_events.py).
-EVENTS = sorted(path for path in EVENTS_ROOT.rglob("*.json") if path.relative_to(EVENTS_ROOT).parts[0] != "mail")
+EVENTS = sorted(EVENTS_ROOT.rglob("*.json"))
+# The first mail starts the mail function's container (through sam local start-lambda): 20 s and more.
+MAIL_WAIT_SECONDS = 120
 
 # The first run on a new machine installs the engine and builds the stand-in images (minutes).
 pytestmark = pytest.mark.timeout(1200)
@@ -76,7 +77,13 @@ def placeholders(sam_local: LocalStack, monkeypatch: pytest.MonkeyPatch) -> Call
 
 
 def test_the_postman_collection_passes_against_sam_local(sam_local: LocalStack) -> None:
-    assert newman(sam_local.api, ADMIN["email"], ADMIN["password"]) == 0
+    postman = newman(
+        sam_local.api, ADMIN["email"], ADMIN["password"], mailbox_required=True, mail_wait_seconds=MAIL_WAIT_SECONDS
+    )
+    assert postman == 0
+    # The mail it read came through the mail function's container and the local SES, and was printed as make dev
+    # prints it.
+    assert any(line.startswith("mail to ") and "/reset?token=" in line for line in sam_local.output)
 
 
 def test_every_sample_event_gets_its_expected_outcome_in_its_functions_container(
@@ -85,11 +92,19 @@ def test_every_sample_event_gets_its_expected_outcome_in_its_functions_container
     # SAM's local Lambda service (`sam local start-lambda`, warm containers): the same invocation path as
     # `sam local invoke`, without a new container per event.
     client: Any = boto3.client("lambda", endpoint_url=sam_local.lambda_endpoint, region_name="us-east-1")
+    mailed = []
     for path in EVENTS:
-        event = load_event(path, placeholders())
+        values = placeholders()
+        event = load_event(path, values)
         answer = client.invoke(FunctionName=function_for(path), Payload=json.dumps(event).encode())
         assert "FunctionError" not in answer, path
         assert_expected_outcome(path, event, json.loads(answer["Payload"].read()))
+        if path.stem.endswith("__sent"):
+            mailed.append(values["email"])
+    # The mail samples' mail, sent by the mail function's container through the local SES.
+    recipients = {message["to"] for message in httpx.get(f"{sam_local.api}/_local/mailbox", timeout=10).json()}
+    assert mailed
+    assert set(mailed) <= recipients
 
 
 def test_sam_local_invoke_runs_each_function_on_a_sample_event(
@@ -145,7 +160,14 @@ def test_the_postman_collection_passes_against_sam_local_on_a_redis_cluster(
 ) -> None:
     # The collection checks the guards that live in Redis: RateLimit headers, a cached read's HIT, a logged-out
     # token refused, a burst of logins refused.
-    assert newman(sam_local_on_a_cluster.api, ADMIN["email"], ADMIN["password"]) == 0
+    postman = newman(
+        sam_local_on_a_cluster.api,
+        ADMIN["email"],
+        ADMIN["password"],
+        mailbox_required=True,
+        mail_wait_seconds=MAIL_WAIT_SECONDS,
+    )
+    assert postman == 0
     # The API function found a cluster behind RedisUrl (its log line, which sam local passes on).
     assert any('"message":"redis: a cluster"' in line for line in sam_local_on_a_cluster.output)
 
@@ -173,7 +195,7 @@ def test_docker_compose_up_serves_the_api_its_docs_and_the_first_admin(compose_u
         docs = client.get("/docs")
         assert docs.status_code == 200
         assert "swagger-ui" in docs.text
-    assert newman(stack.api, ADMIN["email"], ADMIN["password"]) == 0
+    assert newman(stack.api, ADMIN["email"], ADMIN["password"], mailbox_required=True) == 0
 
 
 # Run in the front end's container with its own client, as the Streamlit app calls the API: the admin adds an item,

@@ -1,4 +1,5 @@
-"""`make dev`'s local API Gateway over real sockets: what reaches the function, and how answers leave."""
+"""The local front doors over real sockets: `make dev`'s local API Gateway (what reaches the function, and how answers
+leave) and `make sam-local`'s proxy in front of `sam local start-api` (what it passes on, and the mailbox beside)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,17 @@ import http.client
 import json
 import socket
 import threading
+from collections.abc import Iterator
+from http.server import HTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from infra.local.gateway import make_server
+from infra.local.gateway import make_proxy, make_server
 from infra.local.instances import PoolClosedError
+from infra.local.mailbox import record
+from infra.local.servers import free_port
 
 
 @pytest.mark.parametrize("method", ["TRACE", "PUT", "BREW"])
@@ -106,3 +112,57 @@ def test_the_original_apis_trailing_slash_reaches_the_list_through_the_gateway(g
     slashed = _exchange(gateway, "GET", "/v1/watchlists/", {})
     assert (plain.status, slashed.status) == (401, 401)  # the list's own answer to no token, not a 404
     assert json.loads(slashed.read())["instance"] == "/v1/watchlists"  # served as the resource it names
+
+
+def _serving(server: HTTPServer) -> Iterator[int]:
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_port
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def front_door_mailbox(tmp_path: Path) -> Path:
+    return tmp_path / "mailbox.jsonl"
+
+
+@pytest.fixture
+def proxy(gateway: int, front_door_mailbox: Path) -> Iterator[int]:
+    """make sam-local's front door, here in front of make dev's gateway instead of `sam local start-api`."""
+    yield from _serving(make_proxy(f"http://127.0.0.1:{gateway}", "127.0.0.1", 0, front_door_mailbox))
+
+
+def test_the_proxy_passes_each_request_on_as_it_came_and_the_answer_back(proxy: int) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", proxy, timeout=10)
+    body = json.dumps({"email": "nobody@example.com", "password": "not the password 1"})
+    connection.request("POST", "/v1/auth/login?x=1", body=body, headers={"Content-Type": "application/json"})
+    refused = connection.getresponse()
+    problem = json.loads(refused.read())
+    assert (refused.status, problem["instance"]) == (401, "/v1/auth/login")
+    assert refused.getheader("x-request-id") == problem["request_id"]
+    assert refused.getheader("x-local-instance")  # the upstream's own headers come back
+    assert len(refused.headers.get_all("date") or []) == 1  # the front door's own, not a second one
+    connection.request("GET", "/health")  # the same kept-alive connection
+    assert connection.getresponse().read() == b'{"status":"pass"}'
+    connection.close()
+
+
+def test_the_proxy_serves_the_mailbox_itself(proxy: int, front_door_mailbox: Path) -> None:
+    record(
+        front_door_mailbox, "ann@example.com", "Reset your Watchlist password", "http://127.0.0.1:8501/reset?token=a.b"
+    )
+    listed = _exchange(proxy, "GET", "/_local/mailbox", {})
+    assert (listed.status, listed.getheader("cache-control")) == (200, "no-store")
+    assert [message["to"] for message in json.loads(listed.read())] == ["ann@example.com"]
+    page = _exchange(proxy, "GET", "/_local/mailbox", {"Accept": "text/html"})
+    assert page.getheader("content-type") == "text/html; charset=utf-8"
+    assert 'href="http://127.0.0.1:8501/reset?token=a.b"' in page.read().decode()
+    # Another method is the API's to answer, as on make dev's gateway: the path is none of its.
+    assert _exchange(proxy, "POST", "/_local/mailbox", {}).status == 404
+
+
+def test_the_proxy_answers_an_upstream_that_is_gone_with_a_502_problem(front_door_mailbox: Path) -> None:
+    for port in _serving(make_proxy(f"http://127.0.0.1:{free_port()}", "127.0.0.1", 0, front_door_mailbox)):
+        problem = _assert_gateway_problem(_exchange(port, "GET", "/health", {}), 502, "/health")
+        assert "refused" not in problem["detail"].lower()

@@ -16,7 +16,7 @@ from infra.aws.template import function_environment, load_template, queue_defini
 from infra.commands.import_roots import import_roots
 from infra.containers.engine import compose_binary
 from infra.containers.images import STANDINS, compose_images
-from infra.containers.sam_local import Compose
+from infra.containers.sam_local import Compose, env_vars_file
 from watchlist_core.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -156,7 +156,7 @@ def test_the_api_image_gets_every_file_it_copies_and_imports_the_project_as_make
     assert project == ROOT
 
 
-def test_the_sam_local_env_file_names_what_the_bootstrap_creates() -> None:
+def test_the_sam_local_env_file_names_what_the_bootstrap_creates(tmp_path: Path) -> None:
     environment = sam_local_environment()
     services = compose()["services"]
     # Table names: the bootstrap creates them under the settings' names; sam local must use the same.
@@ -177,9 +177,17 @@ def test_the_sam_local_env_file_names_what_the_bootstrap_creates() -> None:
     for variable in ("DYNAMODB_ENDPOINT_URL", "SQS_ENDPOINT_URL", "AUDIT_QUEUE_URL", "MAIL_QUEUE_URL", "REDIS_URL"):
         assert urlparse(environment[variable]).hostname in services
     # SAM passes a value only for a variable the template declares: anything else would be silently dropped.
-    declared = set(function_environment(template)) | set(
-        template["Resources"]["ApiFunction"]["Properties"]["Environment"]["Variables"]
+    declared = set(function_environment(template)).union(
+        *(
+            resource["Properties"].get("Environment", {}).get("Variables", {})
+            for resource in template["Resources"].values()
+            if resource["Type"] == "AWS::Serverless::Function"
+        )
     )
-    assert set(environment) <= declared
-    assert set(environment) <= {name.upper() for name in Settings.model_fields}
+    # With what make sam-local adds to it: the local SES, and the front end the mailed links point at.
+    written = json.loads(env_vars_file(tmp_path, github_stub=True, ses_endpoint_url="http://172.18.0.1:1").read_text())[
+        "Parameters"
+    ]
+    assert set(environment) < set(written) <= declared
+    assert set(written) <= {name.upper() for name in Settings.model_fields}
     assert Settings.from_environment(environment).audit_queue_url == environment["AUDIT_QUEUE_URL"]
