@@ -12,7 +12,7 @@ CLIENT_VENV := .venv-client
 SCAN_VENV := .venv-scan
 PY := $(VENV)/bin/python
 
-.PHONY: dev sam-local test install lint typecheck scan sam-validate sam-build sam-build-arm64 arm64-proof postman screenshots unit integration bench invoke debug admin deploy destroy migrate-keys clean
+.PHONY: dev sam-local test install lint typecheck scan sam-validate sam-build sam-build-arm64 arm64-proof postman smoke screenshots unit integration bench invoke debug admin deploy destroy migrate-keys clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt layers/dependencies/requirements.txt
 	$(NEED_PYTHON)
@@ -128,6 +128,12 @@ node_modules/.installed: package.json package-lock.json
 postman: install node_modules/.installed
 	$(PY) -m infra.commands.postman
 
+# The smoke flow (a throwaway user's life, cleaned up after) and the Postman collection's read-only requests that need
+# no user, against any API: make smoke URL=https://.../Prod/ (the deployed stage's ApiUrl) or URL=http://127.0.0.1:8000.
+smoke: install node_modules/.installed
+	@test -n "$(URL)" || { echo "make smoke: URL=... is needed (the API's base URL)" >&2; exit 2; }
+	$(PY) -m infra.commands.smoke $(URL)
+
 # The cold-start benchmark imports the handler in a venv holding only the deployed (runtime) dependencies.
 .venv-runtime/.installed: requirements.txt layers/dependencies/requirements.txt
 	$(NEED_PYTHON)
@@ -176,6 +182,7 @@ deploy: $(if $(filter arm64,$(ARCHITECTURE)),sam-build-arm64,sam-build)
 	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam deploy --stack-name $(STACK) $(if $(GUIDED),--guided) \
 		$(if $(filter arm64,$(ARCHITECTURE)),$(ARM64_DEPLOY))
 	@$(PY) -m infra.aws.stack url $(STACK)
+	@echo "smoke test it: make smoke URL=$$($(PY) -m infra.aws.stack url $(STACK))"
 
 # The first admin (ADMIN_EMAIL, ADMIN_PASSWORD) of the deployed STACK, with its functions' settings read from the
 # stack's outputs; LOCAL=1: of whatever DYNAMODB_ENDPOINT_URL and SQS_ENDPOINT_URL point at instead.

@@ -7,6 +7,8 @@ import json
 import os
 import re
 import socket
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -19,8 +21,12 @@ import jwt
 import pytest
 
 from infra.commands.dev_stack import LocalStack, dev_stack
+from infra.local.events import LambdaContext
 from infra.local.redis_server import RedisServer
 from infra.local.servers import free_port
+from tests.hook_stubs import HOOK_EVENT, RecordingCodeDeploy, VersionedFunctions
+from watchlist_hooks import lifecycle, post_traffic
+from watchlist_hooks.smoke import STEPS, run_smoke
 
 ADMIN = {"email": "boss@example.com", "password": "admin password 42"}
 
@@ -171,3 +177,120 @@ def test_make_dev_says_which_redis_it_uses(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr(dev, "LOCAL_REDIS", ("127.0.0.1", free_port()))
     assert "IN-PROCESS" in dev._choose_redis()
     assert "REDIS_URL" not in os.environ
+
+
+# The smoke flow (functions/hooks), `make smoke` and the post-traffic hook, against two stacks this module shares: a
+# good one, and one whose settings are wrong in a way its health checks cannot see (REQUIRE_VERIFIED_EMAIL=true: a
+# new account may not change its watchlist, so the flow fails midway, after its account was made).
+
+
+@pytest.fixture(scope="module")
+def good_stack() -> Iterator[LocalStack]:
+    with dev_stack(ADMIN["email"], ADMIN["password"]) as stack:
+        yield stack
+
+
+@pytest.fixture(scope="module")
+def misconfigured_stack() -> Iterator[LocalStack]:
+    with dev_stack(ADMIN["email"], ADMIN["password"], REQUIRE_VERIFIED_EMAIL="true") as stack:
+        yield stack
+
+
+def _user_emails(base: str) -> set[str]:
+    token = _call(base, "POST", "/v1/auth/login", ADMIN)[2]["access_token"]
+    status, _, page = _call(base, "GET", "/v1/admin/users?limit=100", token=token)
+    assert status == 200
+    return {user["email"] for user in page["items"]}
+
+
+def test_the_smoke_flow_passes_against_make_dev_and_leaves_no_account_behind(good_stack: LocalStack) -> None:
+    report = run_smoke(good_stack.api + "/")
+    assert report.passed, report.summary()
+    assert [step.name for step in report.steps] == list(STEPS)
+    assert all(step.passed and step.seconds > 0 for step in report.steps)
+    assert report.email.startswith("success+smoke-")
+    assert report.email.endswith("@simulator.amazonses.com")
+    assert report.cleanup == ""  # the flow deleted its account itself
+    assert report.email not in _user_emails(good_stack.api)
+
+
+def test_the_smoke_flow_names_the_step_a_misconfigured_stack_fails_and_deletes_its_account(
+    misconfigured_stack: LocalStack,
+) -> None:
+    report = run_smoke(misconfigured_stack.api)
+    assert not report.passed
+    assert [(step.name, step.passed) for step in report.steps] == [
+        ("register", True),
+        ("sign in", True),
+        ("add item", False),
+    ]
+    assert report.failed_step is not None
+    assert report.failed_step.detail.startswith("POST /v1/watchlists/items: expected 201, got HTTP 403")
+    assert "FAILED at 'add item'" in report.summary()
+    assert report.cleanup == "the account was deleted"
+    assert report.email not in _user_emails(misconfigured_stack.api)
+
+
+def _make_smoke(url: str) -> subprocess.CompletedProcess[str]:
+    """`make smoke URL=...`'s command (the Makefile adds only its installs)."""
+    return subprocess.run(  # noqa: S603 (our own module)
+        [sys.executable, "-m", "infra.commands.smoke", url], capture_output=True, text=True, timeout=90, check=False
+    )
+
+
+def test_make_smoke_passes_against_a_good_stack(good_stack: LocalStack) -> None:
+    run = _make_smoke(good_stack.api)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "make smoke: smoke flow passed; newman (Health) passed" in run.stdout
+    assert "Liveness" in run.stdout  # newman's run of the Health folder's requests
+    assert "Readiness" in run.stdout
+    assert "Auth" not in run.stdout  # and of no other folder
+
+
+def test_make_smoke_fails_against_a_misconfigured_stack_naming_the_step(misconfigured_stack: LocalStack) -> None:
+    run = _make_smoke(misconfigured_stack.api)
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "FAILED at 'add item'" in run.stdout
+    assert "make smoke: smoke flow FAILED; newman (Health) passed" in run.stdout
+
+
+@pytest.fixture
+def codedeploy(monkeypatch: pytest.MonkeyPatch) -> RecordingCodeDeploy:
+    stub = RecordingCodeDeploy()
+    monkeypatch.setattr(lifecycle, "codedeploy_client", lambda: stub)
+    return stub
+
+
+@pytest.fixture
+def functions(monkeypatch: pytest.MonkeyPatch) -> VersionedFunctions:
+    """The API function with 6 versions, its alias `live` shifting from 5 to 6 (weighted), and an old alias on 2; the
+    audit function with 3 versions and no alias."""
+    stub = VersionedFunctions({"api": (6, {"live": ("5", {"6": 0.5}), "pinned": ("2", {})}), "audit": (3, {})})
+    monkeypatch.setattr(post_traffic, "lambda_client", lambda: stub)
+    monkeypatch.setenv("PRUNE_FUNCTIONS", "api, audit")
+    monkeypatch.setenv("KEEP_VERSIONS", "2")
+    return stub
+
+
+def test_the_post_traffic_hook_passes_on_a_good_stack_and_prunes_old_versions(
+    good_stack: LocalStack,
+    codedeploy: RecordingCodeDeploy,
+    functions: VersionedFunctions,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("API_URL", good_stack.api + "/")
+    assert post_traffic.handler(HOOK_EVENT, LambdaContext(timeout_seconds=60)) == {"status": "Succeeded"}
+    assert codedeploy.statuses() == ["Succeeded"]
+    assert functions.versions == {"api": ["$LATEST", "2", "5", "6"], "audit": ["$LATEST", "2", "3"]}
+
+
+def test_the_post_traffic_hook_fails_on_a_misconfigured_stack_and_prunes_nothing(
+    misconfigured_stack: LocalStack,
+    codedeploy: RecordingCodeDeploy,
+    functions: VersionedFunctions,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("API_URL", misconfigured_stack.api)
+    assert post_traffic.handler(HOOK_EVENT, LambdaContext(timeout_seconds=60)) == {"status": "Failed"}
+    assert codedeploy.statuses() == ["Failed"]
+    assert functions.deleted == []
