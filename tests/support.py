@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json as jsonlib
 import secrets
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 import uuid
@@ -251,3 +253,10 @@ def cold_started_handler(monkeypatch: pytest.MonkeyPatch) -> Any:
         handler_module, "asgi_handler", Mangum(create_app(), lifespan="off", text_mime_types=text_types)
     )
     return handler_module.handler
+
+
+def make_smoke(url: str) -> subprocess.CompletedProcess[str]:
+    """`make smoke URL=...`'s command (the Makefile adds only its installs), its output captured."""
+    return subprocess.run(  # noqa: S603 (our own module)
+        [sys.executable, "-m", "infra.commands.smoke", url], capture_output=True, text=True, timeout=90, check=False
+    )

@@ -261,16 +261,18 @@ def disable_event_source_mappings(template: Template) -> Template:
 
 def invoke_functions_unversioned(template: Template) -> Template:
     """moto's CloudFormation has no `AWS::Lambda::Alias` and fails creating SAM's `AWS::Lambda::Version` (the
-    function AutoPublishAlias publishes). Both go, and what invoked the alias invokes the function itself: the
-    translated template is checked for the alias and SnapStart instead."""
+    function AutoPublishAlias publishes). Both go, and what invoked the alias or the version (a deploy hook) invokes
+    the function itself, whose version is `$LATEST`: the translated template is checked for the alias, the
+    deployment groups and SnapStart instead."""
     resources = template["Resources"]
-    aliases = {
+    published = {
         logical_id: resource["Properties"]["FunctionName"]["Ref"]
         for logical_id, resource in resources.items()
-        if resource["Type"] == "AWS::Lambda::Alias"
+        if resource["Type"] in {"AWS::Lambda::Alias", "AWS::Lambda::Version"}
     }
-    arns = {alias: {"Fn::GetAtt": [function, "Arn"]} for alias, function in aliases.items()}
-    sub_texts = {alias: "${" + function + ".Arn}" for alias, function in aliases.items()}
+    arns: dict[str, Any] = {alias: {"Fn::GetAtt": [function, "Arn"]} for alias, function in published.items()}
+    arns |= {f"{version}.Version": "$LATEST" for version in published}
+    sub_texts = {alias: "${" + function + ".Arn}" for alias, function in published.items()}
     kept = {
         logical_id: resource
         for logical_id, resource in resources.items()

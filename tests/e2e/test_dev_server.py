@@ -7,8 +7,6 @@ import json
 import os
 import re
 import socket
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -25,6 +23,7 @@ from infra.local.events import LambdaContext
 from infra.local.redis_server import RedisServer
 from infra.local.servers import free_port
 from tests.hook_stubs import HOOK_EVENT, RecordingCodeDeploy, VersionedFunctions
+from tests.support import make_smoke
 from watchlist_hooks import lifecycle, post_traffic
 from watchlist_hooks.smoke import STEPS, run_smoke
 
@@ -231,15 +230,8 @@ def test_the_smoke_flow_names_the_step_a_misconfigured_stack_fails_and_deletes_i
     assert report.email not in _user_emails(misconfigured_stack.api)
 
 
-def _make_smoke(url: str) -> subprocess.CompletedProcess[str]:
-    """`make smoke URL=...`'s command (the Makefile adds only its installs)."""
-    return subprocess.run(  # noqa: S603 (our own module)
-        [sys.executable, "-m", "infra.commands.smoke", url], capture_output=True, text=True, timeout=90, check=False
-    )
-
-
 def test_make_smoke_passes_against_a_good_stack(good_stack: LocalStack) -> None:
-    run = _make_smoke(good_stack.api)
+    run = make_smoke(good_stack.api)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "make smoke: smoke flow passed; newman (Health) passed" in run.stdout
     assert "Liveness" in run.stdout  # newman's run of the Health folder's requests
@@ -248,7 +240,7 @@ def test_make_smoke_passes_against_a_good_stack(good_stack: LocalStack) -> None:
 
 
 def test_make_smoke_fails_against_a_misconfigured_stack_naming_the_step(misconfigured_stack: LocalStack) -> None:
-    run = _make_smoke(misconfigured_stack.api)
+    run = make_smoke(misconfigured_stack.api)
     assert run.returncode == 1, run.stdout + run.stderr
     assert "FAILED at 'add item'" in run.stdout
     assert "make smoke: smoke flow FAILED; newman (Health) passed" in run.stdout

@@ -30,7 +30,7 @@ from infra.commands.sample_events import EVENTS_ROOT, function_for, load_event, 
 from infra.containers.engine import docker_engine, engine_answers
 from infra.containers.images import resolve
 from infra.containers.sam_local import GITHUB_STUB_URL, NETWORK, Compose, Sam, env_vars_file
-from tests.support import TEST_SIGNING_KEY, assert_expected_outcome
+from tests.support import TEST_SIGNING_KEY, assert_expected_outcome, make_smoke
 from watchlist_core import wiring
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -84,6 +84,12 @@ def test_the_postman_collection_passes_against_sam_local(sam_local: LocalStack) 
     # The mail it read came through the mail function's container and the local SES, and was printed as make dev
     # prints it.
     assert any(line.startswith("mail to ") and "/reset?token=" in line for line in sam_local.output)
+
+
+def test_make_smoke_passes_against_sam_local(sam_local: LocalStack) -> None:
+    run = make_smoke(sam_local.api)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "make smoke: smoke flow passed; newman (Health) passed" in run.stdout
 
 
 def test_every_sample_event_gets_its_expected_outcome_in_its_functions_container(

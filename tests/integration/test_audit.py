@@ -304,6 +304,32 @@ def test_a_consumer_crash_between_storing_and_deleting_stores_no_duplicate(
     assert len(created) == 1
 
 
+def test_a_batch_a_broken_new_version_failed_is_stored_once_by_the_version_traffic_goes_back_to(
+    api: Api, admin_token: str, poller: QueuePoller, sqs: Any, audit_handler: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """During a gradual deploy the alias "live" hands some batches to the new version (template.yaml,
+    DeploymentPreference). A version that fails them (here: its audit table setting is wrong) deletes nothing; SQS
+    delivers them again after the visibility timeout to whichever version the alias then picks, and once the new
+    version's alarm has sent the traffic back, to the previous one, which stores each event once. Past
+    maxReceiveCount (3) they wait in the dead-letter queue for a redrive instead."""
+    user, token = api.new_user()
+    poller.drain()
+    api.post("/v1/watchlists/items", token=token, json={"title": "Stalker", "type": "movie"})
+    monkeypatch.setenv("AUDIT_TABLE", "watchlist-audit-of-a-broken-version")
+    wiring.reset()
+
+    failed = poller.poll_once()
+
+    assert failed.received >= 1
+    assert failed.deleted == 0
+    monkeypatch.delenv("AUDIT_TABLE")  # the previous version's settings, which the rollback restores
+    wiring.reset()
+    time.sleep(1.1)  # the test queue's visibility timeout
+    redelivered = poller.drain()
+    assert redelivered.received == redelivered.deleted == failed.received
+    assert len(trail(api, admin_token, actor_id=user["id"], action="item.created")) == 1
+
+
 def test_the_trail_pages_newest_first_and_filters_by_time(api: Api, admin_token: str, poller: QueuePoller) -> None:
     user, token = api.new_user()
     for title in ("One", "Two", "Three"):

@@ -365,7 +365,7 @@ def test_what_moto_skips_is_wired_as_declared_in_the_translated_template(stack: 
     assert settings["ThrottlingRateLimit"] == {"Ref": "ApiThrottleRateLimit"}
     assert settings["ThrottlingBurstLimit"] == {"Ref": "ApiThrottleBurstLimit"}
     alarms = of_type(stack, "AWS::CloudWatch::Alarm")
-    assert len(alarms) == 10
+    assert len(alarms) == 16
     for alarm in alarms.values():
         assert alarm["Properties"]["AlarmActions"] == alarm["Properties"]["OKActions"] == [{"Ref": "AlarmTopic"}]
     assert "AlarmTopic" in stack.created
@@ -395,7 +395,7 @@ def test_the_api_function_is_invoked_through_the_alias_snapstart_restores(stack:
     assert function["SnapStart"] == {"ApplyOn": {"Ref": "SnapStart"}}
     alias = resources["ApiFunctionAliaslive"]["Properties"]
     assert alias["FunctionName"] == {"Ref": "ApiFunction"}
-    (version,) = of_type(stack, "AWS::Lambda::Version")
+    version = alias["FunctionVersion"]["Fn::GetAtt"][0]
     assert alias["FunctionVersion"] == {"Fn::GetAtt": [version, "Version"]}
     assert resources[version]["Properties"]["FunctionName"] == {"Ref": "ApiFunction"}
     # Everything that invokes it names the alias (an unqualified ARN would run $LATEST, never a snapshot).
@@ -412,6 +412,108 @@ def test_the_api_function_is_invoked_through_the_alias_snapstart_restores(stack:
         properties = resources[logical_id]["Properties"]
         architectures = properties.get("Architectures", properties.get("CompatibleArchitectures"))
         assert architectures == [{"Ref": "Architecture"}], logical_id
+
+
+# Every function that serves or consumes traffic, and the prefix of its new version's alarm.
+DEPLOYED_GRADUALLY = {
+    "ApiFunction": "Api",
+    "AuditFunction": "Audit",
+    "OutboxRelayFunction": "OutboxRelay",
+    "MailFunction": "Mail",
+}
+
+
+def _version_dimensions(function: str, version: str) -> list[dict[str, Any]]:
+    return [
+        {"Name": "FunctionName", "Value": {"Ref": function}},
+        {"Name": "Resource", "Value": {"Fn::Sub": f"${{{function}}}:live"}},
+        {"Name": "ExecutedVersion", "Value": {"Fn::GetAtt": [version, "Version"]}},
+    ]
+
+
+def test_each_function_shifts_traffic_gradually_watched_by_alarms_on_its_new_version_alone(
+    stack: RehearsedStack,
+) -> None:
+    """What moto skips (the aliases, CodeDeploy's application and deployment groups, the alarms), in the translated
+    template: each function's alias moves through its own deployment group, with the DeploymentType parameter, rolled
+    back by its alarms, whose Lambda metrics name the version being deployed (SAM #518)."""
+    resources = stack.expected()
+    assert resources["ServerlessDeploymentApplication"]["Properties"] == {"ComputePlatform": "Lambda"}
+    for function, prefix in DEPLOYED_GRADUALLY.items():
+        alias = resources[f"{function}Aliaslive"]
+        version = alias["Properties"]["FunctionVersion"]["Fn::GetAtt"][0]
+        update = alias["UpdatePolicy"]["CodeDeployLambdaAliasUpdate"]
+        assert update["DeploymentGroupName"] == {"Ref": f"{function}DeploymentGroup"}, function
+        group = resources[f"{function}DeploymentGroup"]["Properties"]
+        assert group["DeploymentConfigName"]["Fn::Sub"][1] == {"ConfigName": {"Ref": "DeploymentType"}}, function
+        assert {"DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"} <= set(group["AutoRollbackConfiguration"]["Events"])
+        assert group["AutoRollbackConfiguration"]["Enabled"] is True
+        assert group["AlarmConfiguration"]["Enabled"] is True
+        alarms = [alarm["Name"]["Ref"] for alarm in group["AlarmConfiguration"]["Alarms"]]
+        assert f"{prefix}NewVersionFailingAlarm" in alarms, function
+        for alarm in alarms:
+            for query in resources[alarm]["Properties"]["Metrics"]:
+                metric = query.get("MetricStat", {}).get("Metric", {})
+                if metric.get("Namespace") == "AWS/Lambda":
+                    assert metric["Dimensions"] == _version_dimensions(function, version), alarm
+        role = group["ServiceRoleArn"]["Fn::GetAtt"][0]
+        assert resources[role]["Properties"]["ManagedPolicyArns"] == [
+            "arn:aws:iam::aws:policy/service-role/AWSCodeDeployRoleForLambda"
+        ]
+    # The consumers take their batches, and the relay its schedule, through the alias, so a canary sees its share.
+    mappings = of_type(stack, "AWS::Lambda::EventSourceMapping").values()
+    assert {mapping["Properties"]["FunctionName"]["Ref"] for mapping in mappings} == {
+        "AuditFunctionAliaslive",
+        "MailFunctionAliaslive",
+    }
+    (rule,) = of_type(stack, "AWS::Events::Rule").values()
+    assert rule["Properties"]["Targets"][0]["Arn"] == {"Ref": "OutboxRelayFunctionAliaslive"}
+
+
+def test_the_api_functions_deploys_run_the_hooks_with_least_privilege(
+    stack: RehearsedStack, aws: dict[str, str]
+) -> None:
+    resources = stack.expected()
+    update = resources["ApiFunctionAliaslive"]["UpdatePolicy"]["CodeDeployLambdaAliasUpdate"]
+    assert update["BeforeAllowTrafficHook"] == {"Ref": "PreTrafficHook"}
+    assert update["AfterAllowTrafficHook"] == {"Ref": "PostTrafficHook"}
+    version = resources["ApiFunctionAliaslive"]["Properties"]["FunctionVersion"]["Fn::GetAtt"][0]
+    report = {
+        "Action": "codedeploy:PutLifecycleEventHookExecutionStatus",
+        "Effect": "Allow",
+        "Resource": {
+            "Fn::Sub": "arn:${AWS::Partition}:codedeploy:${AWS::Region}:${AWS::AccountId}:deploymentgroup:"
+            "${ServerlessDeploymentApplication}/*"
+        },
+    }
+    statements = {}
+    for hook in ("PreTrafficHook", "PostTrafficHook"):
+        function = resources[hook]["Properties"]
+        # CodeDeploy's role (AWSCodeDeployRoleForLambda) may invoke only functions named so (SAM #219).
+        assert function["FunctionName"]["Fn::Sub"].startswith("CodeDeployHook_${AWS::StackName}_"), hook
+        role = resources[function["Role"]["Fn::GetAtt"][0]]["Properties"]
+        (allowed,) = [chosen(stack, policy) for policy in role["Policies"] if chosen(stack, policy) != NO_VALUE]
+        statements[hook] = allowed["PolicyDocument"]["Statement"]
+        assert report in statements[hook], hook
+        assert "SnapStart" not in function
+    invoke = {"Action": "lambda:InvokeFunction", "Effect": "Allow", "Resource": {"Ref": version}}
+    assert statements["PreTrafficHook"] == [invoke, report]  # the new version alone, nothing else
+    assert resources["PreTrafficHook"]["Properties"]["Environment"]["Variables"]["TARGET_FUNCTION_VERSION"] == {
+        "Ref": version
+    }
+    (prune,) = [statement for statement in statements["PostTrafficHook"] if statement != report]
+    assert set(prune["Action"]) == {"lambda:ListVersionsByFunction", "lambda:ListAliases", "lambda:DeleteFunction"}
+    assert prune["Resource"] == [
+        resource
+        for function in DEPLOYED_GRADUALLY
+        for resource in ({"Fn::GetAtt": [function, "Arn"]}, {"Fn::Sub": f"${{{function}.Arn}}:*"})
+    ]
+    # moto created both hooks, with the stack's name in theirs.
+    functions = client(aws, "lambda")
+    for hook in ("PreTrafficHook", "PostTrafficHook"):
+        name = stack.created[hook]
+        assert name.startswith(f"CodeDeployHook_{stack.name}_")
+        assert functions.get_function(FunctionName=name)["Configuration"]["Handler"].startswith("watchlist_hooks.")
 
 
 def test_the_own_cache_puts_the_functions_beside_it_with_the_endpoints_they_need(

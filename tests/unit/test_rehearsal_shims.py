@@ -133,9 +133,20 @@ def test_what_invoked_an_alias_invokes_the_function_without_versions() -> None:
                 "Type": "AWS::Lambda::Permission",
                 "Properties": {"FunctionName": {"Ref": "FunctionAliaslive"}},
             },
+            Hook={
+                "Type": "AWS::Lambda::Function",
+                "Properties": {
+                    "Target": {"Ref": "FunctionVersion1"},
+                    "Number": {"Fn::GetAtt": ["FunctionVersion1", "Version"]},
+                },
+            },
         )
     )
-    assert list(shimmed["Resources"]) == ["Function", "Api", "Permission"]
+    assert list(shimmed["Resources"]) == ["Function", "Api", "Permission", "Hook"]
+    assert shimmed["Resources"]["Hook"]["Properties"] == {
+        "Target": {"Fn::GetAtt": ["Function", "Arn"]},
+        "Number": "$LATEST",
+    }
     assert shimmed["Resources"]["Api"]["Properties"]["Uri"] == {
         "Fn::Sub": "arn:aws:apigateway:lambda:path/functions/${Function.Arn}/invocations"
     }

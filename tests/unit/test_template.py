@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from pynamodb.models import Model
 
+from infra import ROOT
 from infra.aws.stack import output_value
 from infra.aws.template import (
     create_table_requests,
@@ -214,7 +215,7 @@ def test_network_interface_rights_are_denied_outside_a_vpc() -> None:
     functions = {
         k: r["Properties"] for k, r in template["Resources"].items() if r["Type"] == "AWS::Serverless::Function"
     }
-    assert len(functions) == 4
+    assert len(functions) == 6  # the four of the app, and the two CodeDeploy hooks
     for name, function in functions.items():
         assert not any("VPCAccessPolicy" in policy for policy in function["Policies"]), name
         (deny,) = [policy for policy in function["Policies"] if policy.get("Fn::If", [None])[0] == "InVpc"]
@@ -277,3 +278,107 @@ def test_both_gateways_write_json_access_logs_with_the_source_status_latencies_a
     account = resources["ApiGatewayAccount"]["Properties"]
     assert account["CloudWatchRoleArn"] == {"Fn::GetAtt": ["ApiGatewayCloudWatchRole", "Arn"]}
     assert template["Outputs"]["ApiAccessLogGroupName"]["Value"] == {"Ref": "ApiAccessLogGroup"}
+
+
+# The metrics AWS publishes that the template's alarms and dashboard may name, by namespace (each service's
+# documentation of its CloudWatch metrics): a misspelt name would chart nothing and never alarm.
+AWS_METRICS = {
+    "AWS/ApiGateway": {"Count", "4XXError", "5XXError", "Latency", "IntegrationLatency", "4xx", "5xx"},
+    "AWS/Lambda": {"Invocations", "Errors", "Throttles", "Duration", "ConcurrentExecutions"},
+    "AWS/SQS": {"ApproximateNumberOfMessagesVisible", "ApproximateAgeOfOldestMessage"},
+    "AWS/DynamoDB": {"ReadThrottleEvents", "WriteThrottleEvents"},
+}
+_SEARCH_NAMESPACE = re.compile(r"\{([^,}]+)|Namespace=\"([^\"]+)\"")
+_SEARCH_METRIC = re.compile(r"MetricName=\"([^\"]+)\"")
+
+
+def counted_metrics() -> set[str]:
+    """What the functions count: the first argument of each call of watchlist_core.observability.count."""
+    sources = [*(ROOT / "functions").rglob("*.py"), *(ROOT / "layers" / "shared").rglob("*.py")]
+    return {name for path in sources for name in re.findall(r"\bcount\(\"(\w+)\"", path.read_text())}
+
+
+def _named_metrics(resources: dict[str, Any]) -> Iterable[tuple[str, str, str]]:
+    """(where, namespace, metric name) of every metric an alarm or the dashboard names."""
+    for logical_id, resource in resources.items():
+        properties = resource["Properties"]
+        if resource["Type"] == "AWS::CloudWatch::Alarm":
+            if "MetricName" in properties:
+                yield logical_id, properties["Namespace"], properties["MetricName"]
+            for query in properties.get("Metrics", []):
+                if "MetricStat" in query:
+                    metric = query["MetricStat"]["Metric"]
+                    yield logical_id, metric["Namespace"], metric["MetricName"]
+        elif resource["Type"] == "AWS::CloudWatch::Dashboard":
+            body = json.loads(re.sub(r"\$\{[^}]+\}", "x", properties["DashboardBody"]["Fn::Sub"]))
+            for widget in body["widgets"]:
+                for metric in widget["properties"]["metrics"]:
+                    if "expression" in metric[0]:
+                        search = metric[0]["expression"]
+                        namespace = next(group for group in _SEARCH_NAMESPACE.search(search).groups() if group)  # type: ignore[union-attr]
+                        yield widget["properties"]["title"], namespace, _SEARCH_METRIC.search(search)[1]  # type: ignore[index]
+                    else:
+                        yield widget["properties"]["title"], metric[0], metric[1]
+
+
+def test_every_alarm_and_dashboard_widget_names_a_metric_something_emits() -> None:
+    resources = load_template()["Resources"]
+    named = list(_named_metrics(resources))
+    counted = counted_metrics()
+    for where, namespace, name in named:
+        emitted = counted if namespace == "Watchlist" else AWS_METRICS[namespace]
+        assert name in emitted, (where, namespace, name)
+    # And the dashboard shows everything the functions count.
+    dashboard = {name for where, namespace, name in named if namespace == "Watchlist" and where not in resources}
+    assert dashboard == counted
+    # Its ${...} are the stack's own resources (or AWS's pseudo parameters).
+    body = resources["OperationsDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    references = {reference.split(".")[0] for reference in re.findall(r"\$\{([^}]+)\}", body)}
+    assert references - {"AWS::StackName", "AWS::Region"} <= set(resources)
+
+
+def test_the_dashboard_shows_what_the_deployment_alarms_watch() -> None:
+    resources = load_template()["Resources"]
+    body = resources["OperationsDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    for function in TRAFFIC_FUNCTIONS:
+        for metric in ("Errors", "Throttles", "ConcurrentExecutions"):
+            assert f'["AWS/Lambda", "{metric}", "FunctionName", "${{{function}}}"]' in body, (function, metric)
+    for queue in ("AuditQueue", "AuditDeadLetterQueue", "MailQueue", "MailDeadLetterQueue"):
+        assert f"${{{queue}.QueueName}}" in body
+    assert 'ExecutedVersion} FunctionName=\\"${ApiFunction}\\"' in body  # the API function per version
+
+
+# Every function that serves or consumes traffic, and the prefix of its new version's alarm.
+TRAFFIC_FUNCTIONS = {
+    "ApiFunction": "Api",
+    "AuditFunction": "Audit",
+    "OutboxRelayFunction": "OutboxRelay",
+    "MailFunction": "Mail",
+}
+
+
+def test_every_function_that_serves_or_consumes_traffic_deploys_gradually_with_the_deployment_type() -> None:
+    template = load_template()
+    resources = template["Resources"]
+    functions = {name for name, r in resources.items() if r["Type"] == "AWS::Serverless::Function"}
+    hooks = {
+        name
+        for name in functions
+        if resources[name]["Properties"].get("FunctionName", {}).get("Fn::Sub", "").startswith("CodeDeployHook_")
+    }
+    assert functions - hooks == set(TRAFFIC_FUNCTIONS)
+    assert template["Parameters"]["DeploymentType"]["Default"].startswith("Canary")
+    assert "AllAtOnce" in template["Parameters"]["DeploymentType"]["AllowedValues"]
+    for function, prefix in TRAFFIC_FUNCTIONS.items():
+        properties = resources[function]["Properties"]
+        assert properties["AutoPublishAlias"] == "live", function
+        preference = properties["DeploymentPreference"]
+        assert preference["Type"] == {"Ref": "DeploymentType"}, function
+        assert {"Ref": f"{prefix}NewVersionFailingAlarm"} in preference["Alarms"], function
+    assert resources["ApiFunction"]["Properties"]["DeploymentPreference"]["Hooks"] == {
+        "PreTraffic": {"Ref": "PreTrafficHook"},
+        "PostTraffic": {"Ref": "PostTrafficHook"},
+    }
+    for hook in hooks:  # the hooks themselves shift nothing and are watched by the deployment they report to
+        assert "DeploymentPreference" not in resources[hook]["Properties"]
+        assert "AutoPublishAlias" not in resources[hook]["Properties"]

@@ -5,8 +5,8 @@ Environment: API_URL (the stage URL), PRUNE_FUNCTIONS (function names or ARNs, c
 KEEP_VERSIONS (at least 2: the newest this many stay, the one a rollback goes back to among them).
 
 A version stays if it is `$LATEST`, among the newest KEEP_VERSIONS, or named by any alias (its version, or in its
-weighted routing's `AdditionalVersionWeights`). Pruning stops, logged, when the deadline comes near: the rest goes
-with the next deploy.
+weighted routing's `AdditionalVersionWeights`). Pruning stops, logged, when the deadline comes near or a call fails:
+the rest goes with the next deploy (a healthy version is never rolled back for it).
 """
 
 from __future__ import annotations
@@ -99,7 +99,10 @@ def post_traffic(deadline: float) -> None:
         failed = report.failed_step
         raise CheckFailed(f"smoke flow failed at '{failed.name}': {failed.detail}" if failed else "smoke flow failed")
     for function in functions:
-        prune(function, keep, deadline)
+        try:
+            prune(function, keep, deadline)
+        except Exception:  # noqa: BLE001 (the new version is healthy: a failed clean-up must not roll it back)
+            logger.exception("pruning failed; the versions stay until the next deploy", extra={"function": function})
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, str]:
