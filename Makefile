@@ -12,7 +12,7 @@ CLIENT_VENV := .venv-client
 SCAN_VENV := .venv-scan
 PY := $(VENV)/bin/python
 
-.PHONY: dev sam-local test install lint typecheck scan sam-validate sam-build sam-build-arm64 arm64-proof postman screenshots unit integration bench invoke debug admin deploy destroy migrate-keys clean
+.PHONY: dev sam-local test install lint typecheck scan openapi-check sam-validate sam-build sam-build-arm64 arm64-proof postman screenshots unit integration bench invoke debug admin deploy destroy migrate-keys clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt layers/dependencies/requirements.txt
 	$(NEED_PYTHON)
@@ -76,6 +76,11 @@ scan: $(SCAN_VENV)/.installed
 	$(SCAN_VENV)/bin/cfn-lint --config-file .cfnlint-scan.yaml
 	AWS_DEFAULT_REGION=us-east-1 $(SCAN_VENV)/bin/python -m infra.aws.scan .aws-sam/scan/template.json
 	$(SCAN_VENV)/bin/checkov --config-file .checkov.yaml
+
+# Would the working tree's OpenAPI document break a client of BASE's (a git ref; default: the last v* release tag,
+# else main)? Both generated from their code, compared by Optic offline (infra/commands/openapi_check.py).
+openapi-check: install node_modules/.installed
+	$(PY) -m infra.commands.openapi_check $(BASE)
 
 sam-validate: $(SAM_VENV)/.installed
 	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam validate --lint --region us-east-1 --template template.yaml
