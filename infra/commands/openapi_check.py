@@ -5,7 +5,8 @@ venv, then Optic (`@useoptic/optic`, pinned in package-lock.json) compares them 
 rules: a removed operation, response or property, a new required request field, a narrowed type fail; an added
 operation or optional field passes. Exit status: Optic's (0: no breaking change).
 
-Without BASE: the last release (the newest `v*` tag reachable from HEAD), else `main`. The pull-request workflow
+Without BASE: the last release (the newest `v*` tag reachable from HEAD), else `main` (`origin/main` in a CI
+checkout). The pull-request workflow
 runs the same command (.github/workflows/pull-request.yml)."""
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from infra import ROOT
 
 OPTIC = ROOT / "node_modules" / ".bin" / "optic"
 RELEASE_TAGS = "v*"
-DEFAULT_BASE = "main"
+DEFAULT_BASES = ("main", "origin/main")  # a clone's main, else a CI checkout's remote branch
 GENERATE = (
     "import json, sys\n"
     "from watchlist_api.app import create_app\n"
@@ -44,11 +45,18 @@ def git(*args: str, cwd: Path = ROOT) -> str:
 
 
 def release_base() -> str:
-    """The newest release tag reachable from HEAD, else `main`."""
+    """The newest release tag reachable from HEAD, else `main` (or `origin/main` where there is no local main)."""
     try:
         return git("describe", "--tags", "--abbrev=0", "--match", RELEASE_TAGS, "HEAD")
     except subprocess.CalledProcessError:
-        return DEFAULT_BASE
+        pass
+    for ref in DEFAULT_BASES:
+        try:
+            git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+        except subprocess.CalledProcessError:
+            continue
+        return ref
+    raise SystemExit("openapi-check: no v* tag, no main and no origin/main here: name BASE")
 
 
 def import_roots(tree: Path) -> list[Path]:
