@@ -12,7 +12,7 @@ CLIENT_VENV := .venv-client
 SCAN_VENV := .venv-scan
 PY := $(VENV)/bin/python
 
-.PHONY: dev sam-local test install lint typecheck scan sam-validate sam-build sam-build-arm64 arm64-proof postman smoke screenshots unit integration bench invoke debug admin deploy destroy migrate-keys clean
+.PHONY: dev sam-local test install lint typecheck scan openapi-check sam-validate sam-build sam-build-arm64 arm64-proof postman smoke screenshots unit integration bench invoke debug admin deploy destroy migrate-keys clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt layers/dependencies/requirements.txt
 	$(NEED_PYTHON)
@@ -70,12 +70,21 @@ typecheck: install
 	$(VENV)/bin/mypy
 
 # The security and best-practice scanners, offline, each with its skips in one file beside its reasons: cfn-lint
-# with the serverless rules on template.yaml (.cfnlint-scan.yaml), and checkov on the CloudFormation the SAM
-# transform makes of it and on the Dockerfiles (.checkov.yaml). About 10 s (a minute more to install its venv).
+# with the serverless rules on template.yaml and the pipeline's AWS side, infra/aws/pipeline.yaml
+# (.cfnlint-scan.yaml), checkov on the CloudFormation the SAM transform makes of template.yaml and on the
+# Dockerfiles (.checkov.yaml), and the GitHub Actions workflows by actionlint and zizmor (offline: no lookups of
+# the pinned actions). About 20 s here (a minute more to install its venv).
 scan: $(SCAN_VENV)/.installed
 	$(SCAN_VENV)/bin/cfn-lint --config-file .cfnlint-scan.yaml
 	AWS_DEFAULT_REGION=us-east-1 $(SCAN_VENV)/bin/python -m infra.aws.scan .aws-sam/scan/template.json
 	$(SCAN_VENV)/bin/checkov --config-file .checkov.yaml
+	$(SCAN_VENV)/bin/actionlint
+	$(SCAN_VENV)/bin/zizmor --offline --no-progress .github
+
+# Would the working tree's OpenAPI document break a client of BASE's (a git ref; default: the last v* release tag,
+# else main)? Both generated from their code, compared by Optic offline (infra/commands/openapi_check.py).
+openapi-check: install node_modules/.installed
+	$(PY) -m infra.commands.openapi_check $(BASE)
 
 sam-validate: $(SAM_VENV)/.installed
 	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam validate --lint --region us-east-1 --template template.yaml

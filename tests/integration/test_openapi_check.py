@@ -1,0 +1,57 @@
+"""The OpenAPI breaking-change check (`make openapi-check`, infra/commands/openapi_check.py): Optic, pinned in
+package-lock.json, fails on what breaks a client of the app's real document and passes what only adds to it."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from infra.commands import openapi_check
+from watchlist_api.app import create_app
+
+pytestmark = pytest.mark.skipif(not openapi_check.OPTIC.exists(), reason="make node_modules/.installed first")
+
+REGISTER = ("/v1/auth/register", "post")
+
+
+@pytest.fixture(scope="module")
+def document() -> dict[str, Any]:
+    return create_app().openapi()
+
+
+def request_schema(document: dict[str, Any], path: str, method: str) -> dict[str, Any]:
+    reference = document["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    schema: dict[str, Any] = document["components"]["schemas"][reference.rsplit("/", 1)[1]]
+    return schema
+
+
+def test_a_removed_path_is_a_breaking_change(document: dict[str, Any]) -> None:
+    changed = copy.deepcopy(document)
+    del changed["paths"]["/v1/watchlists/items/{item_id}"]
+
+    assert openapi_check.check(document, changed) != 0
+
+
+def test_a_new_required_request_field_is_a_breaking_change(document: dict[str, Any]) -> None:
+    changed = copy.deepcopy(document)
+    schema = request_schema(changed, *REGISTER)
+    schema["properties"]["invitation"] = {"type": "string"}
+    schema["required"] = [*schema.get("required", []), "invitation"]
+
+    assert openapi_check.check(document, changed) != 0
+
+
+def test_a_new_path_and_an_optional_field_pass(document: dict[str, Any]) -> None:
+    changed = copy.deepcopy(document)
+    changed["paths"]["/v1/lists"] = {
+        "get": {"operationId": "list_lists", "tags": ["watchlists"], "responses": {"200": {"description": "Lists"}}}
+    }
+    request_schema(changed, *REGISTER)["properties"]["display_name"] = {"type": "string"}
+
+    assert openapi_check.check(document, changed) == 0
+
+
+def test_the_working_tree_checked_against_head_in_a_worktree_passes() -> None:
+    assert openapi_check.main(["HEAD"]) == 0
