@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from infra import ROOT
+from infra.aws.template import load_template
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 DEPLOY_ACTION = "./.github/actions/sam-deploy"
@@ -22,6 +23,21 @@ CREDENTIALS_ACTION = "aws-actions/configure-aws-credentials@"
 GITHUB_AUDIENCE = "token.actions.githubusercontent.com:aud"
 GITHUB_SUBJECT = "token.actions.githubusercontent.com:sub"
 REPOSITORY = "repo:${GitHubRepository}:"
+LAMBDA_NAME_LENGTH = 64
+
+
+def _max_stack_name() -> int:
+    """The longest stack name that leaves the deploy hooks' function names (CodeDeployHook_<stack>_...) within
+    Lambda's limit."""
+    named = [
+        resource["Properties"]["FunctionName"]["Fn::Sub"]
+        for resource in load_template()["Resources"].values()
+        if resource["Type"] == "AWS::Serverless::Function" and "FunctionName" in resource["Properties"]
+    ]
+    return LAMBDA_NAME_LENGTH - max(len(name.replace("${AWS::StackName}", "")) for name in named)
+
+
+MAX_STACK_NAME = _max_stack_name()
 
 
 def workflow(name: str) -> dict[Any, Any]:
@@ -125,7 +141,7 @@ def preview_stack(branch: str, tmp_path: Path) -> str:
 def test_a_preview_stack_name_is_valid_whatever_the_branch(branch: str, tmp_path: Path) -> None:
     stack = preview_stack(branch, tmp_path)
     assert re.fullmatch(r"watchlist-preview-([a-z0-9]+-)*[0-9a-f]{6}", stack), stack
-    assert len(stack) <= len("watchlist-preview-") + 24 + 1 + 6
+    assert len(stack) <= MAX_STACK_NAME
 
 
 def test_branches_that_sanitize_alike_get_distinct_preview_stacks(tmp_path: Path) -> None:
@@ -185,3 +201,10 @@ def test_the_deploy_roles_policies_differ_only_in_their_stacks() -> None:
     assert generic("StagingDeployRole") == generic("ProductionDeployRole") == generic("PreviewDeployRole")
     (preview,) = roles["PreviewDeployRole"]["Properties"]["Policies"]
     assert "cloudformation:DeleteStack" in json.dumps(preview)
+
+
+def test_every_stack_the_workflows_deploy_by_default_fits_the_deploy_hooks_names() -> None:
+    defaults = re.findall(r"\|\| '([a-z0-9-]+)'", (WORKFLOWS / "main.yml").read_text())
+    assert defaults
+    assert all(len(stack) <= MAX_STACK_NAME for stack in defaults), (defaults, MAX_STACK_NAME)
+    assert MAX_STACK_NAME == 44
