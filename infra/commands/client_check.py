@@ -332,7 +332,8 @@ def main(argv: list[str] | None = None) -> int:
         root = Path(temporary)
         started = time.perf_counter()
         try:
-            package = generate(fetch_document(url, root), root)
+            # A name of its own: never one of an already imported generated client (a test's, in the same process).
+            package = generate(fetch_document(url, root), root, "watchlist_client_check")
         except (httpx.HTTPError, ValueError, GenerationFailed) as error:
             why = str(error) if isinstance(error, GenerationFailed) else _failure_text(error)
             report(Step("generate client", False, time.perf_counter() - started, why))
