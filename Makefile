@@ -12,7 +12,7 @@ CLIENT_VENV := .venv-client
 SCAN_VENV := .venv-scan
 PY := $(VENV)/bin/python
 
-.PHONY: dev sam-local test install lint typecheck scan openapi-check sam-validate sam-build sam-build-arm64 arm64-proof postman smoke screenshots unit integration bench invoke debug admin deploy destroy migrate-keys clean
+.PHONY: dev sam-local test install lint typecheck scan openapi-check sam-validate sam-build sam-build-arm64 arm64-proof postman smoke client-check screenshots unit integration bench invoke debug admin deploy destroy migrate-keys clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt layers/dependencies/requirements.txt
 	$(NEED_PYTHON)
@@ -142,6 +142,13 @@ postman: install node_modules/.installed
 smoke: install node_modules/.installed
 	@test -n "$(URL)" || { echo "make smoke: URL=... is needed (the API's base URL)" >&2; exit 2; }
 	$(PY) -m infra.commands.smoke $(URL)
+
+# The Python client a user would generate from the API's own document (URL/openapi.json, by openapi-python-client),
+# run through a throwaway user's main flow, every answer parsed into its model (infra/commands/client_check.py):
+# make client-check URL=https://.../Prod/ or URL=http://127.0.0.1:8000.
+client-check: install $(CLIENT_VENV)/.installed
+	@test -n "$(URL)" || { echo "make client-check: URL=... is needed (the API's base URL)" >&2; exit 2; }
+	$(PY) -m infra.commands.client_check $(URL)
 
 # The cold-start benchmark imports the handler in a venv holding only the deployed (runtime) dependencies.
 .venv-runtime/.installed: requirements.txt layers/dependencies/requirements.txt

@@ -10,21 +10,19 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import boto3
 import pytest
 
 from infra import ROOT
+from infra.commands.client_check import STEPS, FlowResult, generate, importable, operation, run_flow
 from infra.local.sqs_poller import QueuePoller
-from tests.support import PASSWORD, unique_email
+from tests.support import unique_email
 from watchlist_api.app import create_app
 from watchlist_core import wiring
 
-CLIENT_VENV_BIN = ROOT / ".venv-client" / "bin"
 NODE_BIN = ROOT / "node_modules" / ".bin"
 USAGE = Path(__file__).parent / "clients" / "usage.ts"
 
@@ -38,27 +36,11 @@ def openapi_document(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def generated(openapi_document: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The generated package, importable; its name."""
+    """The generated package, importable; its name (generated as `make client-check` does; a warning, a skipped
+    operation or model, fails it)."""
     root = tmp_path_factory.mktemp("python-client")
-    done = subprocess.run(  # noqa: S603 (our own command line)
-        [CLIENT_VENV_BIN / "openapi-python-client", "generate", "--path", openapi_document, "--meta", "none",
-         "--output-path", root / "watchlist_client"],
-        env={**os.environ, "PATH": f"{CLIENT_VENV_BIN}{os.pathsep}{os.environ['PATH']}"},  # its ruff formats the code
-        capture_output=True,
-        text=True,
-        check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "Warning" not in done.stdout, done.stdout  # a skipped operation or model is announced so
-    sys.path.insert(0, str(root))
-    yield "watchlist_client"
-    sys.path.remove(str(root))
-    for name in [name for name in sys.modules if name.startswith("watchlist_client")]:
-        del sys.modules[name]
-
-
-def operation(package: str, tag: str, name: str) -> Any:
-    return importlib.import_module(f"{package}.api.{tag}.{name}")
+    with importable(root, generate(openapi_document, root)) as package:
+        yield package
 
 
 def test_every_operation_is_generated_under_its_short_name(generated: str) -> None:
@@ -69,88 +51,51 @@ def test_every_operation_is_generated_under_its_short_name(generated: str) -> No
 
 
 def test_the_generated_python_client_runs_the_main_flows(generated: str, gateway: int, dynamodb: str) -> None:
+    """A user's flow as `make client-check` runs it (infra/commands/client_check.py), then an admin's view of it."""
     client_module = importlib.import_module(f"{generated}.client")
     models = importlib.import_module(f"{generated}.models")
-    anonymous = client_module.Client(base_url=f"http://127.0.0.1:{gateway}", raise_on_unexpected_status=True)
-
-    email = unique_email()
-    user = operation(generated, "auth", "register").sync(
-        client=anonymous, body=models.Registration(email=email, password=PASSWORD)
-    )
-    assert isinstance(user, models.User)
-    assert user.email == email
-    tokens = operation(generated, "auth", "login").sync(
-        client=anonymous, body=models.LoginCredentials(email=email, password=PASSWORD)
-    )
-    assert isinstance(tokens, models.Tokens)
-    assert isinstance(tokens.device_token, str)
-    form_tokens = operation(generated, "auth", "token").sync(
-        client=anonymous,
-        body=models.TokenPasswordForm(
-            grant_type=models.TokenPasswordFormGrantType.PASSWORD, username=email, password=PASSWORD
-        ),
-    )
-    assert isinstance(form_tokens, models.Tokens)
-    signed_in = client_module.AuthenticatedClient(
-        base_url=f"http://127.0.0.1:{gateway}", token=tokens.access_token, raise_on_unexpected_status=True
-    )
-
-    added = operation(generated, "watchlist", "add_item").sync_detailed(
-        client=signed_in, body=models.ItemDraft(title="Arrival", type_=models.ItemType.MOVIE, year=2016)
-    )
-    assert added.status_code == 201
-    item = added.parsed
-    assert isinstance(item, models.WatchlistItem)
-    page = operation(generated, "watchlist", "list_items").sync(client=signed_in)
-    assert isinstance(page, models.PageWatchlistItem)
-    assert [listed.id for listed in page.items] == [item.id]
-
-    changed = operation(generated, "watchlist", "change_item").sync_detailed(
-        item.id,
-        client=signed_in,
-        body=models.ItemChanges(status=models.ItemStatus.WATCHING),
-        if_match=added.headers["etag"],
-    )
-    assert changed.status_code == 200
-    assert isinstance(changed.parsed, models.WatchlistItem)
-    assert changed.parsed.status == models.ItemStatus.WATCHING
-    stale = operation(generated, "watchlist", "change_item").sync_detailed(
-        item.id, client=signed_in, body=models.ItemChanges(rating=9), if_match=added.headers["etag"]
-    )
-    assert stale.status_code == 412
-    assert isinstance(stale.parsed, models.Problem)
-
-    deleted = operation(generated, "watchlist", "delete_item").sync_detailed(item.id, client=signed_in)
-    assert deleted.status_code == 204
-
+    base_url = f"http://127.0.0.1:{gateway}"
+    anonymous = client_module.Client(base_url=base_url, raise_on_unexpected_status=True)
     admin_email = unique_email()
     wiring.get_services().auth.ensure_admin(admin_email, "admin password 1")
     admin_tokens = operation(generated, "auth", "login").sync(
         client=anonymous, body=models.LoginCredentials(email=admin_email, password="admin password 1")
     )
     admin = client_module.AuthenticatedClient(
-        base_url=f"http://127.0.0.1:{gateway}", token=admin_tokens.access_token, raise_on_unexpected_status=True
+        base_url=base_url, token=admin_tokens.access_token, raise_on_unexpected_status=True
     )
-    listed: list[str] = []
-    cursor = None
-    while True:  # every page: the session's moto server holds the other tests' users too
-        users = operation(generated, "admin", "list_users").sync(client=admin, limit=100, cursor=cursor)
-        assert isinstance(users, models.PageUser)
-        listed += [each.email for each in users.items]
-        if not (cursor := users.next_cursor):
-            break
-    assert email in listed
+
+    def listed_users() -> list[str]:
+        listed: list[str] = []
+        cursor = None
+        while True:  # every page: the session's moto server holds the other tests' users too
+            users = operation(generated, "admin", "list_users").sync(client=admin, limit=100, cursor=cursor)
+            assert isinstance(users, models.PageUser)
+            listed += [each.email for each in users.items]
+            if not (cursor := users.next_cursor):
+                return listed
+
+    def while_the_account_exists(flow: FlowResult) -> None:
+        assert flow.email in listed_users()
+
+    result = run_flow(generated, base_url, before_account_deletion=while_the_account_exists)
+    assert result.passed, result.summary() + "\n" + "\n".join(step.line() for step in result.steps)
+    assert [step.name for step in result.steps] == list(STEPS)
+    assert result.cleanup == ""
+    assert result.email not in listed_users()
+
     from watchlist_audit.handler import handler as audit_handler
 
     sqs = boto3.client("sqs", region_name="us-east-1", endpoint_url=dynamodb)
     QueuePoller(sqs, os.environ["AUDIT_QUEUE_URL"], audit_handler).drain()
-    trail = operation(generated, "admin", "audit_trail").sync(client=admin, actor_id=user.id)
+    trail = operation(generated, "admin", "audit_trail").sync(client=admin, actor_id=result.user_id)
     assert isinstance(trail, models.AuditPage)
     assert {event.action for event in trail.items} >= {
         models.AuditAction.USER_REGISTERED,
         models.AuditAction.ITEM_CREATED,
         models.AuditAction.ITEM_UPDATED,
         models.AuditAction.ITEM_DELETED,
+        models.AuditAction.ACCOUNT_DELETED,
     }
 
 
