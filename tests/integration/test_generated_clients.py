@@ -116,6 +116,10 @@ def test_the_typescript_types_compile_strictly_and_type_the_operations(openapi_d
         "es2022",
         "--module",
         "es2022",
+        # As a bundler resolves imports: the type packages Node tools put in node_modules/@types (which tsc reads
+        # unasked) import their dependencies by package name, which the default for es2022 cannot resolve.
+        "--moduleResolution",
+        "bundler",
     ]
     compiled = subprocess.run(  # noqa: S603 (our own command line)
         [*compile_strictly, tmp_path / "usage.ts"], capture_output=True, text=True, check=False
