@@ -311,6 +311,16 @@ def get_services() -> Services:
     return Services(settings, connection_for(settings))
 
 
+def build_every_service() -> None:
+    """Builds each of the API's services, so that every module they use is imported: for SnapStart's snapshot (see
+    snapshots.py), which should hold what a restored instance's first request would otherwise import. No I/O: a
+    service connects, and reads a secret, at its first call."""
+    services = get_services()
+    for name, member in vars(Services).items():
+        if isinstance(member, _built_once):
+            getattr(services, name)
+
+
 @dataclass(frozen=True)
 class AuditWorker:
     """What the audit function and the outbox relay need: DynamoDB and SQS, no Redis, no secrets."""
