@@ -29,8 +29,8 @@ ONE_ROUTE_APP = (
     "import fastapi, mangum, pynamodb.models; app = fastapi.FastAPI(); "
     "app.get('/items/{item_id}')(lambda item_id: {'id': item_id}); mangum.Mangum(app, lifespan='off')"
 )
-# What a cold start really costs before answering: the first invocation also builds the services
-# (redis-py is imported then), here for GET /health, which touches no dependency over the network.
+# What a cold start really costs before answering: the first invocation also binds the PynamoDB records, here for
+# GET /health, which uses no service (each is built by the first request that uses it) and no dependency.
 FIRST_INVOCATION = (
     "import watchlist_api.handler as h; from infra.local.events import LambdaContext, api_gateway_event; "
     "h.handler(api_gateway_event('GET', '/health'), LambdaContext())"
@@ -124,8 +124,8 @@ def sqs_client_cost() -> None:
     print(f"\nfirst write's SQS client: on the DynamoDB session {shared:.1f} ms, on a new one {fresh:.1f} ms (medians)")
 
 
-# redis-py is imported when the services are built (the first invocation); its cluster client is needed only when
-# REDIS_URL names a cluster. What importing it costs after the package itself:
+# redis-py is imported by the first request that uses Redis (a rate limit, the cache); its cluster client is needed
+# only when REDIS_URL names a cluster. What importing it costs after the package itself:
 REDIS_CLUSTER_CLIENT = (
     "import time, redis; s = time.perf_counter(); from redis.cluster import RedisCluster; "
     "print(time.perf_counter() - s)"

@@ -6,7 +6,7 @@ the managed runtime's `snapshot_restore_py`:
 
 - Python's `random` state, which draws the trace and span ids and the retry jitter: reseeded from the OS, whose
   randomness Lambda makes unique per restore (uuid4 and ULID ids read `os.urandom` already).
-- The services (`wiring.reset`), each rebuilt on the next invocation:
+- The services (`wiring.reset`), each rebuilt at its next use:
   - Redis connections and the cluster's slot map;
   - the botocore clients of PynamoDB and SQS, with their HTTP connections and credentials;
   - secrets fetched from Secrets Manager (the token signing key, the GitHub token), so a rotation before a restore
@@ -25,7 +25,10 @@ from watchlist_core import wiring
 
 
 def forget_instance_state() -> None:
-    """Before the snapshot: nothing an instance owns (connections, credentials, fetched secrets) is kept in it."""
+    """Before the snapshot: nothing an instance owns (connections, credentials, fetched secrets) is kept in it. The
+    services are built once first, then forgotten: their modules, imported at a service's first use, are in the
+    snapshot, as when the handler's import built them all."""
+    wiring.build_every_service()
     wiring.reset()
 
 

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import BaseModel, Field
 
 from watchlist_core.audit.events import new_event, user_target
 from watchlist_core.audit.message import AuditAction, AuditEvent
 from watchlist_core.domain import AccountDeletion, SessionInfo, Timestamp, User, WatchlistItem, utc_now
 from watchlist_core.errors import ConflictError
-from watchlist_core.security.tokens import AccessClaims
-from watchlist_core.services.audit_delivery import AuditTrail
-from watchlist_core.services.auth import AuthService
-from watchlist_core.services.ports import DataChangeListener
-from watchlist_core.storage.audit_events import AuditEventStore
-from watchlist_core.storage.items import ItemStore
-from watchlist_core.storage.users import LAST_ADMIN, UserStore
+
+if TYPE_CHECKING:
+    # For the annotations only: the API imports this module at start for AccountExport (a route's response model),
+    # and builds the service, with the stores and auth, at the first request that deletes or exports an account.
+    from watchlist_core.security.tokens import AccessClaims
+    from watchlist_core.services.audit_delivery import AuditTrail
+    from watchlist_core.services.auth import AuthService
+    from watchlist_core.services.ports import DataChangeListener
+    from watchlist_core.storage.audit_events import AuditEventStore
+    from watchlist_core.storage.items import ItemStore
+    from watchlist_core.storage.users import UserStore
 
 
 class AccountExport(BaseModel):
@@ -79,6 +85,8 @@ class AccountService:
 
         Idempotency records are keyed by a digest of the caller and key, so they cannot be found by user: they
         expire within 24 hours, and replay nothing meanwhile (the account's tokens are refused before them)."""
+        from watchlist_core.storage.users import LAST_ADMIN  # loaded already: the module of self._users
+
         if self._users.is_last_admin(user):
             raise ConflictError(LAST_ADMIN)
         self._auth.end_sessions(user.id, keep=keep_session)

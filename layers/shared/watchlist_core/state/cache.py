@@ -11,9 +11,14 @@ import hashlib
 import json
 import secrets
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from watchlist_core.state import keys
-from watchlist_core.state.client import RedisState, Slot
+
+if TYPE_CHECKING:
+    # The API imports this module at start (CachedRepresentation, ResponseCache); Redis's client module comes with the
+    # Redis state, built by the first request that uses Redis (wiring.Services).
+    from watchlist_core.state.client import RedisState, Slot
 
 # A user's cache version is a random label, never an incremented count: when the key is gone (expired after
 # an hour without requests, evicted, or Redis emptied) a new label starts, so no entry written under an earlier
