@@ -255,6 +255,15 @@ def cold_started_handler(monkeypatch: pytest.MonkeyPatch) -> Any:
     return handler_module.handler
 
 
+# Every function that serves or consumes traffic, and the prefix of its new version's alarm.
+DEPLOYED_GRADUALLY = {
+    "ApiFunction": "Api",
+    "AuditFunction": "Audit",
+    "OutboxRelayFunction": "OutboxRelay",
+    "MailFunction": "Mail",
+}
+
+
 def make_smoke(url: str) -> subprocess.CompletedProcess[str]:
     """`make smoke URL=...`'s command (the Makefile adds only its installs), its output captured."""
     return subprocess.run(  # noqa: S603 (our own module)

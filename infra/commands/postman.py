@@ -16,6 +16,8 @@ from infra import ROOT
 from infra.commands.dev_stack import dev_stack
 
 POSTMAN = ROOT / "postman"
+NEWMAN = ROOT / "node_modules" / ".bin" / "newman"
+COLLECTION = POSTMAN / "watchlist.postman_collection.json"
 ADMIN_EMAIL = "postman-admin@example.com"
 
 
@@ -33,9 +35,9 @@ def newman(
     the last admin. A missing local mailbox fails a run that requires one (an own stack does) instead of skipping the
     requests that read mail; each mail is waited for at most `mail_wait_seconds`."""
     command = [
-        str(ROOT / "node_modules" / ".bin" / "newman"),
+        str(NEWMAN),
         "run",
-        str(POSTMAN / "watchlist.postman_collection.json"),
+        str(COLLECTION),
         "--environment",
         str(POSTMAN / "local.postman_environment.json"),
         "--env-var",

@@ -12,9 +12,9 @@ import subprocess
 import sys
 
 from infra import ROOT
+from infra.commands.postman import COLLECTION, NEWMAN
 from watchlist_hooks.smoke import run_smoke
 
-POSTMAN = ROOT / "postman"
 # The collection's folders whose requests are all read-only and need no user: Health (liveness, readiness). The
 # others register users, sign in or need an admin; the smoke flow above covers a user's life instead.
 NEWMAN_FOLDERS = ("Health",)
@@ -23,9 +23,9 @@ NEWMAN_FOLDERS = ("Health",)
 def newman_read_only(api: str) -> int:
     """newman's exit code for NEWMAN_FOLDERS against `api`."""
     command = [
-        str(ROOT / "node_modules" / ".bin" / "newman"),
+        str(NEWMAN),
         "run",
-        str(POSTMAN / "watchlist.postman_collection.json"),
+        str(COLLECTION),
         "--env-var",
         f"baseUrl={api.rstrip('/')}",
         *(argument for folder in NEWMAN_FOLDERS for argument in ("--folder", folder)),

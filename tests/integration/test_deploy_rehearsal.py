@@ -35,7 +35,7 @@ from infra.local.events import LambdaContext, sqs_event
 from infra.local.local_aws import LOCAL_AWS_ENVIRONMENT
 from infra.local.moto_server import MotoServer
 from infra.local.redis_server import RedisServer
-from tests.support import Api, cold_started_handler, unique_email
+from tests.support import DEPLOYED_GRADUALLY, Api, cold_started_handler, unique_email
 from watchlist_core import wiring
 from watchlist_core.settings import MIN_SECRET_BYTES
 
@@ -264,7 +264,7 @@ def test_functions_have_the_declared_handler_size_and_environment(stack: Rehears
     post_traffic = lambda_.get_function_configuration(FunctionName=stack.created["PostTrafficHook"])
     assert post_traffic["Environment"]["Variables"]["API_URL"] == stack.outputs["ApiUrl"]
     assert post_traffic["Environment"]["Variables"]["PRUNE_FUNCTIONS"] == ",".join(
-        stack.created[function] for function in ("ApiFunction", "AuditFunction", "OutboxRelayFunction", "MailFunction")
+        stack.created[function] for function in DEPLOYED_GRADUALLY
     )
     relay = lambda_.get_function_concurrency(FunctionName=stack.created["OutboxRelayFunction"])
     assert relay["ReservedConcurrentExecutions"] == 1
@@ -423,15 +423,6 @@ def test_the_api_function_is_invoked_through_the_alias_snapstart_restores(stack:
         properties = resources[logical_id]["Properties"]
         architectures = properties.get("Architectures", properties.get("CompatibleArchitectures"))
         assert architectures == [{"Ref": "Architecture"}], logical_id
-
-
-# Every function that serves or consumes traffic, and the prefix of its new version's alarm.
-DEPLOYED_GRADUALLY = {
-    "ApiFunction": "Api",
-    "AuditFunction": "Audit",
-    "OutboxRelayFunction": "OutboxRelay",
-    "MailFunction": "Mail",
-}
 
 
 def _version_dimensions(function: str, version: str) -> list[dict[str, Any]]:

@@ -19,6 +19,7 @@ from infra.aws.template import (
     table_env_vars,
 )
 from infra.containers.images import lambda_image
+from tests.support import DEPLOYED_GRADUALLY
 from watchlist_core.storage.tables import (
     AuditEventRecord,
     DirectoryEntryRecord,
@@ -340,21 +341,12 @@ def test_every_alarm_and_dashboard_widget_names_a_metric_something_emits() -> No
 def test_the_dashboard_shows_what_the_deployment_alarms_watch() -> None:
     resources = load_template()["Resources"]
     body = resources["OperationsDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
-    for function in TRAFFIC_FUNCTIONS:
+    for function in DEPLOYED_GRADUALLY:
         for metric in ("Errors", "Throttles", "ConcurrentExecutions"):
             assert f'["AWS/Lambda", "{metric}", "FunctionName", "${{{function}}}"]' in body, (function, metric)
     for queue in ("AuditQueue", "AuditDeadLetterQueue", "MailQueue", "MailDeadLetterQueue"):
         assert f"${{{queue}.QueueName}}" in body
     assert 'ExecutedVersion} FunctionName=\\"${ApiFunction}\\"' in body  # the API function per version
-
-
-# Every function that serves or consumes traffic, and the prefix of its new version's alarm.
-TRAFFIC_FUNCTIONS = {
-    "ApiFunction": "Api",
-    "AuditFunction": "Audit",
-    "OutboxRelayFunction": "OutboxRelay",
-    "MailFunction": "Mail",
-}
 
 
 def test_every_function_that_serves_or_consumes_traffic_deploys_gradually_with_the_deployment_type() -> None:
@@ -366,10 +358,10 @@ def test_every_function_that_serves_or_consumes_traffic_deploys_gradually_with_t
         for name in functions
         if resources[name]["Properties"].get("FunctionName", {}).get("Fn::Sub", "").startswith("CodeDeployHook_")
     }
-    assert functions - hooks == set(TRAFFIC_FUNCTIONS)
+    assert functions - hooks == set(DEPLOYED_GRADUALLY)
     assert template["Parameters"]["DeploymentType"]["Default"].startswith("Canary")
     assert "AllAtOnce" in template["Parameters"]["DeploymentType"]["AllowedValues"]
-    for function, prefix in TRAFFIC_FUNCTIONS.items():
+    for function, prefix in DEPLOYED_GRADUALLY.items():
         properties = resources[function]["Properties"]
         assert properties["AutoPublishAlias"] == "live", function
         preference = properties["DeploymentPreference"]
