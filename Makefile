@@ -11,13 +11,17 @@ SAM_VENV := .venv-sam
 CLIENT_VENV := .venv-client
 SCAN_VENV := .venv-scan
 PY := $(VENV)/bin/python
+# make test times its stages (infra/commands/stages.py): a recipe line under $(call timed,NAME) is recorded under NAME
+# when STAGES_FILE is set, and run as it is otherwise.
+STAGES := $(PYTHON) infra/commands/stages.py
+timed = $(if $(STAGES_FILE),$(STAGES) run '$(1)' --)
 
-.PHONY: dev sam-local test install lint typecheck scan openapi-check sam-validate sam-build sam-build-arm64 arm64-proof postman smoke client-check screenshots unit integration bench invoke debug admin deploy destroy migrate-keys clean
+.PHONY: dev sam-local test install lint typecheck scan openapi-check sam-validate sam-build sam-build-arm64 images arm64-root arm64-proof postman smoke client-check screenshots unit integration bench invoke debug admin deploy destroy migrate-keys clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt layers/dependencies/requirements.txt
 	$(NEED_PYTHON)
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(call timed,install .venv) $(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
 # The import roots (pyproject.toml's mypy_path, and the project root) as a .pth file in the venv: python, pytest,
@@ -29,21 +33,24 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt layers/dependencies/re
 $(SAM_VENV)/.installed: requirements-sam.txt
 	$(NEED_PYTHON)
 	$(PYTHON) -m venv $(SAM_VENV)
-	$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-sam.txt
+	$(call timed,install $(SAM_VENV)) $(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check \
+		-r requirements-sam.txt
 	touch $@
 
 # openapi-python-client, which the generated-client test runs (its pins differ from ours).
 $(CLIENT_VENV)/.installed: requirements-client.txt
 	$(NEED_PYTHON)
 	$(PYTHON) -m venv $(CLIENT_VENV)
-	$(CLIENT_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-client.txt
+	$(call timed,install $(CLIENT_VENV)) $(CLIENT_VENV)/bin/python -m pip install --quiet \
+		--disable-pip-version-check -r requirements-client.txt
 	touch $@
 
 # checkov, cfn-lint-serverless and the SAM translator for make scan (checkov's pins differ from ours and SAM CLI's).
 $(SCAN_VENV)/.installed: requirements-scan.txt
 	$(NEED_PYTHON)
 	$(PYTHON) -m venv $(SCAN_VENV)
-	$(SCAN_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-scan.txt
+	$(call timed,install $(SCAN_VENV)) $(SCAN_VENV)/bin/python -m pip install --quiet --disable-pip-version-check \
+		-r requirements-scan.txt
 	touch $@
 
 install: $(VENV)/.installed $(VENV)/.import-roots
@@ -63,11 +70,11 @@ sam-local: install sam-build
 	exec $(PY) -m infra.containers.sam_local
 
 lint: install
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
+	$(call timed,lint) $(VENV)/bin/ruff check .
+	$(call timed,lint) $(VENV)/bin/ruff format --check .
 
 typecheck: install
-	$(VENV)/bin/mypy
+	$(call timed,types) $(VENV)/bin/mypy
 
 # The security and best-practice scanners, offline, each with its skips in one file beside its reasons: cfn-lint
 # with the serverless rules on template.yaml and the pipeline's AWS side, infra/aws/pipeline.yaml
@@ -75,11 +82,11 @@ typecheck: install
 # Dockerfiles (.checkov.yaml), and the GitHub Actions workflows by actionlint and zizmor (offline: no lookups of
 # the pinned actions). About 20 s here (a minute more to install its venv).
 scan: $(SCAN_VENV)/.installed
-	$(SCAN_VENV)/bin/cfn-lint --config-file .cfnlint-scan.yaml
-	AWS_DEFAULT_REGION=us-east-1 $(SCAN_VENV)/bin/python -m infra.aws.scan .aws-sam/scan/template.json
-	$(SCAN_VENV)/bin/checkov --config-file .checkov.yaml
-	$(SCAN_VENV)/bin/actionlint
-	$(SCAN_VENV)/bin/zizmor --offline --no-progress .github
+	$(call timed,scan) $(SCAN_VENV)/bin/cfn-lint --config-file .cfnlint-scan.yaml
+	AWS_DEFAULT_REGION=us-east-1 $(call timed,scan) $(SCAN_VENV)/bin/python -m infra.aws.scan .aws-sam/scan/template.json
+	$(call timed,scan) $(SCAN_VENV)/bin/checkov --config-file .checkov.yaml
+	$(call timed,scan) $(SCAN_VENV)/bin/actionlint
+	$(call timed,scan) $(SCAN_VENV)/bin/zizmor --offline --no-progress .github
 
 # Would the working tree's OpenAPI document break a client of BASE's (a git ref; default: the last v* release tag,
 # else main)? Both generated from their code, compared by Optic offline (infra/commands/openapi_check.py).
@@ -87,38 +94,59 @@ openapi-check: install node_modules/.installed
 	$(PY) -m infra.commands.openapi_check $(BASE)
 
 sam-validate: $(SAM_VENV)/.installed
-	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam validate --lint --region us-east-1 --template template.yaml
+	SAM_CLI_TELEMETRY=0 $(call timed,sam-validate) $(SAM_VENV)/bin/sam validate --lint --region us-east-1 --template template.yaml
 
 # sam build without Docker, with our Python 3.13 (SAM's builder runs the runtime's python3.13 from the PATH), then
 # each built handler imported in a fresh interpreter that sees only the build's function and layer directories.
-SAM_BUILD = PATH="$(CURDIR)/$(VENV)/bin:$$PATH" SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam build --cached --template template.yaml
+SAM_BUILD = PATH="$(CURDIR)/$(VENV)/bin:$$PATH" SAM_CLI_TELEMETRY=0 $(call timed,$@) $(SAM_VENV)/bin/sam build --cached --template template.yaml
 # Bytecode compiled into the build: Lambda's /var/task and /opt are read-only, so without it Python compiles every
 # module of the function and its layers on every cold start (twice the import time: bench/cold_start.py).
 # unchecked-hash: valid whatever the zip and Lambda do to the files' times; the artifact never changes once built.
 BYTECODE = $(PY) -m compileall -q -f -j 0 --invalidation-mode unchecked-hash
 sam-build: $(SAM_VENV)/.installed install
 	$(SAM_BUILD) --build-dir .aws-sam/build
-	$(BYTECODE) .aws-sam/build
-	$(PY) -m infra.commands.verify_build .aws-sam/build
+	$(call timed,$@) $(BYTECODE) .aws-sam/build
+	$(call timed,$@) $(PY) -m infra.commands.verify_build .aws-sam/build
 
 # The same build for Graviton (template parameter Architecture=arm64): aarch64 wheels, in a directory of its own.
 # Its handlers cannot be imported here; tests/e2e/test_arm64.py runs them in an arm64 root under emulation.
 sam-build-arm64: $(SAM_VENV)/.installed install
 	$(SAM_BUILD) --build-dir .aws-sam/build-arm64 --cache-dir .aws-sam/cache-arm64 --parameter-overrides Architecture=arm64
-	$(BYTECODE) .aws-sam/build-arm64
+	$(call timed,$@) $(BYTECODE) .aws-sam/build-arm64
+
+# What the container tests run on, kept per machine and built only when missing or when its recipe changed: the
+# images of make sam-local and docker compose up, and the arm64 root (infra/containers/prepare.py).
+images: install
+	$(call timed,images) $(PY) -m infra.containers.prepare images
+arm64-root: install
+	$(call timed,arm64-root) $(PY) -m infra.containers.prepare arm64-root
 
 # The arm64 proof alone: the build above, imported and run on its sample events on an arm64 Debian, emulated.
-arm64-proof: sam-build-arm64
+arm64-proof: sam-build-arm64 arm64-root
 	$(PY) -m pytest tests/e2e/test_arm64.py
 
 # pytest-xdist: the tests in PYTEST_WORKERS processes (default 2, this machine's cores), each file on one worker, so
 # that a module's stack (a make dev, a sam local) starts once; each worker has its own moto and Redis servers.
 PYTEST_WORKERS ?= 2
-PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadfile
+PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
-test: install lint typecheck scan sam-validate sam-build sam-build-arm64 node_modules/.installed $(CLIENT_VENV)/.installed
-	$(PY) -m pytest $(PYTEST_PARALLEL) --durations=10 --cov --cov-report=term --cov-fail-under=90
-	$(MAKE) postman
+# Everything the tests need, built side by side (installs and builds mostly wait on the disk and the package
+# registry), then the tests, then newman; last, the time of every stage and of every test module.
+TEST_PREREQUISITES := install lint typecheck scan sam-validate sam-build sam-build-arm64 node_modules/.installed \
+	$(CLIENT_VENV)/.installed images arm64-root
+TEST_JOBS ?= 4
+test: export STAGES_FILE := $(CURDIR)/.stages.jsonl
+test:
+	@$(NEED_PYTHON)
+	@rm -f $(STAGES_FILE)
+	@$(MAKE) --jobs=$(TEST_JOBS) --output-sync=target --no-print-directory $(TEST_PREREQUISITES) \
+		&& $(call timed,pytest) $(PY) -m pytest $(PYTEST_PARALLEL) --durations=10 --cov --cov-report=term \
+			--cov-fail-under=90 --stages-file=$(STAGES_FILE) \
+		&& $(MAKE) postman; \
+	status=$$?; echo; echo "make test: time per stage (infra/commands/stages.py)"; $(STAGES) report; exit $$status
+
+# Two sam builds at once would share .aws-sam/build.toml, their cached build's record.
+sam-build-arm64: | $(if $(filter sam-build,$(MAKECMDGOALS)),sam-build)
 
 # The inner loop: lint, types and the in-process unit tests (no servers), in well under a minute.
 unit: install lint typecheck
@@ -130,12 +158,12 @@ integration: install
 
 # Node tools pinned in package-lock.json: newman, and Swagger UI's assets for the offline screenshots.
 node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund
+	$(call timed,npm ci) npm ci --no-audit --no-fund
 	touch $@
 
 # newman runs the Postman collection against a make dev it starts and stops.
 postman: install node_modules/.installed
-	$(PY) -m infra.commands.postman
+	$(call timed,newman) $(PY) -m infra.commands.postman
 
 # The smoke flow (a throwaway user's life, cleaned up after) and the Postman collection's read-only requests that need
 # no user, against any API: make smoke URL=https://.../Prod/ (the deployed stage's ApiUrl) or URL=http://127.0.0.1:8000.

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 
 import pytest
 
+from infra.commands import stages
 from infra.local.local_aws import LOCAL_AWS_ENVIRONMENT
 from tests.support import TEST_SIGNING_KEY
 from watchlist_core import wiring
@@ -28,3 +30,47 @@ def clean_configuration(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     wiring.reset()
     yield
     wiring.reset()
+
+
+# Each test module's time, first test's start to last test's end (its module fixtures' setup and teardown included),
+# for make test's table of stages (infra/commands/stages.py); a module runs on one worker (--dist loadfile).
+_module_times: dict[str, list[float]] = {}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--stages-file", help="append each test module's time to this file (make test's table)")
+
+
+# The modules that take minutes, longest first, then the rest in their order: xdist hands whole modules out in
+# collection order (--dist loadfile --no-loadscope-reorder), so the longest start at once and the workers end
+# together instead of one finishing a long module alone. make test's table shows each module's time.
+LONGEST_MODULES = (
+    "tests/e2e/test_sam_local.py",
+    "tests/e2e/test_arm64.py",
+    "tests/e2e/test_frontend.py",
+    "tests/e2e/test_openapi_conformance.py",
+    "tests/e2e/test_dev_server.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        module = item.nodeid.split("::")[0]
+        return LONGEST_MODULES.index(module) if module in LONGEST_MODULES else len(LONGEST_MODULES)
+
+    items.sort(key=rank)  # stable: each module's tests keep their order
+
+
+def pytest_runtest_logstart(nodeid: str, location: tuple[str, int | None, str]) -> None:
+    _module_times.setdefault(nodeid.split("::")[0], [time.time(), time.time()])
+
+
+def pytest_runtest_logfinish(nodeid: str, location: tuple[str, int | None, str]) -> None:
+    _module_times[nodeid.split("::")[0]][1] = time.time()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    file = session.config.getoption("stages_file")
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    for module, (started, ended) in _module_times.items():
+        stages.record(f"pytest {module}" + (f" ({worker})" if worker else ""), started, ended - started, file or "")

@@ -19,20 +19,19 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from infra import ROOT
-from infra.containers.engine import DEBOOTSTRAP_PACKAGE, install_missing, succeeds
+from infra.containers.engine import DEBOOTSTRAP_PACKAGE, MACHINE_STATE, install_missing, succeeds
 from infra.containers.images import DEBIAN_MIRROR, STANDINS
 
 SUITE = "trixie"  # Python 3.13, the functions' runtime
 PACKAGES = "python3.13"
 QEMU_PACKAGE = "qemu-user-static=1:7.2+dfsg-7+deb12u18+b3"
 QEMU = Path("/usr/bin/qemu-aarch64-static")
-ROOTS = ROOT / ".aws-sam" / "arm64-root"
+ROOTS = MACHINE_STATE / "arm64-root"  # per machine, like the images: one root a recipe (arm64_root)
 PYTHON = "/usr/bin/python3.13"
 
 
 def arm64_root() -> Path:
-    """The root (built once per suite, mirror and package list, then reused)."""
+    """The root, built once per machine for each suite, mirror and package list, then reused."""
     digest = hashlib.sha256(f"{SUITE} {DEBIAN_MIRROR} {PACKAGES}".encode()).hexdigest()[:12]
     root = ROOTS / f"{SUITE}-{digest}"
     if (root / PYTHON.lstrip("/")).exists():
@@ -62,8 +61,15 @@ def install_function(root: Path, code: Path, layers: list[Path]) -> None:
     shutil.copy2(STANDINS / "invoke_events.py", root / "var/runtime/invoke_events.py")
 
 
-def invoke(root: Path, handler: str, events: list[dict[str, Any]], environment: dict[str, str]) -> dict[str, Any]:
-    """`handler` of the installed function, invoked on `events` inside the root: the runner's report."""
+def invoke(
+    root: Path,
+    handler: str,
+    events: list[dict[str, Any]],
+    environment: dict[str, str],
+    load_every_extension: bool = False,
+) -> dict[str, Any]:
+    """`handler` of the installed function, invoked on `events` inside the root (then, if asked, every compiled
+    module of the layers imported): the runner's report."""
     (root / "var/runtime/events.json").write_text(json.dumps(events))
     command = [
         shutil.which("chroot") or "/usr/sbin/chroot",  # found on this machine's PATH, not the root's
@@ -74,6 +80,7 @@ def invoke(root: Path, handler: str, events: list[dict[str, Any]], environment: 
         "/var/runtime/invoke_events.py",
         handler,
         "/var/runtime/events.json",
+        *(["--load-every-extension"] if load_every_extension else []),
     ]
     variables = environment | {"PYTHONPATH": "/var/task:/opt/python", "PYTHONNOUSERSITE": "1", "PATH": "/usr/bin:/bin"}
     result = subprocess.run(command, env=variables, capture_output=True, text=True, check=False, timeout=900)  # noqa: S603

@@ -20,7 +20,9 @@ from pathlib import Path
 
 from infra.local.servers import stop_process
 
-DEFAULT_PRIVATE_ROOT = Path("/var/lib/watchlist-api/docker")
+# What the container tools keep per machine, outside any checkout: built once, reused by every clone.
+MACHINE_STATE = Path("/var/lib/watchlist-api")
+DEFAULT_PRIVATE_ROOT = MACHINE_STATE / "docker"
 # Debian bookworm's packages, pinned: the engine, its NAT rules, and debootstrap for the stand-in base image.
 ENGINE_PACKAGES = ("docker.io=20.10.24+dfsg1-1+deb12u1+b6", "iptables=1.8.9-2")
 DEBOOTSTRAP_PACKAGE = "debootstrap=1.0.128+nmu2+deb12u2"

@@ -4,7 +4,9 @@ that make sam-local serves), every sample event, and a clean stop of everything 
 --build` alone: the API through the local gateway with the audit worker, Swagger, the first admin and the Streamlit
 front end, each in its container, and Ctrl-C stopping them all.
 
-Needs a Docker engine, or root to start one (CI runs as root): elsewhere it is skipped, never under CI=true.
+Needs a Docker engine, or root to start one (CI runs as root): elsewhere it is skipped, never under CI=true. The
+images are the machine's, built by make test's `images` stage before the tests (else by the first stack here) and
+again only when their recipe changes (infra/containers/prepare.py).
 """
 
 from __future__ import annotations
@@ -12,11 +14,10 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
-import tempfile
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -44,21 +45,7 @@ pytestmark = pytest.mark.timeout(1200)
 
 
 @pytest.fixture(scope="module")
-def engine_root() -> Iterator[None]:
-    """Under CI, with no engine running: a private engine with an empty image store of its own, so that the run
-    proves the whole path on every machine, stand-in images built from nothing included."""
-    if engine_answers(dict(os.environ)) or os.environ.get("CI") != "true":
-        yield
-        return
-    root = tempfile.mkdtemp(prefix="wl-docker-", dir="/var/tmp")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("WATCHLIST_DOCKER_ROOT", root)
-        yield
-    shutil.rmtree(root, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def sam_local(engine_root: None) -> Iterator[LocalStack]:
+def sam_local() -> Iterator[LocalStack]:
     if not engine_answers(dict(os.environ)) and os.geteuid() != 0 and os.environ.get("CI") != "true":
         pytest.skip("needs a Docker engine, or root to start one")
     # The suite's key, which the sample events' placeholders are signed with.
@@ -116,20 +103,26 @@ def test_every_sample_event_gets_its_expected_outcome_in_its_functions_container
 def test_sam_local_invoke_runs_each_function_on_a_sample_event(
     sam_local: LocalStack, placeholders: Callable[[], dict[str, str]], tmp_path: Path
 ) -> None:
-    samples = ["api/watchlists/get-item__200.json", "audit/batch__stored.json", "relay/scheduled__report.json"]
+    samples = [EVENTS_ROOT / "api/watchlists/get-item__200.json", EVENTS_ROOT / "audit/batch__stored.json"]
+    samples.append(EVENTS_ROOT / "relay/scheduled__report.json")
+    events = [load_event(path, placeholders()) for path in samples]
     with docker_engine() as engine:  # the engine the stack runs on
         sam = Sam(engine, resolve(engine), env_vars_file(tmp_path, github_stub=True))
-        for sample in samples:
-            path = EVENTS_ROOT / sample
-            event = load_event(path, placeholders())
+
+        def invoke(path: Path, event: dict[str, Any]) -> subprocess.CompletedProcess[str]:
             event_file = tmp_path / path.name
             event_file.write_text(json.dumps(event))
             command = sam.command("invoke", function_for(path), "--event", str(event_file))
-            result = subprocess.run(  # noqa: S603
+            return subprocess.run(  # noqa: S603
                 command, env=engine | {"SAM_CLI_TELEMETRY": "0"}, capture_output=True, text=True, check=False
             )
-            assert result.returncode == 0, result.stderr[-3000:]
-            assert_expected_outcome(path, event, json.loads(result.stdout))
+
+        # Each invocation starts a container of its own and mostly waits for it: all at once.
+        with ThreadPoolExecutor(len(samples)) as pool:
+            results = list(pool.map(invoke, samples, events))
+    for path, event, result in zip(samples, events, results, strict=True):
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert_expected_outcome(path, event, json.loads(result.stdout))
 
 
 def test_the_stack_stops_with_everything_it_started(sam_local: LocalStack) -> None:
@@ -152,7 +145,7 @@ def test_the_stack_stops_with_everything_it_started(sam_local: LocalStack) -> No
 
 
 @pytest.fixture
-def sam_local_on_a_cluster(engine_root: None) -> Iterator[LocalStack]:
+def sam_local_on_a_cluster() -> Iterator[LocalStack]:
     """`REDIS_CLUSTER=1 make sam-local`: the functions on a Redis Cluster of three compose services. Started after
     the stack above has stopped (one stack to an engine), on the images it built; stopped after its test."""
     if not engine_answers(dict(os.environ)) and os.geteuid() != 0 and os.environ.get("CI") != "true":
@@ -179,7 +172,7 @@ def test_the_postman_collection_passes_against_sam_local_on_a_redis_cluster(
 
 
 @pytest.fixture(scope="module")
-def compose_up(engine_root: None) -> Iterator[tuple[LocalStack, Compose]]:
+def compose_up() -> Iterator[tuple[LocalStack, Compose]]:
     """`docker compose up --build` as a user types it, with stand-in images (and their override files) where the
     real ones cannot be pulled, and the GitHub stand-in (the profile an offline user turns on). Started after the SAM
     stacks have stopped (one compose project to an engine)."""

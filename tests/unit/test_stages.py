@@ -1,0 +1,40 @@
+"""make test's table of stages (infra/commands/stages.py)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from infra import ROOT
+from infra.commands import stages
+
+SCRIPT = str(ROOT / "infra" / "commands" / "stages.py")
+
+
+def test_a_stage_is_timed_by_its_command_and_passes_on_its_exit_status(tmp_path: Path) -> None:
+    file = tmp_path / "stages.jsonl"
+    environment = {"STAGES_FILE": str(file), "PATH": "/usr/bin:/bin"}
+    sleep = [sys.executable, "-c", "import time; time.sleep(0.3)"]
+    fail = [sys.executable, "-c", "raise SystemExit(3)"]
+    assert subprocess.run([sys.executable, SCRIPT, "run", "lint", "--", *sleep], env=environment).returncode == 0  # noqa: S603
+    assert subprocess.run([sys.executable, SCRIPT, "run", "types", "--", *fail], env=environment).returncode == 3  # noqa: S603
+    assert subprocess.run([sys.executable, SCRIPT, "run", "lint", "--", *sleep], env=environment).returncode == 0  # noqa: S603
+    table = stages.report(file).splitlines()
+    assert [line.split()[0] for line in table] == ["stage", "lint", "types", "wall"]
+    assert "(failed)" in table[2]
+    lint_seconds = float(table[1].split()[-1])
+    assert lint_seconds >= 0.6  # both of its commands
+    assert float(table[-1].split()[-1]) >= lint_seconds
+
+
+def test_without_a_stages_file_the_command_runs_and_nothing_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("STAGES_FILE", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert stages.main(["run", "lint", "--", sys.executable, "-c", "raise SystemExit(0)"]) == 0
+    assert list(tmp_path.iterdir()) == []
+    assert stages.report(tmp_path / "none.jsonl") == "no stage was timed"
