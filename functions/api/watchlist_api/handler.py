@@ -13,10 +13,13 @@ from watchlist_api.app import create_app
 from watchlist_core import snapshots, tracing, wiring
 from watchlist_core.observability import logger
 
+# Set before Mangum is built: Mangum 0.22 asks asyncio.get_event_loop() for the thread's loop when built and on each
+# request, and with none set that warns (DeprecationWarning) on 3.12 and 3.13 and raises (RuntimeError) on 3.14.
+_loop: asyncio.AbstractEventLoop | None = asyncio.new_event_loop()
+asyncio.set_event_loop(_loop)
 # Lifespan off: Mangum would otherwise run startup and shutdown around every single invocation.
 # "+json" keeps application/problem+json a text body: base64 would reach REST API clients undecoded.
 asgi_handler = Mangum(create_app(), lifespan="off", text_mime_types=[*DEFAULT_TEXT_MIME_TYPES, "+json"])
-_loop: asyncio.AbstractEventLoop | None = None
 snapshots.register_hooks()  # run by Lambda only where SnapStart is on (template.yaml)
 # Lambda's init: an instance without a usable signing key fails here, loudly, before it could answer anything. The
 # only configuration read at import, and cheap: the settings, and the key (from Secrets Manager where deployed, which
