@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Iterator
 
+import botocore.loaders
+import botocore.session
 import pytest
 
 from infra.commands import stages
@@ -15,6 +18,11 @@ from watchlist_core import wiring
 from watchlist_core.settings import Settings
 
 SETTINGS_VARIABLES = {name.upper() for name in Settings.model_fields} - {"AWS_REGION", "STAGE"}
+
+# Every test builds the services anew (wiring.reset()), and with them botocore sessions, each of which would parse
+# botocore's JSON service models again: half a second a test. One loader for the run, as a Lambda instance has one
+# for its life; what it loads is read-only data, cached by the loader itself.
+botocore.session.create_loader = functools.cache(botocore.loaders.create_loader)
 
 
 @pytest.fixture(autouse=True)

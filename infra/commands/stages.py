@@ -3,7 +3,8 @@
 `stages.py run NAME -- COMMAND...` runs COMMAND and, when STAGES_FILE names a file, appends one record to it: the
 stage's name, when it started and how long it took. The suite adds one record per test module (tests/conftest.py,
 `pytest --stages-file`).
-`stages.py report` prints them in the order they started, with when each started after the first.
+`stages.py report` prints them in the order they started, with when each started after the first and, for the
+Makefile's stages, the processor time they used (a module's is not told apart from its worker's).
 
 Standard library only, and run as a script: the venvs are stages too, so it runs on the bare interpreter.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -20,12 +22,13 @@ from pathlib import Path
 VARIABLE = "STAGES_FILE"
 
 
-def record(stage: str, started: float, seconds: float, file: str | None = None) -> None:
+def record(stage: str, started: float, seconds: float, file: str | None = None, cpu: float | None = None) -> None:
     """One line of JSON, written at once (O_APPEND), to `file` or else STAGES_FILE's: parallel stages and test
-    workers share it. Nothing without either."""
+    workers share it. Nothing without either. `cpu`: the processor seconds it used, where they can be counted."""
     path = os.environ.get(VARIABLE) if file is None else file
     if path:
-        line = json.dumps({"stage": stage, "started": started, "seconds": round(seconds, 1)}) + "\n"
+        entry = {"stage": stage, "started": started, "seconds": round(seconds, 1), "cpu": cpu and round(cpu, 1)}
+        line = json.dumps(entry) + "\n"
         with Path(path).open("a") as records:
             records.write(line)
 
@@ -35,7 +38,10 @@ def run(stage: str, command: list[str]) -> int:
     # Without the file: what a stage runs is part of it (the suite is told where to put its modules' times).
     environment = {name: value for name, value in os.environ.items() if name != VARIABLE}
     returncode = subprocess.call(command, env=environment)  # noqa: S603 (the Makefile's own recipes)
-    record(stage if returncode == 0 else f"{stage} (failed)", started, time.monotonic() - clock)
+    # The command's and every descendant's that was waited for: on 2 cores, what parallel stages compete for.
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = children.ru_utime + children.ru_stime
+    record(stage if returncode == 0 else f"{stage} (failed)", started, time.monotonic() - clock, cpu=cpu)
     return returncode
 
 
@@ -44,17 +50,20 @@ def report(path: Path) -> str:
     records = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
     if not records:
         return "no stage was timed"
-    stages: dict[str, list[float]] = {}
+    stages: dict[str, dict[str, float | None]] = {}
     for entry in sorted(records, key=lambda entry: entry["started"]):
-        started_and_seconds = stages.setdefault(entry["stage"], [entry["started"], 0.0])
-        started_and_seconds[1] += entry["seconds"]
-    first = min(started for started, _ in stages.values())
+        stage = stages.setdefault(entry["stage"], {"started": entry["started"], "seconds": 0.0, "cpu": None})
+        stage["seconds"] = (stage["seconds"] or 0.0) + entry["seconds"]
+        if entry.get("cpu") is not None:
+            stage["cpu"] = (stage["cpu"] or 0.0) + entry["cpu"]
+    first = min(entry["started"] for entry in records)
     wall = max(entry["started"] + entry["seconds"] for entry in records) - first
-    width = max(len(stage) for stage in stages)
-    lines = [f"{'stage':<{width}}  {'start s':>7}  {'seconds':>7}"]
-    for stage, (started, seconds) in stages.items():
-        lines.append(f"{stage:<{width}}  {started - first:>7.0f}  {seconds:>7.1f}")
-    lines.append(f"{'wall clock, first start to last end':<{width}}  {'':>7}  {wall:>7.1f}")
+    width = max(len(name) for name in [*stages, "wall clock"])
+    lines = [f"{'stage':<{width}}  {'start s':>7}  {'seconds':>7}  {'cpu s':>7}"]
+    for name, stage in stages.items():
+        cpu = "-" if stage["cpu"] is None else f"{stage['cpu']:.1f}"
+        lines.append(f"{name:<{width}}  {(stage['started'] or 0.0) - first:>7.0f}  {stage['seconds']:>7.1f}  {cpu:>7}")
+    lines.append(f"{'wall clock':<{width}}  {'':>7}  {wall:>7.1f}")
     return "\n".join(lines)
 
 

@@ -17,7 +17,7 @@ SCRIPT = str(ROOT / "infra" / "commands" / "stages.py")
 def test_a_stage_is_timed_by_its_command_and_passes_on_its_exit_status(tmp_path: Path) -> None:
     file = tmp_path / "stages.jsonl"
     environment = {"STAGES_FILE": str(file), "PATH": "/usr/bin:/bin"}
-    sleep = [sys.executable, "-c", "import time; time.sleep(0.3)"]
+    sleep = [sys.executable, "-c", "import time; sum(range(5_000_000)); time.sleep(0.5)"]
     fail = [sys.executable, "-c", "raise SystemExit(3)"]
     assert subprocess.run([sys.executable, SCRIPT, "run", "lint", "--", *sleep], env=environment).returncode == 0  # noqa: S603
     assert subprocess.run([sys.executable, SCRIPT, "run", "types", "--", *fail], env=environment).returncode == 3  # noqa: S603
@@ -25,8 +25,9 @@ def test_a_stage_is_timed_by_its_command_and_passes_on_its_exit_status(tmp_path:
     table = stages.report(file).splitlines()
     assert [line.split()[0] for line in table] == ["stage", "lint", "types", "wall"]
     assert "(failed)" in table[2]
-    lint_seconds = float(table[1].split()[-1])
-    assert lint_seconds >= 0.6  # both of its commands
+    lint_seconds, lint_cpu = (float(column) for column in table[1].split()[-2:])
+    assert lint_seconds >= 1.0  # both of its commands
+    assert 0 < lint_cpu < lint_seconds  # they counted, then slept
     assert float(table[-1].split()[-1]) >= lint_seconds
 
 
