@@ -15,9 +15,12 @@ from watchlist_core.observability import logger
 
 # Lifespan off: Mangum would otherwise run startup and shutdown around every single invocation.
 # "+json" keeps application/problem+json a text body: base64 would reach REST API clients undecoded.
-asgi_handler = Mangum(create_app(), lifespan="off", text_mime_types=[*DEFAULT_TEXT_MIME_TYPES, "+json"])
+app = create_app()
+asgi_handler = Mangum(app, lifespan="off", text_mime_types=[*DEFAULT_TEXT_MIME_TYPES, "+json"])
 _loop: asyncio.AbstractEventLoop | None = None
-snapshots.register_hooks()  # run by Lambda only where SnapStart is on (template.yaml)
+# Run by Lambda only where SnapStart is on (template.yaml). The OpenAPI document builds every route's request and
+# response fields, which wait for their models' first use (domain.Model): in the snapshot, no request builds one.
+snapshots.register_hooks(app.openapi)
 # Lambda's init: an instance without a usable signing key fails here, loudly, before it could answer anything. The
 # only configuration read at import, and cheap: the settings, and the key (from Secrets Manager where deployed, which
 # the first request would fetch anyway; SnapStart forgets it before the snapshot).

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Path, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from watchlist_api.conditional import represent, respond
 from watchlist_api.dependencies import (
@@ -29,6 +29,7 @@ from watchlist_api.strict_json import DuplicateKeyError, StrictJSONRoute, repeat
 from watchlist_core.domain import (
     AccountDeletion,
     Credentials,
+    Model,
     PasswordChange,
     PasswordForgotten,
     PasswordReset,
@@ -47,7 +48,7 @@ router = APIRouter(route_class=StrictJSONRoute, prefix="/v1/auth", tags=["auth"]
 _NO_STORE = {"Cache-Control": "no-store"}
 
 
-class Tokens(BaseModel):
+class Tokens(Model):
     access_token: str
     token_type: Literal["bearer"] = "bearer"  # noqa: S105 (the OAuth2 token type, not a secret)
     expires_in: int
@@ -237,7 +238,7 @@ async def change_password(request: Request, change: PasswordChange, caller: Call
     return Response(status_code=204)
 
 
-class Accepted(BaseModel):
+class Accepted(Model):
     message: str
 
 
