@@ -1,8 +1,6 @@
 """/v1/auth: register, log in (JSON, or the OAuth2 password form on /token), refresh, log out, who am I, and the
 caller's own account: profile, password, sessions, export, deletion."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Path, Request, Response
@@ -60,7 +58,7 @@ class Tokens(Model):
     )
 
     @classmethod
-    def of(cls, pair: TokenPair) -> Tokens:
+    def of(cls, pair: TokenPair) -> "Tokens":
         return cls(
             access_token=pair.access_token,
             expires_in=pair.expires_in,
@@ -163,7 +161,7 @@ def register(
 
 
 @router.post("/login", response_model=Tokens, openapi_extra=_JSON_CREDENTIALS, dependencies=[LoginLimit])
-async def login(request: Request, response: Response, services: ServicesDep) -> Tokens:
+async def login(request: Request, response: Response, services: ServicesDep) -> "Tokens":
     # The form is read here too: clients of the earlier document, whose Authorize button posted it here.
     return await _sign_in(await _credentials(request), request, response, services)
 
@@ -174,7 +172,7 @@ async def login(request: Request, response: Response, services: ServicesDep) -> 
     openapi_extra=_PASSWORD_FORM,
     dependencies=[LoginLimit],
 )
-async def token(request: Request, response: Response, services: ServicesDep) -> Tokens:
+async def token(request: Request, response: Response, services: ServicesDep) -> "Tokens":
     """An OAuth2 token endpoint (RFC 6749, the password grant): its errors are 400 with `error`."""
     if not _is_form(request):
         raise OAuth2TokenError("invalid_request", "Send the form as application/x-www-form-urlencoded.")
@@ -197,14 +195,14 @@ async def token(request: Request, response: Response, services: ServicesDep) -> 
         raise OAuth2TokenError("invalid_grant", error.detail) from error
 
 
-async def _sign_in(credentials: Credentials, request: Request, response: Response, services: ServicesDep) -> Tokens:
+async def _sign_in(credentials: Credentials, request: Request, response: Response, services: ServicesDep) -> "Tokens":
     pair = await run_in_threadpool(services.auth.login, credentials, client_ip(request), user_agent(request))
     response.headers.update(_NO_STORE)
     return Tokens.of(pair)
 
 
 @router.post("/refresh", response_model=Tokens)
-def refresh(request: Request, body: RefreshRequest, response: Response, services: ServicesDep) -> Tokens:
+def refresh(request: Request, body: RefreshRequest, response: Response, services: ServicesDep) -> "Tokens":
     claims = services.auth.refresh_claims(body.refresh_token)
     attach_rate_limit(request, services.admission.admit_refresh(claims).limit)
     response.headers.update(_NO_STORE)

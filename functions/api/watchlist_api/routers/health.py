@@ -1,7 +1,5 @@
 """Liveness at /health (no dependency touched) and readiness at /v1/health/detailed."""
 
-from __future__ import annotations
-
 from typing import Literal
 
 from fastapi import APIRouter, Response
