@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import subprocess
@@ -50,3 +51,64 @@ def test_the_snapshot_holds_the_modules_of_every_service_and_no_service() -> Non
         [sys.executable, "-c", code], env=os.environ, capture_output=True, text=True, timeout=60, check=True
     )
     assert imported.stdout.strip() == "[]"
+
+
+# Off the path of a cold start's GET /health: each is imported by the first request (or span) that uses it.
+IMPORTED_ON_FIRST_USE = (
+    "jwt",  # the first token issued or read
+    "ulid",  # the first id: an audit event, an item, a session
+    "passlib",  # the first password hashed or verified
+    "argon2",
+    "httpx",  # the first GitHub lookup
+    "stamina",
+    "opentelemetry.sdk",  # the first invocation with tracing on
+    "opentelemetry.exporter.otlp.proto.common",  # the first span sent
+    "google.protobuf",
+    "boto3",  # the first write (its audit event's SendMessage)
+    "redis",  # the first request that uses Redis
+)
+# What the before-snapshot hooks must import: in the snapshot, a restored instance's first request imports neither.
+IMPORTED_FOR_THE_SNAPSHOT = ("jwt", "ulid")
+# Lists the modules of `names` imported, the models (watchlist_core.domain.Model) still unbuilt, and the app's request
+# and response fields (FastAPI's, made of those models) still unbuilt.
+_STATE = (
+    "import json, sys; from fastapi import routing; from watchlist_core.domain import Model; "
+    "models, pending = [], [Model]\n"
+    "while pending: model = pending.pop(); pending.extend(model.__subclasses__()); models.append(model)\n"
+    "fields = [field for route in routing.iter_route_contexts(handler.app.routes) "
+    "if isinstance(route.original_route, routing.APIRoute) "
+    "for field in (route.response_field, route.body_field, *route.response_fields.values()) if field is not None]\n"
+    "print(json.dumps([[name for name in {names!r} if name in sys.modules], "
+    "len([model for model in models[1:] if not model.__pydantic_complete__]), "
+    "len([field for field in fields if not field._type_adapter.pydantic_complete])]))"
+)
+
+
+def _run(code: str) -> tuple[list[str], int, int]:
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "-W", "error::UserWarning", "-c", code],
+        env=os.environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    imported, unbuilt_models, unbuilt_fields = json.loads(result.stdout)
+    return imported, unbuilt_models, unbuilt_fields
+
+
+def test_the_handlers_import_leaves_out_what_its_first_get_health_does_not_use() -> None:
+    code = "import watchlist_api.handler as handler\n" + _STATE.format(names=IMPORTED_ON_FIRST_USE)
+    imported, unbuilt_models, unbuilt_fields = _run(code)
+    assert imported == []
+    assert unbuilt_models > 10  # the responses' and the audit trail's models: built at their first use
+    assert unbuilt_fields > 10
+
+
+def test_the_before_snapshot_hooks_import_and_build_what_the_import_deferred() -> None:
+    """As Lambda runs them where SnapStart is on: every hook the handler's import registered, in turn."""
+    code = (
+        "import snapshot_restore_py, watchlist_api.handler as handler\n"
+        "for hook, args, kwargs in snapshot_restore_py.get_before_snapshot(): hook(*args, **kwargs)\n"
+    ) + _STATE.format(names=IMPORTED_FOR_THE_SNAPSHOT)
+    assert _run(code) == (list(IMPORTED_FOR_THE_SNAPSHOT), 0, 0)

@@ -19,8 +19,11 @@ _loop: asyncio.AbstractEventLoop | None = asyncio.new_event_loop()
 asyncio.set_event_loop(_loop)
 # Lifespan off: Mangum would otherwise run startup and shutdown around every single invocation.
 # "+json" keeps application/problem+json a text body: base64 would reach REST API clients undecoded.
-asgi_handler = Mangum(create_app(), lifespan="off", text_mime_types=[*DEFAULT_TEXT_MIME_TYPES, "+json"])
-snapshots.register_hooks()  # run by Lambda only where SnapStart is on (template.yaml)
+app = create_app()
+asgi_handler = Mangum(app, lifespan="off", text_mime_types=[*DEFAULT_TEXT_MIME_TYPES, "+json"])
+# Run by Lambda only where SnapStart is on (template.yaml). The OpenAPI document builds every route's request and
+# response fields, which wait for their models' first use (domain.Model): in the snapshot, no request builds one.
+snapshots.register_hooks(app.openapi)
 # Lambda's init: an instance without a usable signing key fails here, loudly, before it could answer anything. The
 # only configuration read at import, and cheap: the settings, and the key (from Secrets Manager where deployed, which
 # the first request would fetch anyway; SnapStart forgets it before the snapshot).

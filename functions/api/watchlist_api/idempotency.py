@@ -1,8 +1,9 @@
 """The Idempotency-Key request header (draft-ietf-httpapi-idempotency-key-header) on the writes that take it:
 the same key from the same caller with the same request, within 24 hours, gets the first response again (status,
-body, ETag, Location) without the write being done twice. Without the header nothing changes."""
+body, ETag, Location) without the write being done twice. Without the header nothing changes.
 
-from __future__ import annotations
+As in dependencies.py, no `from __future__ import annotations`: FastAPI reads these signatures route by route.
+"""
 
 from collections.abc import Callable
 from typing import Annotated, Any

@@ -20,15 +20,20 @@ The same reset runs before the snapshot too, so that no open connection and no f
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 
-from watchlist_core import wiring
+from watchlist_core import domain, wiring
 
 
 def forget_instance_state() -> None:
     """Before the snapshot: nothing an instance owns (connections, credentials, fetched secrets) is kept in it. The
     services are built once first, then forgotten: their modules, imported at a service's first use, are in the
-    snapshot, as when the handler's import built them all."""
+    snapshot, as when the handler's import built them all; so are the models, each otherwise built at its first use,
+    and PyJWT, which the token signer imports at its first token."""
     wiring.build_every_service()
+    domain.build_models()
+    import jwt  # noqa: F401 (imported for the snapshot, see above)
+
     wiring.reset()
 
 
@@ -38,12 +43,15 @@ def renew_instance_state() -> None:
     wiring.reset()
 
 
-def register_hooks() -> bool:
-    """Registers both hooks with Lambda's runtime; False outside it (no `snapshot_restore_py`: nothing to do)."""
+def register_hooks(*prepare: Callable[[], object]) -> bool:
+    """Registers both hooks with Lambda's runtime; False outside it (no `snapshot_restore_py`: nothing to do).
+    `prepare`: what else the snapshot should hold (the API's routes' fields, which wait for their models)."""
     try:
         from snapshot_restore_py import register_after_restore, register_before_snapshot
     except ModuleNotFoundError:
         return False
+    for step in prepare:
+        register_before_snapshot(step)
     register_before_snapshot(forget_instance_state)
     register_after_restore(renew_instance_state)
     return True

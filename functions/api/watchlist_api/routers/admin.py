@@ -1,7 +1,5 @@
 """/v1/admin: user and content administration, for the admin role only."""
 
-from __future__ import annotations
-
 from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated
@@ -31,7 +29,7 @@ class AccountChanges(StrictInput):
     )
 
     @model_validator(mode="after")
-    def _changes_something(self) -> AccountChanges:
+    def _changes_something(self) -> "AccountChanges":
         if self.role is None and self.active is None:
             raise ValueError("give role, active or both")
         return self

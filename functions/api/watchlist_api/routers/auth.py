@@ -1,14 +1,12 @@
 """/v1/auth: register, log in (JSON, or the OAuth2 password form on /token), refresh, log out, who am I, and the
 caller's own account: profile, password, sessions, export, deletion."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Path, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from watchlist_api.conditional import represent, respond
 from watchlist_api.dependencies import (
@@ -29,6 +27,7 @@ from watchlist_api.strict_json import DuplicateKeyError, StrictJSONRoute, repeat
 from watchlist_core.domain import (
     AccountDeletion,
     Credentials,
+    Model,
     PasswordChange,
     PasswordForgotten,
     PasswordReset,
@@ -47,7 +46,7 @@ router = APIRouter(route_class=StrictJSONRoute, prefix="/v1/auth", tags=["auth"]
 _NO_STORE = {"Cache-Control": "no-store"}
 
 
-class Tokens(BaseModel):
+class Tokens(Model):
     access_token: str
     token_type: Literal["bearer"] = "bearer"  # noqa: S105 (the OAuth2 token type, not a secret)
     expires_in: int
@@ -59,7 +58,7 @@ class Tokens(BaseModel):
     )
 
     @classmethod
-    def of(cls, pair: TokenPair) -> Tokens:
+    def of(cls, pair: TokenPair) -> "Tokens":
         return cls(
             access_token=pair.access_token,
             expires_in=pair.expires_in,
@@ -162,7 +161,7 @@ def register(
 
 
 @router.post("/login", response_model=Tokens, openapi_extra=_JSON_CREDENTIALS, dependencies=[LoginLimit])
-async def login(request: Request, response: Response, services: ServicesDep) -> Tokens:
+async def login(request: Request, response: Response, services: ServicesDep) -> "Tokens":
     # The form is read here too: clients of the earlier document, whose Authorize button posted it here.
     return await _sign_in(await _credentials(request), request, response, services)
 
@@ -173,7 +172,7 @@ async def login(request: Request, response: Response, services: ServicesDep) -> 
     openapi_extra=_PASSWORD_FORM,
     dependencies=[LoginLimit],
 )
-async def token(request: Request, response: Response, services: ServicesDep) -> Tokens:
+async def token(request: Request, response: Response, services: ServicesDep) -> "Tokens":
     """An OAuth2 token endpoint (RFC 6749, the password grant): its errors are 400 with `error`."""
     if not _is_form(request):
         raise OAuth2TokenError("invalid_request", "Send the form as application/x-www-form-urlencoded.")
@@ -196,14 +195,14 @@ async def token(request: Request, response: Response, services: ServicesDep) -> 
         raise OAuth2TokenError("invalid_grant", error.detail) from error
 
 
-async def _sign_in(credentials: Credentials, request: Request, response: Response, services: ServicesDep) -> Tokens:
+async def _sign_in(credentials: Credentials, request: Request, response: Response, services: ServicesDep) -> "Tokens":
     pair = await run_in_threadpool(services.auth.login, credentials, client_ip(request), user_agent(request))
     response.headers.update(_NO_STORE)
     return Tokens.of(pair)
 
 
 @router.post("/refresh", response_model=Tokens)
-def refresh(request: Request, body: RefreshRequest, response: Response, services: ServicesDep) -> Tokens:
+def refresh(request: Request, body: RefreshRequest, response: Response, services: ServicesDep) -> "Tokens":
     claims = services.auth.refresh_claims(body.refresh_token)
     attach_rate_limit(request, services.admission.admit_refresh(claims).limit)
     response.headers.update(_NO_STORE)
@@ -237,7 +236,7 @@ async def change_password(request: Request, change: PasswordChange, caller: Call
     return Response(status_code=204)
 
 
-class Accepted(BaseModel):
+class Accepted(Model):
     message: str
 
 

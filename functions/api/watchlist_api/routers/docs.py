@@ -6,8 +6,6 @@ time, and a URL that names the files' content, so browsers keep them for a year 
 The files are read on the first request that needs them, never at import (the cold start). SWAGGER_UI_ASSETS_URL
 points the page at another copy (a CDN) instead."""
 
-from __future__ import annotations
-
 import base64
 import hashlib
 from functools import cache

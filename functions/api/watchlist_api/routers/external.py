@@ -1,7 +1,5 @@
 """/v1/external: third-party data, fetched through resilient clients and cached."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response

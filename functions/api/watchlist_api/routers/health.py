@@ -1,30 +1,28 @@
 """Liveness at /health (no dependency touched) and readiness at /v1/health/detailed."""
 
-from __future__ import annotations
-
 from typing import Literal
 
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
 
 from watchlist_api.dependencies import AnonymousLimit, ServicesDep
 from watchlist_api.strict_json import StrictJSONRoute
+from watchlist_core.domain import Model
 from watchlist_core.services.health import Status
 
 router = APIRouter(route_class=StrictJSONRoute, tags=["health"])
 
 
-class Liveness(BaseModel):
+class Liveness(Model):
     status: Literal["pass"] = "pass"
 
 
-class CheckOut(BaseModel):
+class CheckOut(Model):
     status: Status
     latency_ms: float
 
 
-class Readiness(BaseModel):
+class Readiness(Model):
     status: Status
     version: str
     checks: dict[str, CheckOut]

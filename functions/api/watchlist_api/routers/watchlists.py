@@ -1,7 +1,5 @@
 """/v1/watchlists: the caller's own items."""
 
-from __future__ import annotations
-
 from dataclasses import asdict
 from typing import Annotated, Any
 from urllib.parse import urlencode

@@ -7,8 +7,6 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from ulid import ULID
-
 from watchlist_core.audit.message import AuditAction, AuditEvent, AuditTarget, FieldChange
 from watchlist_core.domain import Role, User, utc_now
 
@@ -35,6 +33,9 @@ def new_event(
     target: AuditTarget | None = None,
     changes: dict[str, FieldChange] | None = None,
 ) -> AuditEvent:
+    # python-ulid on the first event: the API imports this module at start (the request origin), GET /health needs no id
+    from ulid import ULID
+
     origin = current_origin.get() or RequestOrigin()
     return AuditEvent(
         id=str(ULID()),

@@ -10,9 +10,9 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
-from watchlist_core.domain import Timestamp
+from watchlist_core.domain import Model, Timestamp
 
 SCHEMA_VERSION: Literal[1] = 1
 EVENT_ID_PATTERN = r"^[0-9A-HJKMNP-TV-Z]{26}$"
@@ -45,7 +45,7 @@ class AuditAction(StrEnum):
     ADMIN_ITEM_DELETED = "admin.item_deleted"
 
 
-class AuditTarget(BaseModel):
+class AuditTarget(Model):
     """What the action was done to; `owner_id` names the user an item belongs to."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -55,14 +55,14 @@ class AuditTarget(BaseModel):
     owner_id: str | None = Field(default=None, max_length=64)
 
 
-class FieldChange(BaseModel):
+class FieldChange(Model):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     old: Any
     new: Any
 
 
-class AuditEvent(BaseModel):
+class AuditEvent(Model):
     """Version 1 of the audit message. A change that old readers cannot read gets a new version."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from watchlist_core.audit.message import AuditAction, AuditEvent
+from watchlist_core.domain import Model
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,7 @@ class AuditQuery:
     cursor: str | None = None
 
 
-class AuditPage(BaseModel):
+class AuditPage(Model):
     items: list[AuditEvent]
     next_cursor: str | None
     total: int | None = Field(

@@ -22,9 +22,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from watchlist_core import tracing
+from watchlist_core.domain import Model
 from watchlist_core.errors import DependencyUnavailableError, NotFoundError, UpstreamError, UpstreamTimeoutError
 from watchlist_core.external.breaker import CircuitBreaker
 from watchlist_core.observability import logger
@@ -44,7 +45,7 @@ def is_possible_username(username: str) -> bool:
     return bool(_USERNAME.match(username))
 
 
-class GitHubProfile(BaseModel):
+class GitHubProfile(Model):
     login: str
     name: str | None
     public_repos: int

@@ -10,8 +10,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import jwt
-
 from watchlist_core.domain import Role, utc_now
 from watchlist_core.errors import AuthenticationError
 from watchlist_core.security.secrets import secret_loader
@@ -146,9 +144,13 @@ class TokenSigner:
             "typ": kind,
             **extra,
         }
+        import jwt  # PyJWT on the first token issued or read: a cold start's GET /health imports none of it
+
         return IssuedToken(jwt.encode(claims, self._signing_key(), algorithm=ALGORITHM), jti, expires_at, issued_at)
 
     def _verify(self, token: str, kind: str) -> dict[str, Any]:
+        import jwt  # as in _issue
+
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,

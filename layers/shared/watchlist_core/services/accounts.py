@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from watchlist_core.audit.events import new_event, user_target
 from watchlist_core.audit.message import AuditAction, AuditEvent
-from watchlist_core.domain import AccountDeletion, SessionInfo, Timestamp, User, WatchlistItem, utc_now
+from watchlist_core.domain import AccountDeletion, Model, SessionInfo, Timestamp, User, WatchlistItem, utc_now
 from watchlist_core.errors import ConflictError
 
 if TYPE_CHECKING:
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from watchlist_core.storage.users import UserStore
 
 
-class AccountExport(BaseModel):
+class AccountExport(Model):
     """Everything the API holds of the caller, in one document."""
 
     exported_at: Timestamp
