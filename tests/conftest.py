@@ -78,6 +78,8 @@ def pytest_runtest_logfinish(nodeid: str, location: tuple[str, int | None, str])
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
+    if session.config.pluginmanager.has_plugin("dsession"):  # xdist's controller: its workers record their modules
+        return
     file = session.config.getoption("stages_file")
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     for module, (started, ended) in _module_times.items():

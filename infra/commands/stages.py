@@ -60,9 +60,15 @@ def report(path: Path) -> str:
     wall = max(entry["started"] + entry["seconds"] for entry in records) - first
     width = max(len(name) for name in [*stages, "wall clock"])
     lines = [f"{'stage':<{width}}  {'start s':>7}  {'seconds':>7}  {'cpu s':>7}"]
+    quick = [name for name, stage in stages.items() if name.startswith("pytest ") and (stage["seconds"] or 0) < 1]
     for name, stage in stages.items():
+        if name in quick:
+            continue
         cpu = "-" if stage["cpu"] is None else f"{stage['cpu']:.1f}"
         lines.append(f"{name:<{width}}  {(stage['started'] or 0.0) - first:>7.0f}  {stage['seconds']:>7.1f}  {cpu:>7}")
+    if quick:
+        seconds = sum(stages[name]["seconds"] or 0 for name in quick)
+        lines.append(f"{f'pytest, {len(quick)} modules of under 1 s':<{width}}  {'':>7}  {seconds:>7.1f}  {'-':>7}")
     lines.append(f"{'wall clock':<{width}}  {'':>7}  {wall:>7.1f}")
     return "\n".join(lines)
 

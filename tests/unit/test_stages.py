@@ -39,3 +39,18 @@ def test_without_a_stages_file_the_command_runs_and_nothing_is_written(
     assert stages.main(["run", "lint", "--", sys.executable, "-c", "raise SystemExit(0)"]) == 0
     assert list(tmp_path.iterdir()) == []
     assert stages.report(tmp_path / "none.jsonl") == "no stage was timed"
+
+
+def test_test_modules_of_under_a_second_share_one_row(tmp_path: Path) -> None:
+    file = str(tmp_path / "stages.jsonl")
+    stages.record("pytest tests/unit/test_a.py", 100.0, 0.2, file)
+    stages.record("pytest tests/unit/test_b.py", 100.2, 0.3, file)
+    stages.record("pytest tests/e2e/test_c.py", 100.0, 30.0, file)
+    rows = stages.report(Path(file)).splitlines()
+    assert [row.split("  ")[0].strip() for row in rows] == [
+        "stage",
+        "pytest tests/e2e/test_c.py",
+        "pytest, 2 modules of under 1 s",
+        "wall clock",
+    ]
+    assert rows[2].split()[-2] == "0.5"
