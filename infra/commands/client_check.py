@@ -204,6 +204,8 @@ class _Flow:
         return tokens
 
     def use_token(self, access_token: str) -> None:
+        if self.signed_in is not None:
+            _close(self.signed_in)
         self.signed_in = self.client.AuthenticatedClient(
             base_url=self.result.base_url.rstrip("/"),
             token=access_token,
@@ -307,8 +309,18 @@ def run_flow(
     except StepFailed:
         pass  # recorded by the step
     finally:
-        result.cleanup = flow.clean_up()
+        try:
+            result.cleanup = flow.clean_up()
+        finally:
+            for client in (flow.anonymous, flow.signed_in):
+                if client is not None:
+                    _close(client)
     return result
+
+
+def _close(client: Any) -> None:
+    """A generated client's httpx.Client and its kept-alive connections (the generated class closes them on exit)."""
+    client.__exit__(None, None, None)
 
 
 def fetch_document(base_url: str, into: Path) -> Path:
