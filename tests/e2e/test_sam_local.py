@@ -16,6 +16,7 @@ import os
 import re
 import signal
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -39,6 +40,10 @@ ADMIN = {"email": "sam-local-admin@example.com", "password": "admin password 77"
 EVENTS = sorted(EVENTS_ROOT.rglob("*.json"))
 # The first mail starts the mail function's container (through sam local start-lambda): 20 s and more.
 MAIL_WAIT_SECONDS = 120
+
+# When the collection's burst of sign-ins ended (make smoke waits for the login limit's window to pass).
+POSTMAN_ENDED: list[float] = []
+LOGIN_WINDOW_SECONDS = 60  # RATE_LIMIT_LOGIN's window, "10/60"
 
 # The first run on a new machine installs the engine and builds the stand-in images (minutes).
 pytestmark = pytest.mark.timeout(1200)
@@ -67,16 +72,11 @@ def test_the_postman_collection_passes_against_sam_local(sam_local: LocalStack) 
     postman = newman(
         sam_local.api, ADMIN["email"], ADMIN["password"], mailbox_required=True, mail_wait_seconds=MAIL_WAIT_SECONDS
     )
+    POSTMAN_ENDED.append(time.time())
     assert postman == 0
     # The mail it read came through the mail function's container and the local SES, and was printed as make dev
     # prints it.
     assert any(line.startswith("mail to ") and "/reset?token=" in line for line in sam_local.output)
-
-
-def test_make_smoke_passes_against_sam_local(sam_local: LocalStack) -> None:
-    run = make_smoke(sam_local.api)
-    assert run.returncode == 0, run.stdout + run.stderr
-    assert "make smoke: smoke flow passed; newman (Health) passed" in run.stdout
 
 
 def test_every_sample_event_gets_its_expected_outcome_in_its_functions_container(
@@ -123,6 +123,15 @@ def test_sam_local_invoke_runs_each_function_on_a_sample_event(
     for path, event, result in zip(samples, events, results, strict=True):
         assert result.returncode == 0, result.stderr[-3000:]
         assert_expected_outcome(path, event, json.loads(result.stdout))
+
+
+def test_make_smoke_passes_against_sam_local(sam_local: LocalStack) -> None:
+    # The collection ends with a burst of sign-ins until 429, which holds this address's sign-ins back for up to the
+    # login limit's window: the smoke flow signs in once that is over (the tests between usually take longer).
+    time.sleep(max(0.0, LOGIN_WINDOW_SECONDS + 1 - (time.time() - POSTMAN_ENDED[0])) if POSTMAN_ENDED else 0.0)
+    run = make_smoke(sam_local.api)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "make smoke: smoke flow passed; newman (Health) passed" in run.stdout
 
 
 def test_the_stack_stops_with_everything_it_started(sam_local: LocalStack) -> None:
