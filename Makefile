@@ -121,7 +121,8 @@ images: install
 arm64-root: install
 	$(call timed,arm64-root) $(PY) -m infra.containers.prepare arm64-root
 
-# The arm64 proof alone: the build above, imported and run on its sample events on an arm64 Debian, emulated.
+# The arm64 proof alone: the build above on an arm64 Debian, emulated: every compiled module loaded, each function
+# imported and run on representative events.
 arm64-proof: sam-build-arm64 arm64-root
 	$(PY) -m pytest tests/e2e/test_arm64.py
 
@@ -130,8 +131,8 @@ arm64-proof: sam-build-arm64 arm64-root
 PYTEST_WORKERS ?= 2
 PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
-# Everything the tests need, built side by side (installs and builds mostly wait on the disk and the package
-# registry), then the tests, then newman; last, the time of every stage and of every test module.
+# Everything the tests need, built side by side (TEST_JOBS at once on two cores: their waits on the disk, the
+# package registry and Docker overlap), then the tests, then newman; last, the time of every stage and test module.
 TEST_PREREQUISITES := install lint typecheck scan sam-validate sam-build sam-build-arm64 node_modules/.installed \
 	$(CLIENT_VENV)/.installed images arm64-root
 TEST_JOBS ?= 4

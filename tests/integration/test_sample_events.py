@@ -72,7 +72,8 @@ def test_sample_mail_event_gets_its_expected_outcome(mail: MailFlow, path: Path)
 
 
 def test_make_invoke_prints_the_lambda_response(moto_server) -> None:  # type: ignore[no-untyped-def]
-    env = os.environ | {"DYNAMODB_ENDPOINT_URL": moto_server.endpoint_url}
+    # What it prints, not the deployed deadlines (a 0.8 s read), which a moto server shared with a busy suite can miss.
+    env = os.environ | {"DYNAMODB_ENDPOINT_URL": moto_server.endpoint_url, "DYNAMODB_READ_TIMEOUT_SECONDS": "10"}
     event = ROOT / "events/api/watchlists/get-item__200.json"
     command = [sys.executable, "-m", "infra.commands.invoke", str(event)]
     result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)  # noqa: S603
