@@ -11,6 +11,9 @@ SAM_VENV := .venv-sam
 CLIENT_VENV := .venv-client
 SCAN_VENV := .venv-scan
 PY := $(VENV)/bin/python
+# The development venvs are writable: each module is compiled to bytecode at its first import, rather than every
+# module of every package at install (pip's default, 60 % of .venv's install CPU: 57 -> 23 s here).
+PIP_INSTALL := -m pip install --quiet --disable-pip-version-check --no-compile
 # make test times its stages (infra/commands/stages.py): a recipe line under $(call timed,NAME) is recorded under NAME
 # when STAGES_FILE is set, and run as it is otherwise.
 STAGES := $(PYTHON) infra/commands/stages.py
@@ -21,7 +24,7 @@ timed = $(if $(STAGES_FILE),$(STAGES) run '$(1)' --)
 $(VENV)/.installed: requirements.txt requirements-dev.txt layers/dependencies/requirements.txt
 	$(NEED_PYTHON)
 	$(PYTHON) -m venv $(VENV)
-	$(call timed,install .venv) $(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(call timed,install .venv) $(PY) $(PIP_INSTALL) -r requirements-dev.txt
 	touch $@
 
 # The import roots (pyproject.toml's mypy_path, and the project root) as a .pth file in the venv: python, pytest,
@@ -33,24 +36,21 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt layers/dependencies/re
 $(SAM_VENV)/.installed: requirements-sam.txt
 	$(NEED_PYTHON)
 	$(PYTHON) -m venv $(SAM_VENV)
-	$(call timed,install $(SAM_VENV)) $(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check \
-		-r requirements-sam.txt
+	$(call timed,install $(SAM_VENV)) $(SAM_VENV)/bin/python $(PIP_INSTALL) -r requirements-sam.txt
 	touch $@
 
 # openapi-python-client, which the generated-client test runs (its pins differ from ours).
 $(CLIENT_VENV)/.installed: requirements-client.txt
 	$(NEED_PYTHON)
 	$(PYTHON) -m venv $(CLIENT_VENV)
-	$(call timed,install $(CLIENT_VENV)) $(CLIENT_VENV)/bin/python -m pip install --quiet \
-		--disable-pip-version-check -r requirements-client.txt
+	$(call timed,install $(CLIENT_VENV)) $(CLIENT_VENV)/bin/python $(PIP_INSTALL) -r requirements-client.txt
 	touch $@
 
 # checkov, cfn-lint-serverless and the SAM translator for make scan (checkov's pins differ from ours and SAM CLI's).
 $(SCAN_VENV)/.installed: requirements-scan.txt
 	$(NEED_PYTHON)
 	$(PYTHON) -m venv $(SCAN_VENV)
-	$(call timed,install $(SCAN_VENV)) $(SCAN_VENV)/bin/python -m pip install --quiet --disable-pip-version-check \
-		-r requirements-scan.txt
+	$(call timed,install $(SCAN_VENV)) $(SCAN_VENV)/bin/python $(PIP_INSTALL) -r requirements-scan.txt
 	touch $@
 
 install: $(VENV)/.installed $(VENV)/.import-roots
