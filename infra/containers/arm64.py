@@ -6,7 +6,8 @@ run every package's scripts through qemu: minutes). The static qemu-aarch64 bina
 its aarch64 programs there, under chroot, without the kernel's binfmt_misc.
 
 A built function goes in as Lambda lays it out: its code at /var/task, every layer's `python/` merged at
-/opt/python; its handler is imported by /var/runtime/invoke_events.py (standins/), on the root's Python alone.
+/opt/python; its handler (and those of the functions that deploy the same code and layers) is imported by
+/var/runtime/invoke_events.py (standins/), on the root's Python alone.
 """
 
 from __future__ import annotations
@@ -63,14 +64,14 @@ def install_function(root: Path, code: Path, layers: list[Path]) -> None:
 
 def invoke(
     root: Path,
-    handler: str,
-    events: list[dict[str, Any]],
+    invocations: list[tuple[str, dict[str, Any]]],
     environment: dict[str, str],
     load_every_extension: bool = False,
 ) -> dict[str, Any]:
-    """`handler` of the installed function, invoked on `events` inside the root (then, if asked, every compiled
-    module of the layers imported): the runner's report."""
-    (root / "var/runtime/events.json").write_text(json.dumps(events))
+    """Each `(handler, event)` invocation, in turn, by the installed function's code inside the root (then, if asked,
+    every compiled module of the layers imported): the runner's report."""
+    invocations_file = root / "var/runtime/invocations.json"
+    invocations_file.write_text(json.dumps([{"handler": handler, "event": event} for handler, event in invocations]))
     command = [
         shutil.which("chroot") or "/usr/sbin/chroot",  # found on this machine's PATH, not the root's
         str(root),
@@ -78,13 +79,13 @@ def invoke(
         PYTHON,
         "-S",
         "/var/runtime/invoke_events.py",
-        handler,
-        "/var/runtime/events.json",
+        "/var/runtime/invocations.json",
         *(["--load-every-extension"] if load_every_extension else []),
     ]
     variables = environment | {"PYTHONPATH": "/var/task:/opt/python", "PYTHONNOUSERSITE": "1", "PATH": "/usr/bin:/bin"}
     result = subprocess.run(command, env=variables, capture_output=True, text=True, check=False, timeout=900)  # noqa: S603
     if result.returncode:
-        raise AssertionError(f"{handler} failed in the arm64 root:\n{result.stderr[-4000:]}")
+        handlers = sorted({handler for handler, _ in invocations})
+        raise AssertionError(f"{', '.join(handlers)} failed in the arm64 root:\n{result.stderr[-4000:]}")
     report: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
     return report

@@ -5,7 +5,8 @@ imports and answers representative sample events as expected. Its services are t
 Redis, reached from the root over the loopback.
 
 Only what the architecture can change runs emulated (some twenty times slower): the compiled modules, and each
-handler's import and a few invocations through them. Every sample event runs natively, on the same code: in
+handler's import and a few invocations through them, in one emulated instance for each distinct artifact (the audit
+and relay functions deploy the same code and layers). Every sample event runs natively, on the same code: in
 process (tests/integration/test_sample_events.py, test_audit.py) and in the x86_64 build's Lambda containers
 (tests/e2e/test_sam_local.py).
 """
@@ -21,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from infra import ROOT
+from infra.aws.template import load_template
 from infra.commands.sample_events import EVENTS_ROOT, function_for, load_event, placeholder_values
 from infra.commands.verify_build import function_paths
 from infra.containers.arm64 import arm64_root, install_function, invoke
@@ -101,23 +103,55 @@ def test_every_compiled_module_of_the_arm64_build_is_aarch64() -> None:
         assert "ARM aarch64" in file_of(str(extension)), extension
 
 
-@pytest.mark.parametrize("function", REPRESENTATIVE_EVENTS)
+def artifacts() -> list[list[str]]:
+    """The functions of REPRESENTATIVE_EVENTS grouped by what they deploy: the same code (CodeUri) and layers."""
+    template = load_template()
+    global_layers = template["Globals"]["Function"].get("Layers", [])
+    groups: dict[str, list[str]] = {}
+    for function in REPRESENTATIVE_EVENTS:
+        properties = template["Resources"][function]["Properties"]
+        artifact = repr((properties["CodeUri"], properties.get("Layers", global_layers)))
+        groups.setdefault(artifact, []).append(function)
+    return list(groups.values())
+
+
+def sources(directory: Path) -> dict[str, bytes]:
+    """A built function's files (relative path -> content), its bytecode aside (which records its own path)."""
+    return {
+        str(path.relative_to(directory)): path.read_bytes()
+        for path in sorted(directory.rglob("*"))
+        if path.is_file() and "__pycache__" not in path.parts
+    }
+
+
+def test_the_audit_and_relay_functions_deploy_one_artifact() -> None:
+    """What lets one emulated instance answer for both (and, if they part, the proof runs each on its own)."""
+    assert ["AuditFunction", "OutboxRelayFunction"] in artifacts()
+    built = function_paths(BUILD)
+    assert sources(built["AuditFunction"][1][0]) == sources(built["OutboxRelayFunction"][1][0])
+    assert built["AuditFunction"][1][1:] == built["OutboxRelayFunction"][1][1:]
+
+
+@pytest.mark.parametrize("functions", artifacts(), ids="+".join)
 def test_each_built_function_answers_representative_events_on_arm64(
-    root: Path, environment: dict[str, str], function: str
+    root: Path, environment: dict[str, str], functions: list[str]
 ) -> None:
-    handler, paths = function_paths(BUILD)[function]
-    install_function(root, paths[0], paths[1:])
-    samples = [EVENTS_ROOT / sample for sample in REPRESENTATIVE_EVENTS[function]]
-    assert {function_for(path) for path in samples} == {function}
+    built = function_paths(BUILD)
+    code, layers = built[functions[0]][1][0], built[functions[0]][1][1:]
+    install_function(root, code, layers)
+    samples = [EVENTS_ROOT / sample for function in functions for sample in REPRESENTATIVE_EVENTS[function]]
+    assert [function_for(path) for path in samples] == [
+        function for function in functions for _ in REPRESENTATIVE_EVENTS[function]
+    ]
     events = [load_event(path, placeholder_values()) for path in samples]
+    invocations = [(built[function_for(path)][0], event) for path, event in zip(samples, events, strict=True)]
     started = time.monotonic()
     # Once, with the API (every function has the same layers): every compiled module of the layers, used or not.
-    load_every_extension = function == "ApiFunction"
-    report = invoke(root, handler, events, environment, load_every_extension=load_every_extension)
-    print(
-        f"{function}: {len(events)} events in {time.monotonic() - started:.1f} s, "
-        f"import {report['import_seconds']:.1f} s"
-    )
+    load_every_extension = "ApiFunction" in functions
+    report = invoke(root, invocations, environment, load_every_extension=load_every_extension)
+    imports = ", ".join(f"{handler} {seconds:.1f} s" for handler, seconds in report["import_seconds"].items())
+    print(f"{'+'.join(functions)}: {len(events)} events in {time.monotonic() - started:.1f} s, imports: {imports}")
+    assert sorted(report["import_seconds"]) == sorted({built[function][0] for function in functions})
     for path, event, answer in zip(samples, events, report["answers"], strict=True):
         assert_expected_outcome(path, event, answer)
     assert report["machine"] == "aarch64"
@@ -128,12 +162,14 @@ def test_each_built_function_answers_representative_events_on_arm64(
     assert "_pydantic_core" in names
     if load_every_extension:
         assert report["unloadable"] == {}
-        built = sorted(
+        built_extensions = sorted(
             "/opt/python/" + str(Path(*extension.relative_to(BUILD).parts[2:]))
             for extension in BUILD.rglob("*.so")
             if extension.relative_to(BUILD).parts[1] == "python"
         )
-        assert built
-        assert set(built) <= set(report["layer_extensions"]), set(built) - set(report["layer_extensions"])
-    if function == "ApiFunction":  # argon2's bindings, through cffi: the wheel that kept arm64 off python3.11
+        assert built_extensions
+        assert set(built_extensions) <= set(report["layer_extensions"]), set(built_extensions) - set(
+            report["layer_extensions"]
+        )
+    if "ApiFunction" in functions:  # argon2's bindings, through cffi: the wheel that kept arm64 off python3.11
         assert {"_ffi", "_cffi_backend"} <= names

@@ -1,9 +1,11 @@
-"""Stand-in for Lambda's runtime inside the arm64 root (infra/containers/arm64.py): imports one handler as the
-runtime would, invokes it on each event of a JSON file in turn (one warm instance), and prints what it answered.
-It runs on the root's own Python and imports nothing but the standard library and the artifact under test.
-With --load-every-extension it then imports every compiled module of the layers (/opt/python), used or not.
+"""Stand-in for Lambda's runtime inside the arm64 root (infra/containers/arm64.py): runs a JSON file's invocations
+(`[{"handler": "module.function", "event": {...}}, ...]`) in turn, each handler imported as the runtime would at its
+first invocation (one warm instance for each), and prints what they answered. Functions that deploy the same
+artifact (code and layers) share the run. It runs on the root's own Python and imports nothing but the standard
+library and the artifact under test. With --load-every-extension it then imports every compiled module of the
+layers (/opt/python), used or not.
 
-python3.13 -S invoke_events.py HANDLER EVENTS_JSON [--load-every-extension]
+python3.13 -S invoke_events.py INVOCATIONS_JSON [--load-every-extension]
 """
 
 import importlib
@@ -56,16 +58,27 @@ def load_every_extension() -> dict[str, str]:
     return failed
 
 
-def main(handler_name: str, events_path: str, load_extensions: bool) -> None:
-    started = time.perf_counter()
-    module_name, function_name = handler_name.rsplit(".", 1)
-    handler = getattr(importlib.import_module(module_name), function_name)
-    imported = time.perf_counter() - started
-    with open(events_path, encoding="utf-8") as events:
-        answers = [handler(event, Context()) for event in json.load(events)]
+def main(invocations_path: str, load_extensions: bool) -> None:
+    handlers = {}
+    import_seconds = {}
+    answers = []
+    with open(invocations_path, encoding="utf-8") as invocations:
+        for invocation in json.load(invocations):
+            name = invocation["handler"]
+            if name not in handlers:
+                started = time.perf_counter()
+                module_name, function_name = name.rsplit(".", 1)
+                handlers[name] = getattr(importlib.import_module(module_name), function_name)
+                import_seconds[name] = time.perf_counter() - started
+            answers.append(handlers[name](invocation["event"], Context()))
     files = [getattr(module, "__file__", None) or "" for module in list(sys.modules.values())]
     extensions = sorted({path for path in files if path.endswith(".so")})
-    report = {"machine": platform.machine(), "import_seconds": imported, "extensions": extensions, "answers": answers}
+    report = {
+        "machine": platform.machine(),
+        "import_seconds": import_seconds,
+        "extensions": extensions,
+        "answers": answers,
+    }
     if load_extensions:
         report["unloadable"] = load_every_extension()
         files = [getattr(module, "__file__", None) or "" for module in list(sys.modules.values())]
@@ -74,4 +87,4 @@ def main(handler_name: str, events_path: str, load_extensions: bool) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], sys.argv[3:] == ["--load-every-extension"])
+    main(sys.argv[1], sys.argv[2:] == ["--load-every-extension"])
