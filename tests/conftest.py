@@ -41,8 +41,15 @@ def clean_configuration(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 # Each test module's time, first test's start to last test's end (its module fixtures' setup and teardown included),
-# for make test's table of stages (infra/commands/stages.py); a module runs on one worker (--dist loadfile).
+# for make test's table of stages (infra/commands/stages.py); a module runs on one worker (--dist loadfile). With it,
+# the processor time its worker and the worker's children used meanwhile: the servers and programs it started and
+# waited for, not the containers a Docker engine runs for it.
 _module_times: dict[str, list[float]] = {}
+
+
+def _processor_seconds() -> float:
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -70,11 +77,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def pytest_runtest_logstart(nodeid: str, location: tuple[str, int | None, str]) -> None:
-    _module_times.setdefault(nodeid.split("::")[0], [time.time(), time.time()])
+    now, cpu = time.time(), _processor_seconds()
+    _module_times.setdefault(nodeid.split("::")[0], [now, now, cpu, cpu])
 
 
 def pytest_runtest_logfinish(nodeid: str, location: tuple[str, int | None, str]) -> None:
-    _module_times[nodeid.split("::")[0]][1] = time.time()
+    times = _module_times[nodeid.split("::")[0]]
+    times[1], times[3] = time.time(), _processor_seconds()
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -82,5 +91,6 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         return
     file = session.config.getoption("stages_file")
     worker = os.environ.get("PYTEST_XDIST_WORKER")
-    for module, (started, ended) in _module_times.items():
-        stages.record(f"pytest {module}" + (f" ({worker})" if worker else ""), started, ended - started, file or "")
+    for module, (started, ended, cpu_started, cpu_ended) in _module_times.items():
+        name = f"pytest {module}" + (f" ({worker})" if worker else "")
+        stages.record(name, started, ended - started, file or "", cpu=cpu_ended - cpu_started)

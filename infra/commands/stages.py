@@ -3,8 +3,8 @@
 `stages.py run NAME -- COMMAND...` runs COMMAND and, when STAGES_FILE names a file, appends one record to it: the
 stage's name, when it started and how long it took. The suite adds one record per test module (tests/conftest.py,
 `pytest --stages-file`).
-`stages.py report` prints them in the order they started, with when each started after the first and, for the
-Makefile's stages, the processor time they used (a module's is not told apart from its worker's).
+`stages.py report` prints them in the order they started, with when each started after the first and the processor
+time they used (a test module's: its worker's and the processes the worker waited for, not a Docker engine's).
 
 Standard library only, and run as a script: the venvs are stages too, so it runs on the bare interpreter.
 """
@@ -17,6 +17,7 @@ import resource
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 VARIABLE = "STAGES_FILE"
@@ -45,30 +46,38 @@ def run(stage: str, command: list[str]) -> int:
     return returncode
 
 
+@dataclass
+class Stage:
+    started: float
+    seconds: float = 0.0
+    cpu: float | None = None  # where it was counted
+
+
 def report(path: Path) -> str:
     """One row a stage, in the order they started: a stage of several commands is their sum, from its first start."""
     records = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
     if not records:
         return "no stage was timed"
-    stages: dict[str, dict[str, float | None]] = {}
+    stages: dict[str, Stage] = {}
     for entry in sorted(records, key=lambda entry: entry["started"]):
-        stage = stages.setdefault(entry["stage"], {"started": entry["started"], "seconds": 0.0, "cpu": None})
-        stage["seconds"] = (stage["seconds"] or 0.0) + entry["seconds"]
+        stage = stages.setdefault(entry["stage"], Stage(entry["started"]))
+        stage.seconds += entry["seconds"]
         if entry.get("cpu") is not None:
-            stage["cpu"] = (stage["cpu"] or 0.0) + entry["cpu"]
+            stage.cpu = (stage.cpu or 0.0) + entry["cpu"]
     first = min(entry["started"] for entry in records)
     wall = max(entry["started"] + entry["seconds"] for entry in records) - first
     width = max(len(name) for name in [*stages, "wall clock"])
     lines = [f"{'stage':<{width}}  {'start s':>7}  {'seconds':>7}  {'cpu s':>7}"]
-    quick = [name for name, stage in stages.items() if name.startswith("pytest ") and (stage["seconds"] or 0) < 1]
+    quick = {name: stage for name, stage in stages.items() if name.startswith("pytest ") and stage.seconds < 1}
     for name, stage in stages.items():
-        if name in quick:
-            continue
-        cpu = "-" if stage["cpu"] is None else f"{stage['cpu']:.1f}"
-        lines.append(f"{name:<{width}}  {(stage['started'] or 0.0) - first:>7.0f}  {stage['seconds']:>7.1f}  {cpu:>7}")
+        if name not in quick:
+            cpu = "-" if stage.cpu is None else f"{stage.cpu:.1f}"
+            lines.append(f"{name:<{width}}  {stage.started - first:>7.0f}  {stage.seconds:>7.1f}  {cpu:>7}")
     if quick:
-        seconds = sum(stages[name]["seconds"] or 0 for name in quick)
-        lines.append(f"{f'pytest, {len(quick)} modules of under 1 s':<{width}}  {'':>7}  {seconds:>7.1f}  {'-':>7}")
+        seconds = sum(stage.seconds for stage in quick.values())
+        quick_cpu = sum(stage.cpu or 0.0 for stage in quick.values())
+        row = f"pytest, {len(quick)} modules of under 1 s"
+        lines.append(f"{row:<{width}}  {'':>7}  {seconds:>7.1f}  {quick_cpu:>7.1f}")
     lines.append(f"{'wall clock':<{width}}  {'':>7}  {wall:>7.1f}")
     return "\n".join(lines)
 

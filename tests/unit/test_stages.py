@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -43,9 +44,9 @@ def test_without_a_stages_file_the_command_runs_and_nothing_is_written(
 
 def test_test_modules_of_under_a_second_share_one_row(tmp_path: Path) -> None:
     file = str(tmp_path / "stages.jsonl")
-    stages.record("pytest tests/unit/test_a.py", 100.0, 0.2, file)
-    stages.record("pytest tests/unit/test_b.py", 100.2, 0.3, file)
-    stages.record("pytest tests/e2e/test_c.py", 100.0, 30.0, file)
+    stages.record("pytest tests/unit/test_a.py", 100.0, 0.2, file, cpu=0.1)
+    stages.record("pytest tests/unit/test_b.py", 100.2, 0.3, file, cpu=0.2)
+    stages.record("pytest tests/e2e/test_c.py", 100.0, 30.0, file, cpu=12.0)
     rows = stages.report(Path(file)).splitlines()
     assert [row.split("  ")[0].strip() for row in rows] == [
         "stage",
@@ -53,4 +54,19 @@ def test_test_modules_of_under_a_second_share_one_row(tmp_path: Path) -> None:
         "pytest, 2 modules of under 1 s",
         "wall clock",
     ]
-    assert rows[2].split()[-2] == "0.5"
+    assert rows[1].split()[-1] == "12.0"
+    assert rows[2].split()[-2:] == ["0.5", "0.3"]
+
+
+def test_the_suite_records_each_module_with_its_time_and_processor_time(tmp_path: Path) -> None:
+    """tests/conftest.py's --stages-file: one record for the module, its processor time counted."""
+    file = tmp_path / "stages.jsonl"
+    test = "tests/unit/test_stages.py::test_test_modules_of_under_a_second_share_one_row"
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--no-cov", test]
+    command.append(f"--stages-file={file}")
+    subprocess.run(command, cwd=ROOT, capture_output=True, check=True)  # noqa: S603
+    [entry] = [json.loads(line) for line in file.read_text().splitlines()]
+    assert entry["stage"] == "pytest tests/unit/test_stages.py"
+    assert 0 <= entry["seconds"] < 60
+    assert entry["cpu"] is not None
+    assert 0 <= entry["cpu"] < 60
