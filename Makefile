@@ -10,6 +10,7 @@ VENV := .venv
 SAM_VENV := .venv-sam
 CLIENT_VENV := .venv-client
 SCAN_VENV := .venv-scan
+CONTAINERS_VENV := .venv-containers
 PY := $(VENV)/bin/python
 # The development venvs are writable: each module is compiled to bytecode at its first import, rather than every
 # module of every package at install (pip's default, 60 % of .venv's install CPU: 57 -> 23 s here).
@@ -21,11 +22,17 @@ timed = $(if $(STAGES_FILE),$(STAGES) run '$(1)' --)
 
 .PHONY: dev sam-local test install lint typecheck scan openapi-check sam-validate sam-build sam-build-arm64 images arm64-root arm64-proof postman smoke client-check screenshots unit integration bench invoke debug admin deploy destroy migrate-keys clean
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt layers/dependencies/requirements.txt
+# A venv of the runtime's Python holding its target's first prerequisite, a requirements file, and what it includes.
+define VENV_INSTALL
 	$(NEED_PYTHON)
-	$(PYTHON) -m venv $(VENV)
-	$(call timed,install .venv) $(PY) $(PIP_INSTALL) -r requirements-dev.txt
+	$(PYTHON) -m venv $(@D)
+	$(call timed,install $(@D)) $(@D)/bin/python $(PIP_INSTALL) -r $<
 	touch $@
+endef
+
+$(VENV)/.installed: requirements-dev.txt requirements.txt layers/dependencies/requirements.txt \
+		frontend/requirements.txt infra/local/requirements.txt infra/containers/requirements.txt
+	$(VENV_INSTALL)
 
 # The import roots (pyproject.toml's mypy_path, and the project root) as a .pth file in the venv: python, pytest,
 # mypy and an editor using it import the project without a PYTHONPATH or make in front.
@@ -34,24 +41,19 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt layers/dependencies/re
 	touch $@
 
 $(SAM_VENV)/.installed: requirements-sam.txt
-	$(NEED_PYTHON)
-	$(PYTHON) -m venv $(SAM_VENV)
-	$(call timed,install $(SAM_VENV)) $(SAM_VENV)/bin/python $(PIP_INSTALL) -r requirements-sam.txt
-	touch $@
+	$(VENV_INSTALL)
 
 # openapi-python-client, which the generated-client test runs (its pins differ from ours).
 $(CLIENT_VENV)/.installed: requirements-client.txt
-	$(NEED_PYTHON)
-	$(PYTHON) -m venv $(CLIENT_VENV)
-	$(call timed,install $(CLIENT_VENV)) $(CLIENT_VENV)/bin/python $(PIP_INSTALL) -r requirements-client.txt
-	touch $@
+	$(VENV_INSTALL)
 
 # checkov, cfn-lint-serverless and the SAM translator for make scan (checkov's pins differ from ours and SAM CLI's).
 $(SCAN_VENV)/.installed: requirements-scan.txt
-	$(NEED_PYTHON)
-	$(PYTHON) -m venv $(SCAN_VENV)
-	$(call timed,install $(SCAN_VENV)) $(SCAN_VENV)/bin/python $(PIP_INSTALL) -r requirements-scan.txt
-	touch $@
+	$(VENV_INSTALL)
+
+# Compose and PyYAML alone, for preparing the container tests' images and root (below) without waiting for .venv.
+$(CONTAINERS_VENV)/.installed: infra/containers/requirements.txt
+	$(VENV_INSTALL)
 
 install: $(VENV)/.installed $(VENV)/.import-roots
 
@@ -116,10 +118,10 @@ sam-build-arm64: $(SAM_VENV)/.installed install
 
 # What the container tests run on, kept per machine and built only when missing or when its recipe changed: the
 # images of make sam-local and docker compose up, and the arm64 root (infra/containers/prepare.py).
-images: install
-	$(call timed,images) $(PY) -m infra.containers.prepare images
-arm64-root: install
-	$(call timed,arm64-root) $(PY) -m infra.containers.prepare arm64-root
+images: $(CONTAINERS_VENV)/.installed
+	$(call timed,images) $(CONTAINERS_VENV)/bin/python -m infra.containers.prepare images
+arm64-root: $(CONTAINERS_VENV)/.installed
+	$(call timed,arm64-root) $(CONTAINERS_VENV)/bin/python -m infra.containers.prepare arm64-root
 
 # The arm64 proof alone: the build above on an arm64 Debian, emulated: every compiled module loaded, each function
 # imported and run on representative events.
@@ -133,8 +135,9 @@ PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 # Everything the tests need, built side by side (TEST_JOBS at once on two cores: their waits on the disk, the
 # package registry and Docker overlap), then the tests, then newman; last, the time of every stage and test module.
-TEST_PREREQUISITES := install lint typecheck scan sam-validate sam-build sam-build-arm64 node_modules/.installed \
-	$(CLIENT_VENV)/.installed images arm64-root
+# The images and the arm64 root first: on a fresh machine they take longest, and need only their own small venv.
+TEST_PREREQUISITES := images arm64-root install lint typecheck scan sam-validate sam-build sam-build-arm64 \
+	node_modules/.installed $(CLIENT_VENV)/.installed
 TEST_JOBS ?= 4
 test: export STAGES_FILE := $(CURDIR)/.stages.jsonl
 test:
@@ -243,4 +246,4 @@ migrate-keys: install
 	$(PY) -m infra.aws.migrate_keys
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) $(CLIENT_VENV) $(SCAN_VENV) .venv-runtime .aws-sam .pytest_cache .mypy_cache .ruff_cache .coverage node_modules
+	rm -rf $(VENV) $(SAM_VENV) $(CLIENT_VENV) $(SCAN_VENV) $(CONTAINERS_VENV) .venv-runtime .aws-sam .pytest_cache .mypy_cache .ruff_cache .coverage node_modules

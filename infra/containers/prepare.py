@@ -12,9 +12,9 @@ import os
 import sys
 
 from infra.containers.arm64 import arm64_root
+from infra.containers.compose import Compose
 from infra.containers.engine import docker_engine, engine_answers
 from infra.containers.images import resolve
-from infra.containers.sam_local import Compose
 
 
 def images() -> None:

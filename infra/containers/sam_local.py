@@ -35,10 +35,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
-import yaml
-
 from infra import ROOT
-from infra.containers.engine import compose_binary, docker_engine, say
+from infra.containers.compose import Compose
+from infra.containers.engine import docker_engine, say
 from infra.containers.images import Resolved, resolve
 from infra.local.frontend import streamlit
 from infra.local.gateway import make_proxy
@@ -54,7 +53,6 @@ NETWORK = "watchlist"
 GITHUB_STUB_URL = "http://github-stub:8080"
 SINGLE_REDIS_URL = "redis://redis:6379/0"
 CLUSTER_REDIS_URL = "redis://redis-node-1:6379/0"  # any node: the client finds the others
-SAM_LOCAL_SERVICES = ("dynamodb", "redis", "sqs")
 READY_SECONDS = 300  # the first request creates the function's container: 20 s and more on a busy machine
 
 
@@ -64,68 +62,6 @@ def _stop(signum: int, frame: FrameType | None) -> None:
 
 def _print(line: str) -> None:
     print(line, flush=True)
-
-
-@dataclass(frozen=True)
-class Compose:
-    """`docker compose` on this repository's compose file, with the stand-ins' overrides and chosen profiles."""
-
-    environment: dict[str, str]
-    overrides: list[Path]
-    profiles: list[str]
-
-    def command(self, *arguments: str) -> list[str]:
-        files = [argument for path in [ROOT / "docker-compose.yml", *self.overrides] for argument in ("-f", str(path))]
-        profiles = [argument for profile in self.profiles for argument in ("--profile", profile)]
-        return [compose_binary(), "--project-directory", str(ROOT), *files, *profiles, *arguments]
-
-    def run(self, *arguments: str, capture: bool = False, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(  # noqa: S603
-            self.command(*arguments),
-            env=self.environment,
-            stdout=subprocess.PIPE if capture else None,
-            text=True,
-            check=check,
-        )
-
-    def published(self, service: str, port: int) -> str:
-        """http://127.0.0.1:<host port> of a service's container port."""
-        address = self.run("port", service, str(port), capture=True).stdout.strip()
-        return f"http://127.0.0.1:{address.rsplit(':', 1)[1]}"
-
-    def services(self) -> list[str]:
-        """The services sam local needs (not `api` and `frontend`, which serve `docker compose up` alone) and
-        those of the chosen profiles."""
-        services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
-        return [
-            *SAM_LOCAL_SERVICES,
-            *(name for name, service in services.items() if set(service.get("profiles", [])) & set(self.profiles)),
-        ]
-
-    def up(self) -> None:
-        """Every service started, and the one-shot ones finished (the tables and queues exist; the cluster is
-        formed)."""
-        self.run("up", "--detach", "--quiet-pull", *self.services())
-        for one_shot in ("bootstrap", *(["redis-cluster"] if "redis-cluster" in self.profiles else [])):
-            exit_code = self.exit_code(one_shot)
-            if exit_code:
-                self.run("logs", one_shot)
-                raise SystemExit(f"the compose {one_shot} failed with exit code {exit_code}")
-
-    def exit_code(self, service: str) -> int:
-        """The exit code of a one-shot service's container, once it has exited (`docker compose wait` finds no
-        container that has exited already)."""
-        deadline = time.monotonic() + READY_SECONDS
-        while time.monotonic() < deadline:
-            listed = self.run("ps", "--all", "--format", "{{.State}} {{.ExitCode}}", service, capture=True)
-            state, _, code = listed.stdout.strip().partition(" ")
-            if state == "exited":
-                return int(code)
-            time.sleep(0.5)
-        raise SystemExit(f"the compose {service} did not finish within {READY_SECONDS} s")
-
-    def down(self) -> None:
-        self.run("down", "--volumes", "--remove-orphans", "--timeout", "5")
 
 
 @dataclass(frozen=True)

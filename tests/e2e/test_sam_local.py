@@ -29,9 +29,10 @@ import pytest
 from infra.commands.dev_stack import LocalStack, compose_stack, sam_local_stack
 from infra.commands.postman import newman
 from infra.commands.sample_events import EVENTS_ROOT, function_for, load_event, placeholder_values
+from infra.containers.compose import Compose
 from infra.containers.engine import docker_engine, engine_answers
 from infra.containers.images import resolve
-from infra.containers.sam_local import GITHUB_STUB_URL, NETWORK, Compose, Sam, env_vars_file
+from infra.containers.sam_local import GITHUB_STUB_URL, NETWORK, Sam, env_vars_file
 from tests.support import TEST_SIGNING_KEY, assert_expected_outcome, make_smoke
 from watchlist_core import wiring
 

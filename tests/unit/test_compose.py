@@ -14,9 +14,10 @@ import yaml
 
 from infra.aws.template import function_environment, load_template, queue_definitions, queue_env_vars, table_env_vars
 from infra.commands.import_roots import import_roots
+from infra.containers.compose import Compose
 from infra.containers.engine import compose_binary
 from infra.containers.images import STANDINS, compose_images
-from infra.containers.sam_local import Compose, env_vars_file
+from infra.containers.sam_local import env_vars_file
 from watchlist_core.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
 import pytest
 
+from infra import ROOT
 from infra.containers import engine
 
 
@@ -38,3 +42,16 @@ def test_a_program_another_install_brought_meanwhile_is_not_installed_again(
     waiting.join(timeout=10)
     assert not waiting.is_alive()
     assert installed == []
+
+
+def test_preparing_the_images_and_root_imports_only_what_its_own_venv_holds() -> None:
+    """make test runs infra/containers/prepare.py from .venv-containers (infra/containers/requirements.txt: Compose
+    and PyYAML), before the development venv is installed: no other installed package may be imported."""
+    code = (
+        "import json, sys, sysconfig, infra.containers.prepare; "
+        "installed = sysconfig.get_paths()['purelib']; "
+        "print(json.dumps(sorted({name.split('.')[0] for name, module in list(sys.modules.items()) "
+        "if (getattr(module, '__file__', None) or '').startswith(installed)})))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)  # noqa: S603
+    assert json.loads(result.stdout) == ["yaml"]
