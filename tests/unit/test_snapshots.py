@@ -61,6 +61,7 @@ IMPORTED_ON_FIRST_USE = (
     "argon2",
     "httpx",  # the first GitHub lookup
     "stamina",
+    "watchlist_core.external.github",
     "opentelemetry.sdk",  # the first invocation with tracing on
     "opentelemetry.exporter.otlp.proto.common",  # the first span sent
     "google.protobuf",

@@ -2,32 +2,38 @@
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any, cast
+from watchlist_api.init_gc import collector_paused
 
-from aws_lambda_powertools.utilities.typing import LambdaContext
-from mangum import Mangum
-from mangum.adapter import DEFAULT_TEXT_MIME_TYPES
+# Lambda's init, with the garbage collector paused and what it made frozen after (init_gc.py).
+with collector_paused():
+    import asyncio
+    from typing import Any, cast
 
-from watchlist_api.app import create_app
-from watchlist_core import snapshots, tracing, wiring
-from watchlist_core.observability import logger
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+    from mangum import Mangum
+    from mangum.adapter import DEFAULT_TEXT_MIME_TYPES
 
-# Set before Mangum is built: Mangum 0.22 asks asyncio.get_event_loop() for the thread's loop when built and on each
-# request, and with none set that warns (DeprecationWarning) on 3.12 and 3.13 and raises (RuntimeError) on 3.14.
-_loop: asyncio.AbstractEventLoop | None = asyncio.new_event_loop()
-asyncio.set_event_loop(_loop)
-# Lifespan off: Mangum would otherwise run startup and shutdown around every single invocation.
-# "+json" keeps application/problem+json a text body: base64 would reach REST API clients undecoded.
-app = create_app()
-asgi_handler = Mangum(app, lifespan="off", text_mime_types=[*DEFAULT_TEXT_MIME_TYPES, "+json"])
-# Run by Lambda only where SnapStart is on (template.yaml). The OpenAPI document builds every route's request and
-# response fields, which wait for their models' first use (domain.Model): in the snapshot, no request builds one.
-snapshots.register_hooks(app.openapi)
-# Lambda's init: an instance without a usable signing key fails here, loudly, before it could answer anything. The
-# only configuration read at import, and cheap: the settings, and the key (from Secrets Manager where deployed, which
-# the first request would fetch anyway; SnapStart forgets it before the snapshot).
-wiring.signing_key()
+    from watchlist_api.app import create_app
+    from watchlist_core import snapshots, tracing, wiring
+    from watchlist_core.observability import logger
+
+    # Set before Mangum is built: Mangum 0.22 asks asyncio.get_event_loop() for the thread's loop when built and on
+    # each request, and with none set that warns (DeprecationWarning) on 3.12 and 3.13 and raises (RuntimeError) on
+    # 3.14.
+    _loop: asyncio.AbstractEventLoop | None = asyncio.new_event_loop()
+    asyncio.set_event_loop(_loop)
+    # Lifespan off: Mangum would otherwise run startup and shutdown around every single invocation.
+    # "+json" keeps application/problem+json a text body: base64 would reach REST API clients undecoded.
+    app = create_app()
+    asgi_handler = Mangum(app, lifespan="off", text_mime_types=[*DEFAULT_TEXT_MIME_TYPES, "+json"])
+    # Run by Lambda only where SnapStart is on (template.yaml). The OpenAPI document builds every route's request
+    # and response fields, which wait for their models' first use (domain.Model): in the snapshot, no request builds
+    # one.
+    snapshots.register_hooks(app.openapi)
+    # Lambda's init: an instance without a usable signing key fails here, loudly, before it could answer anything.
+    # The only configuration read at import, and cheap: the settings, and the key (from Secrets Manager where
+    # deployed, which the first request would fetch anyway; SnapStart forgets it before the snapshot).
+    wiring.signing_key()
 
 
 def _current_loop() -> asyncio.AbstractEventLoop:

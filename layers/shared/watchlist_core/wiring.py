@@ -9,7 +9,6 @@ the account export and deletion, admin, GitHub, the readiness check).
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache, cached_property
 from typing import TYPE_CHECKING, Any, Self, overload
@@ -28,7 +27,7 @@ if TYPE_CHECKING:
     from watchlist_core.services.accounts import AccountService
     from watchlist_core.services.admin import AdminService
     from watchlist_core.services.admission import AdmissionService
-    from watchlist_core.services.audit_delivery import AuditIngest, AuditTrail, OutboxRelay
+    from watchlist_core.services.audit_delivery import AuditTrail, AuditWorker
     from watchlist_core.services.auth import AuthService
     from watchlist_core.services.github import GitHubProfiles
     from watchlist_core.services.health import Check, HealthService
@@ -321,18 +320,11 @@ def build_every_service() -> None:
             getattr(services, name)
 
 
-@dataclass(frozen=True)
-class AuditWorker:
-    """What the audit function and the outbox relay need: DynamoDB and SQS, no Redis, no secrets."""
-
-    ingest: AuditIngest
-    relay: OutboxRelay
-
-
 @cache
 def get_audit_worker() -> AuditWorker:
+    """What the audit function and the outbox relay need: DynamoDB and SQS, no Redis, no secrets."""
     from watchlist_core.queues import AuditQueue
-    from watchlist_core.services.audit_delivery import AuditIngest, OutboxRelay
+    from watchlist_core.services.audit_delivery import AuditIngest, AuditWorker, OutboxRelay
     from watchlist_core.storage.audit_events import AuditEventStore
     from watchlist_core.storage.outbox import OutboxStore
     from watchlist_core.storage.pagination import CursorCodec

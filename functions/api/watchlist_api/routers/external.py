@@ -7,7 +7,7 @@ from fastapi import APIRouter, Path, Request, Response
 from watchlist_api.conditional import represent, respond
 from watchlist_api.dependencies import ExternalCaller, ServicesDep
 from watchlist_api.strict_json import StrictJSONRoute
-from watchlist_core.external.github import GitHubProfile
+from watchlist_core.external.github_profile import GitHubProfile
 
 router = APIRouter(route_class=StrictJSONRoute, prefix="/v1/external", tags=["external"])
 

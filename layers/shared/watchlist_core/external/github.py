@@ -25,9 +25,9 @@ from typing import TYPE_CHECKING
 from pydantic import ValidationError
 
 from watchlist_core import tracing
-from watchlist_core.domain import Model
 from watchlist_core.errors import DependencyUnavailableError, NotFoundError, UpstreamError, UpstreamTimeoutError
 from watchlist_core.external.breaker import CircuitBreaker
+from watchlist_core.external.github_profile import GitHubProfile
 from watchlist_core.observability import logger
 from watchlist_core.settings import Settings
 
@@ -43,15 +43,6 @@ API_VERSION = "2022-11-28"
 
 def is_possible_username(username: str) -> bool:
     return bool(_USERNAME.match(username))
-
-
-class GitHubProfile(Model):
-    login: str
-    name: str | None
-    public_repos: int
-    followers: int
-    html_url: str
-    avatar_url: str
 
 
 @dataclass(frozen=True)

@@ -67,6 +67,15 @@ class AuditIngest:
 
 
 @dataclass(frozen=True)
+class AuditWorker:
+    """The audit function's and the outbox relay's services (wiring.get_audit_worker): here, not in wiring.py, so
+    that the API's cold start, which imports wiring.py and never needs them, does not build the dataclass."""
+
+    ingest: AuditIngest
+    relay: OutboxRelay
+
+
+@dataclass(frozen=True)
 class RelayReport:
     due: int
     sent: int

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from watchlist_core.errors import InvalidInputError, NotFoundError, UpstreamError
-from watchlist_core.external.github import GitHubProfile, is_possible_username
+from watchlist_core.external.github import is_possible_username
+from watchlist_core.external.github_profile import GitHubProfile
 from watchlist_core.services.ports import GitHubUsers
 from watchlist_core.state.lookups import GitHubLookups
 
