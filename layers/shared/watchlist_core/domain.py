@@ -7,23 +7,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from functools import cache, partial
-from typing import Annotated, Any, cast
+from typing import Annotated
 
 from pydantic import (
     AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    EmailStr,
     Field,
-    GetCoreSchemaHandler,
-    GetJsonSchemaHandler,
+    PlainSerializer,
     RootModel,
     Strict,
     model_validator,
 )
-from pydantic.json_schema import JsonSchemaValue
-from pydantic.networks import validate_email
-from pydantic_core import CoreSchema, core_schema
 
 
 def normalize_email(email: str) -> str:
@@ -60,38 +57,7 @@ def format_timestamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-# Two of pydantic's annotations, each written here as the schema it makes, for the cold start (docs/benchmarks.md):
-# - `PlainSerializer(format_timestamp, return_type=str)`: pydantic's module of serializers, which nothing else
-#   imports, costs more to import (its dataclasses) than the schema does to write;
-# - `EmailStr`: it checks email-validator's version (its installed metadata, read and parsed) for each model that
-#   has an address, twice at import; `validate_email` imports email-validator at the first address it reads.
-# Same schemas, validation, errors and JSON Schema (tests/unit/test_domain_schemas.py compares them with pydantic's).
-
-
-class _SerializedAsTimestamp:
-    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
-        schema = handler(source)
-        cast(dict[str, Any], schema)["serialization"] = core_schema.plain_serializer_function_ser_schema(
-            format_timestamp, return_schema=core_schema.str_schema()
-        )
-        return schema
-
-
-class _EmailAddress:
-    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
-        return core_schema.no_info_after_validator_function(_normalized_address, handler(source))
-
-    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
-        json_schema = handler(schema)
-        json_schema.update(type="string", format="email")
-        return json_schema
-
-
-def _normalized_address(value: str) -> str:
-    return validate_email(value)[1]
-
-
-Timestamp = Annotated[datetime, _SerializedAsTimestamp()]
+Timestamp = Annotated[datetime, PlainSerializer(format_timestamp, return_type=str)]
 
 
 class Role(StrEnum):
@@ -191,8 +157,7 @@ Password = Annotated[
     AfterValidator(_not_common),
 ]
 Email = Annotated[
-    str,
-    _EmailAddress(),
+    EmailStr,
     BeforeValidator(lambda value: normalize_email(value) if isinstance(value, str) else value),
     AfterValidator(_no_control_characters),
     AfterValidator(_single_script_local_part),
