@@ -91,6 +91,9 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         return
     file = session.config.getoption("stages_file")
     worker = os.environ.get("PYTEST_XDIST_WORKER")
+    # The session's fixtures (its moto and Redis servers) end in the last test's teardown: in its module's row.
+    last = max(_module_times, key=lambda module: _module_times[module][1], default=None)
     for module, (started, ended, cpu_started, cpu_ended) in _module_times.items():
         name = f"pytest {module}" + (f" ({worker})" if worker else "")
+        name += ", and the session's teardown" if module == last else ""
         stages.record(name, started, ended - started, file or "", cpu=cpu_ended - cpu_started)

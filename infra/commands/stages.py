@@ -68,7 +68,12 @@ def report(path: Path) -> str:
     wall = max(entry["started"] + entry["seconds"] for entry in records) - first
     width = max(len(name) for name in [*stages, "wall clock"])
     lines = [f"{'stage':<{width}}  {'start s':>7}  {'seconds':>7}  {'cpu s':>7}"]
-    quick = {name: stage for name, stage in stages.items() if name.startswith("pytest ") and stage.seconds < 1}
+    # Test modules of under a second share a row, unless they carry processor time (a worker's session teardown's).
+    quick = {
+        name: stage
+        for name, stage in stages.items()
+        if name.startswith("pytest ") and stage.seconds < 1 and (stage.cpu or 0.0) < 1
+    }
     for name, stage in stages.items():
         if name not in quick:
             cpu = "-" if stage.cpu is None else f"{stage.cpu:.1f}"

@@ -66,7 +66,7 @@ def test_the_suite_records_each_module_with_its_time_and_processor_time(tmp_path
     command.append(f"--stages-file={file}")
     subprocess.run(command, cwd=ROOT, capture_output=True, check=True)  # noqa: S603
     [entry] = [json.loads(line) for line in file.read_text().splitlines()]
-    assert entry["stage"] == "pytest tests/unit/test_stages.py"
+    assert entry["stage"] == "pytest tests/unit/test_stages.py, and the session's teardown"
     assert 0 <= entry["seconds"] < 60
     assert entry["cpu"] is not None
     assert 0 <= entry["cpu"] < 60
