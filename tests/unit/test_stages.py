@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -64,7 +65,9 @@ def test_the_suite_records_each_module_with_its_time_and_processor_time(tmp_path
     test = "tests/unit/test_stages.py::test_test_modules_of_under_a_second_share_one_row"
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--no-cov", test]
     command.append(f"--stages-file={file}")
-    subprocess.run(command, cwd=ROOT, capture_output=True, check=True)  # noqa: S603
+    # A run of its own, not one of this run's xdist workers (whose name the record would carry).
+    environment = {name: value for name, value in os.environ.items() if not name.startswith("PYTEST_XDIST_")}
+    subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, check=True)  # noqa: S603
     [entry] = [json.loads(line) for line in file.read_text().splitlines()]
     assert entry["stage"] == "pytest tests/unit/test_stages.py, and the session's teardown"
     assert 0 <= entry["seconds"] < 60
